@@ -1,0 +1,61 @@
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { ConfigError, loadConfig } from "./load.js";
+
+describe("loadConfig", () => {
+  it("gives every setting a default when nothing is configured", () => {
+    const config = loadConfig({ env: {} });
+    expect(config.chunking).toEqual({ sizeTokens: 512, overlapRatio: 0.15, minSectionTokens: 64 });
+    expect(config.embedder.dimensions).toBe(384);
+    expect(config.http.port).toBe(8080);
+  });
+
+  it("lets environment variables override the config file", () => {
+    const dir = mkdtempSync(join(tmpdir(), "ragops-config-"));
+    const file = join(dir, "ragops.json");
+    writeFileSync(file, JSON.stringify({ http: { port: 9000 }, chunking: { sizeTokens: 300 } }));
+    const config = loadConfig({ env: { RAGOPS_CONFIG: file, PORT: "9100" } });
+    expect(config.http.port).toBe(9100);
+    expect(config.chunking.sizeTokens).toBe(300);
+  });
+
+  it("names the environment variable and the setting when a value is not a number", () => {
+    expect(() => loadConfig({ env: { PORT: "eighty" } })).toThrowError(/PORT="eighty" \(http\.port\).*expected number/);
+  });
+
+  it("names the variable when a value is out of range", () => {
+    expect(() => loadConfig({ env: { RAGOPS_CHUNK_OVERLAP_RATIO: "0.5" } })).toThrowError(/RAGOPS_CHUNK_OVERLAP_RATIO="0.5" \(chunking\.overlapRatio\)/);
+  });
+
+  it("names an unknown key in the config file with the file's path", () => {
+    const dir = mkdtempSync(join(tmpdir(), "ragops-config-"));
+    const file = join(dir, "bad.json");
+    writeFileSync(file, JSON.stringify({ chunking: { size: 300 } }));
+    try {
+      loadConfig({ env: {}, file });
+      expect.unreachable();
+    } catch (error) {
+      expect(error).toBeInstanceOf(ConfigError);
+      expect((error as ConfigError).message).toContain(`${file}: chunking: unknown setting(s) "size"`);
+    }
+  });
+
+  it("reports every bad setting at once", () => {
+    expect(() => loadConfig({ env: { PORT: "x", RAGOPS_EMBED_DIMENSIONS: "3" } })).toThrowError(/PORT[\s\S]*RAGOPS_EMBED_DIMENSIONS/);
+  });
+});
+
+describe("ragops start-up with a bad setting", () => {
+  it("exits with status 2 and a message naming the variable, before connecting to anything", () => {
+    const result = spawnSync(process.execPath, ["--import", "tsx", "src/cli/main.ts", "serve"], {
+      env: { ...process.env, PORT: "not-a-port", REDIS_URL: "redis://127.0.0.1:1" },
+      encoding: "utf8",
+      timeout: 20_000,
+    });
+    expect(result.status).toBe(2);
+    expect(result.stderr).toContain('PORT="not-a-port" (http.port)');
+  });
+});

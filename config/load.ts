@@ -1,0 +1,127 @@
+import { readFileSync } from "node:fs";
+import { resolve } from "node:path";
+import type { z } from "zod";
+import { configSchema, type Config } from "./schema.js";
+
+/** Environment variables that override the config file, and the config path each one sets. */
+export const envBindings = [
+  { env: "RAGOPS_DATA_DIR", path: ["dataDir"], type: "string" },
+  { env: "REDIS_URL", path: ["redis", "url"], type: "string" },
+  { env: "RAGOPS_REDIS_PREFIX", path: ["redis", "prefix"], type: "string" },
+  { env: "RAGOPS_HOST", path: ["http", "host"], type: "string" },
+  { env: "PORT", path: ["http", "port"], type: "number" },
+  { env: "RAGOPS_MAX_UPLOAD_BYTES", path: ["http", "maxUploadBytes"], type: "number" },
+  { env: "RAGOPS_CHUNK_SIZE_TOKENS", path: ["chunking", "sizeTokens"], type: "number" },
+  { env: "RAGOPS_CHUNK_OVERLAP_RATIO", path: ["chunking", "overlapRatio"], type: "number" },
+  { env: "RAGOPS_MIN_SECTION_TOKENS", path: ["chunking", "minSectionTokens"], type: "number" },
+  { env: "RAGOPS_EMBEDDER", path: ["embedder", "provider"], type: "string" },
+  { env: "RAGOPS_EMBED_DIMENSIONS", path: ["embedder", "dimensions"], type: "number" },
+  { env: "RAGOPS_EMBED_BATCH_SIZE", path: ["embedder", "batchSize"], type: "number" },
+  { env: "RAGOPS_INDEX_PROVIDER", path: ["index", "provider"], type: "string" },
+  { env: "RAGOPS_INDEX_VERSION", path: ["index", "version"], type: "string" },
+  { env: "RAGOPS_QUEUE_CONCURRENCY", path: ["queue", "concurrency"], type: "number" },
+  { env: "RAGOPS_QUEUE_ATTEMPTS", path: ["queue", "attempts"], type: "number" },
+  { env: "RAGOPS_LOG_LEVEL", path: ["log", "level"], type: "string" },
+] as const;
+
+export const CONFIG_FILE_ENV = "RAGOPS_CONFIG";
+
+/** A configuration that cannot be used. Its message names every bad setting and where it came from. */
+export class ConfigError extends Error {
+  constructor(
+    message: string,
+    readonly problems: string[],
+  ) {
+    super(message);
+    this.name = "ConfigError";
+  }
+}
+
+type Env = Record<string, string | undefined>;
+type Json = Record<string, unknown>;
+
+export interface LoadConfigOptions {
+  env?: Env;
+  /** Explicit config file; otherwise $RAGOPS_CONFIG when set. */
+  file?: string;
+  /** Values that win over file and environment (CLI flags, tests). */
+  overrides?: Json;
+}
+
+export function loadConfig(options: LoadConfigOptions = {}): Config {
+  const env = options.env ?? process.env;
+  const file = options.file ?? env[CONFIG_FILE_ENV];
+  const fromFile = file ? readConfigFile(file) : {};
+  const { values: fromEnv, sources } = readEnv(env);
+  const input = deepMerge(deepMerge(fromFile, fromEnv), options.overrides ?? {});
+  const parsed = configSchema.safeParse(input);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((issue) => describeIssue(issue, sources, file));
+    throw new ConfigError(`invalid configuration:\n${problems.map((p) => `  - ${p}`).join("\n")}`, problems);
+  }
+  return { ...parsed.data, dataDir: resolve(parsed.data.dataDir) };
+}
+
+function readConfigFile(file: string): Json {
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (error) {
+    throw new ConfigError(`cannot read config file ${file}: ${(error as Error).message}`, [`${file}: unreadable`]);
+  }
+  try {
+    const value: unknown = JSON.parse(text);
+    if (typeof value !== "object" || value === null || Array.isArray(value)) throw new Error("top level must be a JSON object");
+    return value as Json;
+  } catch (error) {
+    throw new ConfigError(`config file ${file} is not valid JSON: ${(error as Error).message}`, [`${file}: not JSON`]);
+  }
+}
+
+function readEnv(env: Env): { values: Json; sources: Map<string, string> } {
+  const values: Json = {};
+  const sources = new Map<string, string>();
+  for (const binding of envBindings) {
+    const raw = env[binding.env];
+    if (raw === undefined || raw === "") continue;
+    const value = binding.type === "number" ? parseNumber(raw) : raw;
+    setPath(values, binding.path, value);
+    sources.set(binding.path.join("."), `${binding.env}=${JSON.stringify(raw)}`);
+  }
+  return { values, sources };
+}
+
+/** Keeps a non-numeric string as it is, so the schema reports it with the variable's name. */
+function parseNumber(raw: string): number | string {
+  const trimmed = raw.trim();
+  return /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/.test(trimmed) ? Number(trimmed) : raw;
+}
+
+function describeIssue(issue: z.core.$ZodIssue, sources: Map<string, string>, file: string | undefined): string {
+  const path = issue.path.map(String).join(".");
+  const where = sources.get(path) ?? (file ? `${file}: ${path || "(top level)"}` : path || "(top level)");
+  const message = issue.code === "unrecognized_keys" ? `unknown setting(s) ${issue.keys.map((k) => `"${k}"`).join(", ")}` : issue.message;
+  return sources.has(path) ? `${where} (${path}): ${message}` : `${where}: ${message}`;
+}
+
+function setPath(target: Json, path: readonly string[], value: unknown): void {
+  let node = target;
+  for (const segment of path.slice(0, -1)) {
+    const next = node[segment];
+    node = (typeof next === "object" && next !== null ? next : (node[segment] = {})) as Json;
+  }
+  node[path[path.length - 1] as string] = value;
+}
+
+function deepMerge(base: Json, over: Json): Json {
+  const out: Json = { ...base };
+  for (const [key, value] of Object.entries(over)) {
+    const current = out[key];
+    out[key] = isPlainObject(current) && isPlainObject(value) ? deepMerge(current, value) : value;
+  }
+  return out;
+}
+
+function isPlainObject(value: unknown): value is Json {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}

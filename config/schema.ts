@@ -1,0 +1,83 @@
+import { z } from "zod";
+
+/**
+ * Everything ragops can be told, with its default and unit. Parsed once at start
+ * (see load.ts); the rest of the code trusts the typed result.
+ */
+
+const MiB = 1024 * 1024;
+
+export const redisSchema = z.strictObject({
+  url: z.url({ protocol: /^rediss?$/ }).default("redis://127.0.0.1:6379").describe("Redis connection URL (queues, locks, LSH buckets)."),
+  prefix: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{1,32}$/, "letters, digits, '_' or '-' (1-32 characters)")
+    .default("ragops")
+    .describe("Key prefix for every Redis key ragops writes, so several deployments can share one Redis."),
+});
+
+export const httpSchema = z.strictObject({
+  host: z.string().min(1).default("127.0.0.1").describe("Interface the control plane listens on."),
+  port: z.number().int().min(0).max(65535).default(8080).describe("HTTP port of the control plane (0 picks a free port)."),
+  maxUploadBytes: z.number().int().positive().default(50 * MiB).describe("Largest accepted upload, bytes. Larger uploads get 413 while streaming."),
+  shutdownGraceMs: z.number().int().min(0).default(10_000).describe("How long SIGTERM waits for in-flight requests, ms."),
+});
+
+export const chunkingSchema = z
+  .strictObject({
+    sizeTokens: z.number().int().min(256).max(1024).default(512).describe("Chunk size, tokens (gpt-tokenizer, o200k_base encoding)."),
+    overlapRatio: z.number().min(0.1).max(0.2).default(0.15).describe("Overlap between consecutive windows, as a fraction of sizeTokens."),
+    minSectionTokens: z.number().int().min(0).max(256).default(64).describe("Sections smaller than this are joined to the next one under the same parent heading, tokens."),
+  });
+
+export const embedderSchema = z.strictObject({
+  provider: z.enum(["offline"]).default("offline").describe("Embedding provider. 'offline' is a deterministic lexical hashing embedder that needs no download."),
+  dimensions: z.number().int().min(16).max(4096).default(384).describe("Vector dimensions."),
+  batchSize: z.number().int().min(1).max(1024).default(64).describe("Texts per embedding call."),
+});
+
+export const indexSchema = z.strictObject({
+  provider: z.enum(["lancedb"]).default("lancedb").describe("Vector index adapter. 'lancedb' is embedded, on disk under dataDir."),
+  version: z
+    .string()
+    .regex(/^[a-z0-9][a-z0-9-]{0,62}$/, "lowercase letters, digits and '-' (1-63 characters)")
+    .default("v1")
+    .describe("Index version searched and written by default."),
+  defaultTopK: z.number().int().min(1).max(100).default(5).describe("Results returned by search when k is not given."),
+  maxTopK: z.number().int().min(1).max(1000).default(100).describe("Largest k a search may ask for."),
+});
+
+export const queueSchema = z.strictObject({
+  concurrency: z.number().int().min(1).max(64).default(2).describe("Jobs one worker process runs at once."),
+  attempts: z.number().int().min(1).max(20).default(3).describe("Attempts per job for retryable failures (Redis, index, embedder)."),
+  backoffMs: z.number().int().min(0).default(2_000).describe("First retry delay, ms; doubles on each attempt."),
+  keepCompleted: z.number().int().min(0).default(1_000).describe("Completed jobs kept for GET /v1/jobs/:id."),
+  keepFailed: z.number().int().min(0).default(5_000).describe("Failed jobs kept, with their reasons."),
+});
+
+export const logSchema = z.strictObject({
+  level: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info").describe("Log level."),
+});
+
+export const configSchema = z
+  .strictObject({
+    dataDir: z.string().min(1).default(".ragops-data").describe("Directory for the local object store, LanceDB tables and the demo's Redis."),
+    redis: redisSchema.prefault({}),
+    http: httpSchema.prefault({}),
+    chunking: chunkingSchema.prefault({}),
+    embedder: embedderSchema.prefault({}),
+    index: indexSchema.prefault({}),
+    queue: queueSchema.prefault({}),
+    log: logSchema.prefault({}),
+  })
+  .superRefine((config, ctx) => {
+    if (config.index.defaultTopK > config.index.maxTopK) {
+      ctx.addIssue({ code: "custom", path: ["index", "defaultTopK"], message: `must not exceed index.maxTopK (${config.index.maxTopK})` });
+    }
+  });
+
+export type Config = z.infer<typeof configSchema>;
+export type ConfigInput = z.input<typeof configSchema>;
+export type ChunkingConfig = Config["chunking"];
+export type EmbedderConfig = Config["embedder"];
+export type IndexConfig = Config["index"];

@@ -1,0 +1,203 @@
+#!/usr/bin/env node
+import { Command, InvalidArgumentError, Option } from "commander";
+import cliProgress from "cli-progress";
+import Table from "cli-table3";
+import { ConfigError, loadConfig } from "../../config/load.js";
+import type { Config } from "../../config/schema.js";
+import { createEmbedder } from "../../indexer/embedders/index.js";
+import { openVectorIndex } from "../../indexer/indexes/index.js";
+import { collectFiles, submitFile, waitForJobs, type JobOutcome } from "../documents/ingest-files.js";
+import { errorMessage, isRagopsError } from "../errors.js";
+import { startServer } from "../http/server.js";
+import { createLogger } from "../logger.js";
+import { createIngestQueueEvents } from "../queues/ingest-queue.js";
+import { openRuntime } from "../runtime.js";
+import { search } from "../search.js";
+import { startIngestWorker } from "../worker/worker.js";
+import { formatDuration, formatSearchResults, tableStyle } from "./output.js";
+
+interface GlobalOptions {
+  config?: string;
+  dataDir?: string;
+  redisUrl?: string;
+  logLevel?: string;
+}
+
+const positiveInt = (value: string) => {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError("must be a positive integer");
+  return n;
+};
+const collect = (value: string, previous: string[] = []) => [...previous, value];
+
+function configFrom(command: Command, overrides: Record<string, unknown> = {}): Config {
+  const global = command.optsWithGlobals<GlobalOptions>();
+  return loadConfig({
+    file: global.config,
+    overrides: {
+      ...(global.dataDir ? { dataDir: global.dataDir } : {}),
+      ...(global.redisUrl ? { redis: { url: global.redisUrl } } : {}),
+      ...(global.logLevel ? { log: { level: global.logLevel } } : {}),
+      ...overrides,
+    },
+  });
+}
+
+/** Runs `stop` once on SIGTERM or SIGINT; a second signal exits at once. */
+function onShutdown(stop: (signal: string) => Promise<void>): void {
+  let stopping = false;
+  for (const signal of ["SIGTERM", "SIGINT"] as const) {
+    process.on(signal, () => {
+      if (stopping) process.exit(130);
+      stopping = true;
+      void stop(signal).then(
+        () => process.exit(0),
+        (error: unknown) => {
+          console.error(`ragops: shutdown failed: ${errorMessage(error)}`);
+          process.exit(1);
+        },
+      );
+    });
+  }
+}
+
+export function buildProgram(): Command {
+  const program = new Command()
+    .name("ragops")
+    .description("RAG ingestion and index operations: upload documents, chunk and embed them, search the index.")
+    .option("-c, --config <file>", "JSON config file (also $RAGOPS_CONFIG)")
+    .option("--data-dir <dir>", "data directory for the object store and LanceDB (default .ragops-data, or $RAGOPS_DATA_DIR)")
+    .option("--redis-url <url>", "Redis URL (default redis://127.0.0.1:6379, or $REDIS_URL)")
+    .addOption(new Option("--log-level <level>", "log level (default info, or $RAGOPS_LOG_LEVEL)").choices(["fatal", "error", "warn", "info", "debug", "trace", "silent"]))
+    .showHelpAfterError()
+    .addHelpText(
+      "after",
+      "\nEnvironment: RAGOPS_DATA_DIR, REDIS_URL, PORT, RAGOPS_MAX_UPLOAD_BYTES, RAGOPS_CHUNK_SIZE_TOKENS, ... (see README).\nExamples:\n  ragops serve --port 8080\n  ragops worker --concurrency 4\n  ragops ingest ./docs --tag handbook\n  ragops search \"how do I reset the dock\" -k 5",
+    );
+
+  program
+    .command("serve")
+    .description("Run the HTTP control plane (upload, status, search). Does not process jobs: run `ragops worker` too.")
+    .option("-p, --port <port>", "port to listen on (default 8080, or $PORT)", positiveInt)
+    .option("--host <host>", "interface to listen on (default 127.0.0.1, or $RAGOPS_HOST)")
+    .action(async (options: { port?: number; host?: string }, command: Command) => {
+      const config = configFrom(command, { http: { ...(options.port ? { port: options.port } : {}), ...(options.host ? { host: options.host } : {}) } });
+      const runtime = await openRuntime(config);
+      const server = await startServer(runtime);
+      console.error(`ragops: control plane on ${server.url} (index ${config.index.version}, data ${config.dataDir})`);
+      onShutdown(async (signal) => {
+        runtime.logger.info({ signal }, "shutting down the control plane");
+        await server.close();
+        await runtime.close();
+      });
+    });
+
+  program
+    .command("worker")
+    .description("Run an ingest worker: parse, chunk, embed and index queued documents.")
+    .option("--concurrency <n>", "jobs run at once (default 2, or $RAGOPS_QUEUE_CONCURRENCY)", positiveInt)
+    .action(async (options: { concurrency?: number }, command: Command) => {
+      const config = configFrom(command, options.concurrency ? { queue: { concurrency: options.concurrency } } : {});
+      const runtime = await openRuntime(config);
+      const worker = await startIngestWorker(runtime);
+      console.error(`ragops: worker running (concurrency ${config.queue.concurrency}, index ${config.index.version})`);
+      onShutdown(async (signal) => {
+        runtime.logger.info({ signal }, "shutting down the worker; finishing running jobs");
+        await worker.close();
+        await runtime.close();
+      });
+    });
+
+  program
+    .command("ingest")
+    .description("Upload files (or every .md/.txt under directories), wait until they are indexed, and print what happened.")
+    .argument("<paths...>", "files or directories")
+    .option("-t, --tag <tag>", "tag every document (repeatable)", collect, [])
+    .option("--no-worker", "only enqueue and wait for running `ragops worker` processes")
+    .action(async (paths: string[], options: { tag: string[]; worker: boolean }, command: Command) => {
+      const config = configFrom(command, { log: { level: command.optsWithGlobals<GlobalOptions>().logLevel ?? "warn" } });
+      const started = Date.now();
+      const files = await collectFiles(paths);
+      if (files.length === 0) throw new Error(`no .md or .txt files under ${paths.join(", ")}`);
+      const runtime = await openRuntime(config, { logger: createLogger(config, "ragops-ingest") });
+      const worker = options.worker ? await startIngestWorker(runtime) : undefined;
+      const events = await createIngestQueueEvents(config);
+      try {
+        const submitted = [];
+        const rejected: Array<{ path: string; reason: string }> = [];
+        for (const file of files) {
+          try {
+            submitted.push({ file, ...(await submitFile(runtime, file, { tags: options.tag })) });
+          } catch (error) {
+            rejected.push({ path: file.path, reason: errorMessage(error) });
+          }
+        }
+        const bar = new cliProgress.SingleBar({ format: "indexing [{bar}] {value}/{total} documents | {last}", hideCursor: true, clearOnComplete: false }, cliProgress.Presets.shades_classic);
+        if (process.stderr.isTTY) bar.start(submitted.length, 0, { last: "" });
+        let done = 0;
+        const outcomes = await waitForJobs(
+          events,
+          async (id) => runtime.queue.getJob(id),
+          submitted.map((s) => s.jobId),
+          (_jobId, _progress, outcome?: JobOutcome) => {
+            if (outcome) bar.update(++done, { last: outcome.state });
+          },
+        );
+        if (process.stderr.isTTY) bar.stop();
+        const table = new Table({ head: ["document", "version", "state", "chunks / reason"], style: tableStyle() });
+        let failures = rejected.length;
+        for (const s of submitted) {
+          const outcome = outcomes.get(s.jobId);
+          const result = outcome?.result as { chunks?: number; outcome?: string } | undefined;
+          if (outcome?.state !== "completed") failures += 1;
+          table.push([s.documentId, String(s.version), outcome?.state ?? "?", outcome?.state === "completed" ? `${result?.chunks ?? 0} (${result?.outcome})` : (outcome?.failedReason ?? "")]);
+        }
+        for (const r of rejected) table.push([r.path, "-", "rejected", r.reason]);
+        console.log(table.toString());
+        console.log(`${submitted.length - (failures - rejected.length)} indexed, ${failures} failed, in ${formatDuration(Date.now() - started)}`);
+        process.exitCode = failures > 0 ? 1 : 0;
+      } finally {
+        await events.close();
+        await worker?.close();
+        await runtime.close();
+      }
+    });
+
+  program
+    .command("search")
+    .description("Search the index and print the best chunks.")
+    .argument("<question>", "what to look for")
+    .option("-k, --top-k <k>", "number of results (default 5)", positiveInt)
+    .option("-t, --tag <tag>", "only chunks with this tag (repeatable: any of them)", collect, [])
+    .option("-d, --document <id>", "only chunks of this document (repeatable)", collect, [])
+    .option("--json", "print JSON instead of a table")
+    .action(async (question: string, options: { topK?: number; tag: string[]; document: string[]; json?: boolean }, command: Command) => {
+      const config = configFrom(command);
+      const embedder = createEmbedder(config.embedder);
+      const index = await openVectorIndex(config.index, { dataDir: config.dataDir, version: config.index.version, dimensions: embedder.identity.dimensions });
+      try {
+        const filter = options.tag.length || options.document.length ? { ...(options.tag.length ? { tags: options.tag } : {}), ...(options.document.length ? { documentId: options.document } : {}) } : undefined;
+        const response = await search({ config, embedder, index: async () => index }, { query: question, k: options.topK, filter });
+        console.log(options.json ? JSON.stringify(response, null, 2) : formatSearchResults(response.results));
+      } finally {
+        await index.close();
+      }
+    });
+
+  return program;
+}
+
+export async function main(argv: string[]): Promise<void> {
+  try {
+    await buildProgram().parseAsync(argv);
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      console.error(`ragops: ${error.message}`);
+      process.exit(2);
+    }
+    console.error(`ragops: ${isRagopsError(error) ? error.message : errorMessage(error)}`);
+    process.exit(1);
+  }
+}
+
+await main(process.argv);

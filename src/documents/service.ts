@@ -1,0 +1,114 @@
+import type { Queue } from "bullmq";
+import type { Config } from "../../config/schema.js";
+import { ConflictError, InvalidRequestError, NotFoundError } from "../errors.js";
+import { documentIdSchema, enqueueDelete, enqueueIngest, deleteJobId, ingestJobId } from "../queues/ingest-queue.js";
+import { readJson, writeJson } from "../stores/json-records.js";
+import type { ObjectStore } from "../stores/object-store.js";
+import { documentKey, type DocumentRecord } from "./records.js";
+
+/** Upload, replace, read and delete documents: the part shared by HTTP and CLI. */
+export interface DocumentServiceDeps {
+  config: Config;
+  store: ObjectStore;
+  queue: Queue;
+}
+
+export interface StoredUpload {
+  key: string;
+  size: number;
+  filename: string;
+  contentType: string;
+}
+
+export interface SubmitRequest {
+  documentId: string;
+  /** create: fail if the id exists; replace: fail if it does not; upsert: either. */
+  mode: "create" | "replace" | "upsert";
+  upload: StoredUpload;
+  title?: string;
+  tags: string[];
+  source?: string;
+  date?: string;
+}
+
+export interface SubmitResult {
+  documentId: string;
+  version: number;
+  jobId: string;
+  created: boolean;
+}
+
+export function parseDocumentId(id: string): string {
+  const parsed = documentIdSchema.safeParse(id);
+  if (!parsed.success) throw new InvalidRequestError(`invalid document id ${JSON.stringify(id)}: ${parsed.error.issues[0]?.message ?? "bad format"}`);
+  return parsed.data;
+}
+
+export async function submitDocument(deps: DocumentServiceDeps, request: SubmitRequest): Promise<SubmitResult> {
+  const key = documentKey(request.documentId);
+  const { record, created } = await casUpdate(deps.store, key, (current) => {
+    if (current && request.mode === "create") throw new ConflictError(`document ${request.documentId} already exists; use PUT /v1/documents/${request.documentId} to replace it`);
+    if (!current && request.mode === "replace") throw new NotFoundError(`document ${request.documentId} does not exist`);
+    const version = (current?.version ?? 0) + 1;
+    const now = new Date().toISOString();
+    return {
+      id: request.documentId,
+      version,
+      status: "queued",
+      rawKey: request.upload.key,
+      filename: request.upload.filename,
+      source: request.source ?? request.upload.filename,
+      contentType: request.upload.contentType,
+      sizeBytes: request.upload.size,
+      ...(request.title ? { title: request.title } : {}),
+      tags: request.tags,
+      ...(request.date ? { date: request.date } : {}),
+      jobId: ingestJobId(request.documentId, version),
+      createdAt: current?.createdAt ?? now,
+      updatedAt: now,
+      ...(current?.indexedVersion !== undefined ? { indexedVersion: current.indexedVersion, chunkCount: current.chunkCount } : {}),
+    };
+  });
+  const jobId = await enqueueIngest(deps.queue, {
+    documentId: record.id,
+    version: record.version,
+    objectKey: record.rawKey,
+    contentType: record.contentType,
+    metadata: { source: record.source, title: record.title, tags: record.tags, date: record.date },
+  });
+  return { documentId: record.id, version: record.version, jobId, created };
+}
+
+/**
+ * Compare-and-swap on a document record, retried when a worker's status update
+ * lands in between: two uploads of one id always get distinct versions.
+ */
+async function casUpdate(store: ObjectStore, key: string, next: (current: DocumentRecord | undefined) => DocumentRecord): Promise<{ record: DocumentRecord; created: boolean }> {
+  for (let attempt = 1; ; attempt += 1) {
+    const current = await readJson<DocumentRecord>(store, key);
+    const record = next(current?.value);
+    try {
+      await writeJson(store, key, record, current?.generation ?? 0);
+      return { record, created: !current };
+    } catch (error) {
+      if (!(error instanceof ConflictError) || attempt >= 20) throw error;
+    }
+  }
+}
+
+export async function getDocument(deps: Pick<DocumentServiceDeps, "store">, documentId: string): Promise<DocumentRecord> {
+  const found = await readJson<DocumentRecord>(deps.store, documentKey(parseDocumentId(documentId)));
+  if (!found) throw new NotFoundError(`document ${documentId} not found`);
+  return found.value;
+}
+
+export async function deleteDocument(deps: DocumentServiceDeps, documentId: string): Promise<{ documentId: string; version: number; jobId: string }> {
+  const key = documentKey(parseDocumentId(documentId));
+  const { record } = await casUpdate(deps.store, key, (current) => {
+    if (!current) throw new NotFoundError(`document ${documentId} not found`);
+    const version = current.version + 1;
+    return { ...current, version, status: "deleting", jobId: deleteJobId(documentId, version), updatedAt: new Date().toISOString() };
+  });
+  const jobId = await enqueueDelete(deps.queue, { documentId, version: record.version });
+  return { documentId, version: record.version, jobId };
+}

@@ -1,0 +1,163 @@
+import { randomUUID } from "node:crypto";
+import express, { type Express, type NextFunction, type Request, type Response } from "express";
+import { z } from "zod";
+import { deleteDocument, getDocument, parseDocumentId, submitDocument, type SubmitRequest } from "../documents/service.js";
+import { NotFoundError, UnavailableError, errorMessage } from "../errors.js";
+import { documentIdSchema } from "../queues/ingest-queue.js";
+import type { Runtime } from "../runtime.js";
+import { search, searchRequestSchema } from "../search.js";
+import { errorMiddleware, parseBody } from "./errors.js";
+import { receiveUpload } from "./upload.js";
+
+const tagSchema = z.string().regex(/^[A-Za-z0-9][\w.:-]{0,63}$/, "tags are 1-64 letters, digits, '_', '.', ':' or '-'");
+
+const uploadFieldsSchema = z.strictObject({
+  id: documentIdSchema.optional(),
+  title: z.string().trim().min(1).max(512).optional(),
+  tags: z
+    .string()
+    .optional()
+    .transform((value) => (value ?? "").split(",").map((tag) => tag.trim()).filter(Boolean))
+    .pipe(z.array(tagSchema).max(64)),
+  source: z.string().trim().min(1).max(2048).optional(),
+  date: z.string().regex(/^\d{4}-\d{2}-\d{2}([T ][\d:.]+(Z|[+-]\d{2}:?\d{2})?)?$/, "date must be ISO 8601, e.g. 2026-03-14").optional(),
+});
+
+const POST_FIELDS = ["id", "title", "tags", "source", "date"] as const;
+const PUT_FIELDS = ["title", "tags", "source", "date"] as const;
+
+type Handler = (req: Request, res: Response) => Promise<void>;
+const route = (handler: Handler) => (req: Request, res: Response, next: NextFunction) => handler(req, res).catch(next);
+
+export function createApp(runtime: Runtime): Express {
+  const { config, store, queue, logger } = runtime;
+  const app = express();
+  app.disable("x-powered-by");
+  app.set("query parser", "simple");
+
+  app.use((req, res, next) => {
+    const requestId = typeof req.headers["x-request-id"] === "string" && req.headers["x-request-id"].length <= 128 ? req.headers["x-request-id"] : randomUUID();
+    res.locals.requestId = requestId;
+    res.setHeader("x-request-id", requestId);
+    next();
+  });
+
+  const upload = async (req: Request, res: Response, mode: SubmitRequest["mode"], pathId?: string) => {
+    const allowedFields = pathId ? PUT_FIELDS : POST_FIELDS;
+    // Ask the client to stop sending if we reject before reading everything.
+    res.on("finish", () => {
+      if (!req.complete) setTimeout(() => req.socket.destroy(), 5_000).unref();
+    });
+    let received;
+    try {
+      received = await receiveUpload(req, { store, maxBytes: config.http.maxUploadBytes, allowedFields });
+    } catch (error) {
+      if (!req.complete) res.setHeader("connection", "close");
+      throw error;
+    }
+    try {
+      const fields = parseBody(uploadFieldsSchema, received.fields, "the upload form");
+      const result = await submitDocument(
+        { config, store, queue },
+        {
+          documentId: pathId ?? fields.id ?? `doc-${randomUUID()}`,
+          mode: pathId ? mode : "create",
+          upload: received.upload,
+          title: fields.title,
+          tags: fields.tags,
+          source: fields.source,
+          date: fields.date,
+        },
+      );
+      logger.info({ ...result, filename: received.upload.filename, bytes: received.upload.size }, "document accepted");
+      res.status(202).json({ ...result, status: "queued", links: { document: `/v1/documents/${result.documentId}`, job: `/v1/jobs/${result.jobId}` } });
+    } catch (error) {
+      await store.delete(received.upload.key).catch(() => false);
+      throw error;
+    }
+  };
+
+  app.post("/v1/documents", route((req, res) => upload(req, res, "create")));
+  app.put(
+    "/v1/documents/:id",
+    route((req, res) => upload(req, res, "upsert", parseDocumentId(String(req.params.id)))),
+  );
+
+  app.get(
+    "/v1/documents/:id",
+    route(async (req, res) => {
+      res.json(await getDocument({ store }, String(req.params.id)));
+    }),
+  );
+
+  app.delete(
+    "/v1/documents/:id",
+    route(async (req, res) => {
+      const result = await deleteDocument({ config, store, queue }, String(req.params.id));
+      res.status(202).json({ ...result, status: "deleting", links: { job: `/v1/jobs/${result.jobId}` } });
+    }),
+  );
+
+  app.get(
+    "/v1/jobs/:id",
+    route(async (req, res) => {
+      const job = await queue.getJob(String(req.params.id));
+      if (!job) throw new NotFoundError(`job ${req.params.id} not found (finished jobs are kept for the last ${config.queue.keepCompleted})`);
+      const state = await job.getState();
+      res.json({
+        id: job.id,
+        name: job.name,
+        state,
+        progress: job.progress,
+        attemptsMade: job.attemptsMade,
+        attempts: job.opts.attempts ?? 1,
+        failedReason: job.failedReason || undefined,
+        result: job.returnvalue ?? undefined,
+        documentId: job.data?.documentId,
+        version: job.data?.version,
+        createdAt: new Date(job.timestamp).toISOString(),
+        startedAt: job.processedOn ? new Date(job.processedOn).toISOString() : undefined,
+        finishedAt: job.finishedOn ? new Date(job.finishedOn).toISOString() : undefined,
+      });
+    }),
+  );
+
+  app.post(
+    "/v1/search",
+    express.json({ limit: "256kb" }),
+    route(async (req, res) => {
+      res.json(await search(runtime, parseBody(searchRequestSchema, req.body)));
+    }),
+  );
+
+  app.get("/healthz", (_req, res) => {
+    res.json({ status: "ok" });
+  });
+
+  app.get(
+    "/readyz",
+    route(async (_req, res) => {
+      const checks: Record<string, string> = {};
+      let ready = true;
+      await Promise.all([
+        runtime.redis.ping().then(
+          () => (checks.redis = "ok"),
+          (error: unknown) => ((checks.redis = errorMessage(error)), (ready = false)),
+        ),
+        runtime
+          .index()
+          .then((index) => index.count())
+          .then(
+            (count) => (checks.index = `ok (${count} datapoints in ${config.index.version})`),
+            (error: unknown) => ((checks.index = errorMessage(error)), (ready = false)),
+          ),
+      ]);
+      if (!ready) throw new UnavailableError(`not ready: ${Object.entries(checks).map(([k, v]) => `${k}: ${v}`).join("; ")}`, { details: checks });
+      res.json({ status: "ready", checks });
+    }),
+  );
+
+  app.use((req, _res, next) => next(new NotFoundError(`no route ${req.method} ${req.path}`)));
+  app.use(errorMiddleware(logger));
+  return app;
+}

@@ -1,0 +1,98 @@
+import { Queue, QueueEvents, type ConnectionOptions, type JobsOptions } from "bullmq";
+import { z } from "zod";
+import type { Config } from "../../config/schema.js";
+
+/**
+ * The ingest queue: one job per document version (name "ingest") or
+ * deletion (name "delete"). Payloads are validated when enqueued and again
+ * when a worker takes them, since Redis holds whatever was written to it.
+ */
+export const INGEST_QUEUE = "ingest";
+
+export const documentIdSchema = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/, "document ids are 1-128 letters, digits, '.', '_' or '-', starting with a letter or digit");
+
+export const ingestPayloadSchema = z.strictObject({
+  documentId: documentIdSchema,
+  version: z.number().int().positive(),
+  objectKey: z.string().min(1),
+  contentType: z.string().min(1),
+  metadata: z.strictObject({
+    source: z.string(),
+    title: z.string().optional(),
+    tags: z.array(z.string()),
+    date: z.string().optional(),
+  }),
+});
+
+export const deletePayloadSchema = z.strictObject({
+  documentId: documentIdSchema,
+  version: z.number().int().positive(),
+});
+
+export type IngestPayload = z.infer<typeof ingestPayloadSchema>;
+export type DeletePayload = z.infer<typeof deletePayloadSchema>;
+export type JobName = "ingest" | "delete";
+
+export interface JobProgress {
+  stage: "queued" | "parsing" | "chunking" | "embedding" | "indexing" | "done";
+  percent: number;
+  detail?: string;
+}
+
+// BullMQ job ids may not contain ':'; the id makes a double submit of one version a no-op.
+export const ingestJobId = (documentId: string, version: number) => `ingest-${documentId}-v${version}`;
+export const deleteJobId = (documentId: string, version: number) => `delete-${documentId}-v${version}`;
+
+export function queueConnection(config: Config): { connection: ConnectionOptions; prefix: string } {
+  const url = new URL(config.redis.url);
+  return {
+    connection: {
+      host: url.hostname,
+      port: Number(url.port || 6379),
+      username: url.username ? decodeURIComponent(url.username) : undefined,
+      password: url.password ? decodeURIComponent(url.password) : undefined,
+      db: url.pathname.length > 1 ? Number(url.pathname.slice(1)) : 0,
+      tls: url.protocol === "rediss:" ? {} : undefined,
+      maxRetriesPerRequest: null,
+    },
+    prefix: `${config.redis.prefix}:bull`,
+  };
+}
+
+export function defaultJobOptions(config: Config): JobsOptions {
+  return {
+    attempts: config.queue.attempts,
+    backoff: { type: "exponential", delay: config.queue.backoffMs },
+    removeOnComplete: { count: config.queue.keepCompleted },
+    removeOnFail: { count: config.queue.keepFailed },
+  };
+}
+
+export function createIngestQueue(config: Config): Queue {
+  const { connection, prefix } = queueConnection(config);
+  return new Queue(INGEST_QUEUE, { connection, prefix, defaultJobOptions: defaultJobOptions(config) });
+}
+
+export async function createIngestQueueEvents(config: Config): Promise<QueueEvents> {
+  const { connection, prefix } = queueConnection(config);
+  const events = new QueueEvents(INGEST_QUEUE, { connection, prefix });
+  // Subscribed before any job is added, or a fast job's completion is missed.
+  await events.waitUntilReady();
+  return events;
+}
+
+export async function enqueueIngest(queue: Queue, payload: IngestPayload): Promise<string> {
+  const data = ingestPayloadSchema.parse(payload);
+  const jobId = ingestJobId(data.documentId, data.version);
+  await queue.add("ingest", data, { jobId });
+  return jobId;
+}
+
+export async function enqueueDelete(queue: Queue, payload: DeletePayload): Promise<string> {
+  const data = deletePayloadSchema.parse(payload);
+  const jobId = deleteJobId(data.documentId, data.version);
+  await queue.add("delete", data, { jobId });
+  return jobId;
+}

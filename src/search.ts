@@ -1,0 +1,75 @@
+import { z } from "zod";
+import type { IndexFilter, Neighbor } from "../indexer/indexes/vector-index.js";
+import { InvalidRequestError } from "./errors.js";
+import { documentIdSchema } from "./queues/ingest-queue.js";
+import type { Runtime } from "./runtime.js";
+
+const oneOrMany = <T extends z.ZodType>(schema: T) => z.union([schema, z.array(schema).min(1).max(100)]);
+
+export const searchRequestSchema = z.strictObject({
+  query: z.string().trim().min(1, "query must not be empty").max(8192),
+  k: z.number().int().min(1).optional(),
+  filter: z
+    .strictObject({
+      documentId: oneOrMany(documentIdSchema).optional(),
+      tags: z.array(z.string().min(1)).min(1).max(100).optional(),
+      contentType: oneOrMany(z.string().min(1)).optional(),
+    })
+    .optional(),
+});
+
+export type SearchRequest = z.infer<typeof searchRequestSchema>;
+
+export interface SearchResult {
+  rank: number;
+  score: number;
+  chunkId: string;
+  documentId: string;
+  text: string;
+  title: string;
+  source: string;
+  headingPath: string[];
+  pageStart?: number;
+  pageEnd?: number;
+  tags: string[];
+  contentType: string;
+}
+
+export interface SearchResponse {
+  index: string;
+  k: number;
+  results: SearchResult[];
+}
+
+export async function search(runtime: Pick<Runtime, "config" | "embedder" | "index">, request: SearchRequest): Promise<SearchResponse> {
+  const { config } = runtime;
+  const k = request.k ?? config.index.defaultTopK;
+  if (k > config.index.maxTopK) throw new InvalidRequestError(`k must be at most ${config.index.maxTopK} (index.maxTopK); got ${k}`);
+  const [vector] = await runtime.embedder.embed([request.query], { purpose: "query" });
+  const index = await runtime.index();
+  const neighbors = await index.query(vector as Float32Array, { k, filter: toIndexFilter(request.filter) });
+  return { index: config.index.version, k, results: neighbors.map(toResult) };
+}
+
+function toIndexFilter(filter: SearchRequest["filter"]): IndexFilter | undefined {
+  if (!filter) return undefined;
+  const list = (value: string | string[] | undefined) => (value === undefined ? undefined : Array.isArray(value) ? value : [value]);
+  return { documentIds: list(filter.documentId), tags: filter.tags, contentTypes: list(filter.contentType) };
+}
+
+function toResult(neighbor: Neighbor, position: number): SearchResult {
+  const p = neighbor.payload as Record<string, unknown>;
+  return {
+    rank: position + 1,
+    score: Number(neighbor.score.toFixed(6)),
+    chunkId: neighbor.id,
+    documentId: neighbor.restricts.documentId,
+    text: String(p.text ?? ""),
+    title: String(p.title ?? ""),
+    source: String(p.source ?? ""),
+    headingPath: Array.isArray(p.headingPath) ? p.headingPath.map(String) : [],
+    ...(typeof p.pageStart === "number" ? { pageStart: p.pageStart, pageEnd: Number(p.pageEnd ?? p.pageStart) } : {}),
+    tags: neighbor.restricts.tags,
+    contentType: neighbor.restricts.contentType,
+  };
+}

@@ -1,0 +1,259 @@
+import { createHash, randomUUID } from "node:crypto";
+import { createReadStream, createWriteStream } from "node:fs";
+import { appendFile, mkdir, open, readdir, rename, rm, stat, unlink, type FileHandle } from "node:fs/promises";
+import { dirname, join, relative, sep } from "node:path";
+import { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import lockfile from "proper-lockfile";
+import { ConflictError, NotFoundError } from "../errors.js";
+import { validateKey, validatePrefix } from "./keys.js";
+import type { DeleteOptions, Generation, ListOptions, ObjectMeta, ObjectStore, PutOptions } from "./object-store.js";
+
+/**
+ * Object store on a local directory.
+ *
+ * Each object is one file at <root>/<key>: the content, then a JSON trailer with
+ * the generation and metadata, its length (uint32 BE) and a magic. Content and
+ * generation live in one file so that a reader always sees a matching pair, and
+ * a write is a temp file renamed over the old one, so no reader ever sees a
+ * partial object. Writes take a per-key lock (several processes share the
+ * directory) so that generation preconditions are checked and applied atomically.
+ *
+ * Limitation: a key cannot be both an object and a "directory" of other objects
+ * ('a' and 'a/b'); GCS allows it, our key scheme never needs it.
+ */
+const MAGIC = Buffer.from("RAGOPSO1");
+const TAIL_BYTES = 4 + MAGIC.length;
+
+interface Trailer {
+  generation: string;
+  contentType?: string;
+  metadata?: Record<string, string>;
+}
+
+export interface LocalDirStoreOptions {
+  root: string;
+}
+
+export function createLocalDirStore(options: LocalDirStoreOptions): ObjectStore {
+  const root = options.root;
+  const tmpDir = join(root, ".tmp");
+  const lockDir = join(root, ".locks");
+  let ready: Promise<void> | undefined;
+  const ensureDirs = () => (ready ??= Promise.all([mkdir(tmpDir, { recursive: true }), mkdir(lockDir, { recursive: true })]).then(() => undefined));
+
+  const pathOf = (key: string) => join(root, ...validateKey(key).split("/"));
+
+  async function withKeyLock<T>(key: string, fn: () => Promise<T>): Promise<T> {
+    await ensureDirs();
+    const lockfilePath = join(lockDir, `${createHash("sha1").update(key).digest("hex")}.lock`);
+    const release = await lockfile.lock(pathOf(key), {
+      realpath: false,
+      lockfilePath,
+      stale: 10_000,
+      retries: { retries: 200, minTimeout: 2, maxTimeout: 50, factor: 1.5 },
+    });
+    try {
+      return await fn();
+    } finally {
+      await release().catch(() => undefined);
+    }
+  }
+
+  async function readMeta(key: string, file: string): Promise<ObjectMeta | undefined> {
+    let handle;
+    try {
+      handle = await open(file, "r");
+    } catch (error) {
+      if (isCode(error, "ENOENT", "ENOTDIR", "EISDIR")) return undefined;
+      throw error;
+    }
+    try {
+      return await readTrailer(key, handle);
+    } finally {
+      await handle.close();
+    }
+  }
+
+  async function put(key: string, body: Buffer | string | Readable, opts: PutOptions = {}): Promise<ObjectMeta> {
+    const file = pathOf(key);
+    await ensureDirs();
+    const tmp = join(tmpDir, randomUUID());
+    try {
+      // Stream the content before taking the lock: a slow upload must not block other writers.
+      const source = typeof body === "string" || Buffer.isBuffer(body) ? Readable.from([Buffer.from(body)]) : body;
+      await pipeline(source, createWriteStream(tmp, { flags: "wx" }));
+      const size = (await stat(tmp)).size;
+      return await withKeyLock(key, async () => {
+        const current = await readMeta(key, file);
+        checkPrecondition(key, current, opts.ifGenerationMatch);
+        const generation = nextGeneration(current?.generation);
+        const trailer: Trailer = { generation, contentType: opts.contentType, metadata: opts.metadata };
+        await appendFile(tmp, encodeTrailer(trailer));
+        await mkdir(dirname(file), { recursive: true }).catch((error: unknown) => {
+          throw isCode(error, "EEXIST", "ENOTDIR") ? new ConflictError(`key "${key}" lies under an existing object; the local store cannot hold both`) : error;
+        });
+        try {
+          await rename(tmp, file);
+        } catch (error) {
+          if (isCode(error, "EISDIR", "ENOTDIR")) throw new ConflictError(`key "${key}" is a prefix of other objects; the local store cannot hold both`);
+          throw error;
+        }
+        return { key, generation, size, updated: new Date(), contentType: opts.contentType, metadata: opts.metadata ?? {} };
+      });
+    } finally {
+      await rm(tmp, { force: true });
+    }
+  }
+
+  async function openObject(key: string) {
+    const file = pathOf(key);
+    let handle;
+    try {
+      handle = await open(file, "r");
+    } catch (error) {
+      if (isCode(error, "ENOENT", "ENOTDIR", "EISDIR")) throw new NotFoundError(`object "${key}" not found`);
+      throw error;
+    }
+    try {
+      return { handle, meta: await readTrailer(key, handle) };
+    } catch (error) {
+      await handle.close();
+      throw error;
+    }
+  }
+
+  async function get(key: string): Promise<{ meta: ObjectMeta; body: Buffer }> {
+    const { handle, meta } = await openObject(key);
+    try {
+      const body = Buffer.alloc(meta.size);
+      if (meta.size > 0) await handle.read(body, 0, meta.size, 0);
+      return { meta, body };
+    } finally {
+      await handle.close();
+    }
+  }
+
+  async function getStream(key: string): Promise<{ meta: ObjectMeta; stream: Readable }> {
+    const { handle, meta } = await openObject(key);
+    if (meta.size === 0) {
+      await handle.close();
+      return { meta, stream: Readable.from([]) };
+    }
+    // The stream reads from the already-open descriptor, so a concurrent replace cannot mix versions.
+    const stream = createReadStream("", { fd: handle.fd, start: 0, end: meta.size - 1, autoClose: false });
+    const closeOnce = () => void handle.close().catch(() => undefined);
+    stream.once("close", closeOnce);
+    return { meta, stream };
+  }
+
+  async function del(key: string, opts: DeleteOptions = {}): Promise<boolean> {
+    const file = pathOf(key);
+    return withKeyLock(key, async () => {
+      const current = await readMeta(key, file);
+      checkPrecondition(key, current, opts.ifGenerationMatch);
+      if (!current) return false;
+      await unlink(file);
+      return true;
+    });
+  }
+
+  async function* list(prefix: string, opts: ListOptions = {}): AsyncIterable<ObjectMeta> {
+    validatePrefix(prefix);
+    const slash = prefix.lastIndexOf("/");
+    const baseDir = slash >= 0 ? join(root, ...prefix.slice(0, slash).split("/")) : root;
+    const keys = (await walk(baseDir))
+      .map((file) => relative(root, file).split(sep).join("/"))
+      .filter((key) => key.startsWith(prefix) && (opts.startAfter === undefined || key > opts.startAfter))
+      .sort();
+    let yielded = 0;
+    for (const key of keys) {
+      if (opts.maxResults !== undefined && yielded >= opts.maxResults) return;
+      const meta = await readMeta(key, pathOf(key));
+      if (!meta) continue; // deleted while listing
+      yielded += 1;
+      yield meta;
+    }
+  }
+
+  return {
+    kind: "local-dir",
+    put,
+    get,
+    getStream,
+    head: (key) => readMeta(key, pathOf(key)),
+    exists: async (key) => (await readMeta(key, pathOf(key))) !== undefined,
+    delete: del,
+    list,
+    close: async () => undefined,
+  };
+}
+
+function checkPrecondition(key: string, current: ObjectMeta | undefined, expected: Generation | undefined): void {
+  if (expected === undefined) return;
+  const wanted = String(expected);
+  if (wanted === "0") {
+    if (current) throw new ConflictError(`object "${key}" already exists (generation ${current.generation})`, { key, currentGeneration: current.generation });
+    return;
+  }
+  if (!current) throw new ConflictError(`object "${key}" does not exist; expected generation ${wanted}`, { key, currentGeneration: null });
+  if (current.generation !== wanted) {
+    throw new ConflictError(`object "${key}" is at generation ${current.generation}, not ${wanted}`, { key, currentGeneration: current.generation });
+  }
+}
+
+/** Microsecond clock like GCS, but never going backwards for one key. */
+function nextGeneration(previous: string | undefined): string {
+  const nowMicros = Date.now() * 1000;
+  const after = previous === undefined ? 0 : Number(previous) + 1;
+  return String(Math.max(nowMicros, after));
+}
+
+function encodeTrailer(trailer: Trailer): Buffer {
+  const json = Buffer.from(JSON.stringify(trailer));
+  const length = Buffer.alloc(4);
+  length.writeUInt32BE(json.length);
+  return Buffer.concat([json, length, MAGIC]);
+}
+
+async function readTrailer(key: string, handle: FileHandle): Promise<ObjectMeta> {
+  const { size: fileSize, mtime } = await handle.stat();
+  const tail = Buffer.alloc(TAIL_BYTES);
+  if (fileSize < TAIL_BYTES) throw new Error(`object "${key}" is not in the local store format (file too short)`);
+  await handle.read(tail, 0, TAIL_BYTES, fileSize - TAIL_BYTES);
+  if (!tail.subarray(4).equals(MAGIC)) throw new Error(`object "${key}" is not in the local store format (no trailer)`);
+  const trailerLength = tail.readUInt32BE(0);
+  const json = Buffer.alloc(trailerLength);
+  await handle.read(json, 0, trailerLength, fileSize - TAIL_BYTES - trailerLength);
+  const trailer = JSON.parse(json.toString("utf8")) as Trailer;
+  return {
+    key,
+    generation: trailer.generation,
+    size: fileSize - TAIL_BYTES - trailerLength,
+    updated: mtime,
+    contentType: trailer.contentType,
+    metadata: trailer.metadata ?? {},
+  };
+}
+
+async function walk(dir: string): Promise<string[]> {
+  let entries;
+  try {
+    entries = await readdir(dir, { withFileTypes: true });
+  } catch (error) {
+    if (isCode(error, "ENOENT", "ENOTDIR")) return [];
+    throw error;
+  }
+  const files: string[] = [];
+  for (const entry of entries) {
+    if (entry.name.startsWith(".")) continue; // .tmp, .locks and lock directories
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) files.push(...(await walk(path)));
+    else if (entry.isFile()) files.push(path);
+  }
+  return files;
+}
+
+function isCode(error: unknown, ...codes: string[]): boolean {
+  return typeof error === "object" && error !== null && codes.includes((error as { code?: string }).code ?? "");
+}

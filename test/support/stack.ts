@@ -1,0 +1,86 @@
+import { randomUUID } from "node:crypto";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { inject } from "vitest";
+import { loadConfig } from "../../config/load.js";
+import type { Config } from "../../config/schema.js";
+import { startServer, type RunningServer } from "../../src/http/server.js";
+import { openRuntime, type Runtime } from "../../src/runtime.js";
+import { startIngestWorker, type IngestWorker } from "../../src/worker/worker.js";
+
+/** A config on a fresh temp directory and a Redis prefix of its own, so test files never see each other's data. */
+export function testConfig(overrides: Record<string, unknown> = {}): Config {
+  const dataDir = mkdtempSync(join(tmpdir(), "ragops-test-"));
+  return loadConfig({
+    env: {},
+    overrides: {
+      dataDir,
+      redis: { url: inject("redisUrl"), prefix: `t${randomUUID().slice(0, 8)}` },
+      log: { level: process.env.RAGOPS_TEST_LOG_LEVEL ?? "silent" },
+      queue: { backoffMs: 50 },
+      http: { port: 0 },
+      ...overrides,
+    },
+  });
+}
+
+export interface Stack {
+  config: Config;
+  runtime: Runtime;
+  worker: IngestWorker;
+  server: RunningServer;
+  url: string;
+  stop(): Promise<void>;
+}
+
+/** Control plane and worker in this process, on real Redis and real LanceDB. */
+export async function startStack(overrides: Record<string, unknown> = {}): Promise<Stack> {
+  const config = testConfig(overrides);
+  const runtime = await openRuntime(config);
+  const worker = await startIngestWorker(runtime);
+  const server = await startServer(runtime);
+  return {
+    config,
+    runtime,
+    worker,
+    server,
+    url: server.url,
+    stop: async () => {
+      await server.close(1_000);
+      await worker.close(1_000);
+      await runtime.queue.obliterate({ force: true }).catch(() => undefined);
+      await runtime.close();
+      rmSync(config.dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+export async function uploadDocument(
+  url: string,
+  file: { name: string; content: string | Uint8Array; type?: string },
+  fields: Record<string, string> = {},
+  method: "POST" | "PUT" = "POST",
+  path = "/v1/documents",
+): Promise<Response> {
+  const form = new FormData();
+  for (const [name, value] of Object.entries(fields)) form.append(name, value);
+  form.append("file", new Blob([file.content], { type: file.type ?? "text/markdown" }), file.name);
+  return fetch(`${url}${path}`, { method, body: form });
+}
+
+export async function waitForJob(url: string, jobId: string, timeoutMs = 20_000): Promise<{ state: string; failedReason?: string; result?: unknown }> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const response = await fetch(`${url}/v1/jobs/${jobId}`);
+    const body = (await response.json()) as { state: string; failedReason?: string; result?: unknown };
+    if (body.state === "completed" || body.state === "failed") return body;
+    if (Date.now() > deadline) throw new Error(`job ${jobId} still ${body.state} after ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+export async function searchApi(url: string, body: unknown): Promise<{ status: number; body: { results: Array<{ documentId: string; text: string; score: number }>; error?: { code: string; message: string } } }> {
+  const response = await fetch(`${url}/v1/search`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+  return { status: response.status, body: (await response.json()) as never };
+}
