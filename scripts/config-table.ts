@@ -1,5 +1,5 @@
 /** Prints the README's configuration table from the schema, so the two cannot drift apart. */
-import { z } from "zod";
+import type { z } from "zod";
 import { envBindings } from "../config/load.js";
 import { configSchema } from "../config/schema.js";
 
