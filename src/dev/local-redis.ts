@@ -19,13 +19,13 @@ export interface LocalRedis {
 export const REDIS_INSTALL_HINT =
   "redis-server is not installed. Install it with `sudo apt-get install -y redis-server` (Debian/Ubuntu; as root: `apt-get update && apt-get install -y redis-server`) or `brew install redis` (macOS), or set REDIS_URL to a running Redis.";
 
-export async function ensureRedis(url: string, options: { dir: string; preferUrlPort?: boolean }): Promise<LocalRedis> {
+export async function ensureRedis(url: string, options: { dir: string; preferUrlPort?: boolean; searchPath?: string }): Promise<LocalRedis> {
   if (await answers(url)) return { url, started: false, stop: async () => undefined };
   const parsed = new URL(url);
   if (!["127.0.0.1", "localhost", "::1", "[::1]"].includes(parsed.hostname)) {
     throw new UnavailableError(`no Redis answers at ${url}; it is not on this machine, so ragops will not start one there`);
   }
-  const binary = findOnPath("redis-server");
+  const binary = findOnPath("redis-server", options.searchPath ?? process.env.PATH ?? "");
   if (!binary) throw new UnavailableError(REDIS_INSTALL_HINT, { retryable: false });
   const wanted = options.preferUrlPort === false ? 0 : Number(parsed.port || 6379);
   const port = (await portIsFree(wanted)) ? wanted : await freePort();
@@ -69,9 +69,8 @@ async function answers(url: string): Promise<boolean> {
   }
 }
 
-function findOnPath(name: string): string | undefined {
-  const dirs = (process.env.PATH ?? "").split(delimiter).concat(["/usr/bin", "/usr/local/bin", "/usr/sbin", "/opt/homebrew/bin"]);
-  for (const dir of dirs) {
+function findOnPath(name: string, searchPath: string): string | undefined {
+  for (const dir of searchPath.split(delimiter).filter(Boolean)) {
     const candidate = join(dir, name);
     try {
       accessSync(candidate, constants.X_OK);
