@@ -2,7 +2,7 @@ import js from "@eslint/js";
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-  { ignores: ["dist/**", "node_modules/**", "coverage/**", ".ragops-data/**", "bench/corpus.mjs"] },
+  { ignores: ["dist/**", "node_modules/**", "coverage/**", ".ragops-data/**", "scratch/**", "bench/corpus.mjs"] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -30,6 +30,13 @@ export const chunkingSchema = z
     minSectionTokens: z.number().int().min(0).max(256).default(64).describe("Sections smaller than this are joined to the next one under the same parent heading, tokens."),
   });
 
+export const ingestSchema = z.strictObject({
+  parseTimeoutMs: z.number().int().min(100).default(60_000).describe("Longest a document may take to parse before its job fails, ms."),
+  parseMaxMemoryMb: z.number().int().min(64).default(1024).describe("Heap limit of the thread that parses one document, MB."),
+  zipMaxEntries: z.number().int().min(1).default(5_000).describe("Most entries a DOCX (zip) may hold."),
+  zipMaxUncompressedBytes: z.number().int().min(1024).default(200 * MiB).describe("Most bytes a DOCX may expand to when unzipped (zip-bomb guard)."),
+});
+
 export const embedderSchema = z.strictObject({
   provider: z.enum(["offline"]).default("offline").describe("Embedding provider. 'offline' is a deterministic lexical hashing embedder that needs no download."),
   dimensions: z.number().int().min(16).max(4096).default(384).describe("Vector dimensions."),
@@ -65,12 +72,18 @@ export const configSchema = z
     redis: redisSchema.prefault({}),
     http: httpSchema.prefault({}),
     chunking: chunkingSchema.prefault({}),
+    ingest: ingestSchema.prefault({}),
     embedder: embedderSchema.prefault({}),
     index: indexSchema.prefault({}),
     queue: queueSchema.prefault({}),
     log: logSchema.prefault({}),
   })
   .superRefine((config, ctx) => {
+    // The limit stops documents that balloon while parsing; one allocation larger than the whole limit would abort the process instead.
+    const minParseMb = 64 + Math.ceil((4 * config.http.maxUploadBytes) / MiB);
+    if (config.ingest.parseMaxMemoryMb < minParseMb) {
+      ctx.addIssue({ code: "custom", path: ["ingest", "parseMaxMemoryMb"], message: `must be at least ${minParseMb} (64 + 4 x http.maxUploadBytes in MB) so the largest upload can be decoded within it` });
+    }
     if (config.index.defaultTopK > config.index.maxTopK) {
       ctx.addIssue({ code: "custom", path: ["index", "defaultTopK"], message: `must not exceed index.maxTopK (${config.index.maxTopK})` });
     }

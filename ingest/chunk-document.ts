@@ -1,28 +1,38 @@
-import { tokenWindows } from "./chunking/token-windows.js";
+import { groupSections } from "./chunking/sections.js";
+import { splitBlocks } from "./chunking/spans.js";
+import { planWindows } from "./chunking/windows.js";
 import { contentHash } from "./normalize.js";
-import type { Chunk, ChunkingOptions, DocumentMeta, ParsedDocument } from "./types.js";
+import type { Chunk, ChunkingOptions, DocumentMeta, ParsedDocument, Section } from "./types.js";
 
-/** Sections first, then token windows inside each section. */
+/** A section of one block shorter than this is a bare heading or title line. */
+const BARE_LINE_TOKENS = 24;
+
+/**
+ * Sections first, then tokens: tiny sections join their successor, each group
+ * is cut into token windows that never cross its boundary, and each window
+ * becomes a chunk with its metadata and content hash.
+ */
 export function chunkDocument(parsed: ParsedDocument, meta: DocumentMeta, options: ChunkingOptions): Chunk[] {
   const overlapTokens = Math.floor(options.sizeTokens * options.overlapRatio);
   const title = meta.title ?? parsed.declared.title ?? parsed.title ?? meta.source;
   const tags = [...new Set([...meta.tags, ...(parsed.declared.tags ?? [])])];
   const date = meta.date ?? parsed.declared.date;
   const chunks: Chunk[] = [];
-  for (const section of parsed.sections) {
-    for (const window of tokenWindows(section.text, options.sizeTokens, overlapTokens)) {
-      const text = section.text.slice(window.charStart, window.charEnd).trimEnd();
-      if (!hasBodyText(text)) continue;
+  for (const group of groupSections(parsed.text, parsed.sections, options.minSectionTokens)) {
+    for (const window of planWindows(parsed.text, group.charStart, group.charEnd, { sizeTokens: options.sizeTokens, overlapTokens })) {
+      const text = parsed.text.slice(window.start, window.end);
+      const pages = parsed.pageStarts ? { pageStart: pageAt(parsed.pageStarts, window.start), pageEnd: pageAt(parsed.pageStarts, window.end - 1) } : {};
       chunks.push({
         documentId: meta.documentId,
         version: meta.version,
         ordinal: chunks.length,
         text,
-        tokenCount: window.tokenCount,
-        charStart: section.charStart + window.charStart,
-        charEnd: section.charStart + window.charStart + text.length,
-        headingPath: section.headingPath,
-        ...(section.page !== undefined ? { pageStart: section.page, pageEnd: section.page } : {}),
+        tokenCount: window.tokens,
+        charStart: window.start,
+        charEnd: window.end,
+        headingPath: headingPathOf(parsed.text, parsed.sections, group.first, group.last, window.start, window.end),
+        sectionIndex: firstSectionOf(parsed.sections, group.first, group.last, window.start),
+        ...pages,
         title,
         source: meta.source,
         contentType: meta.contentType,
@@ -35,7 +45,45 @@ export function chunkDocument(parsed: ParsedDocument, meta: DocumentMeta, option
   return chunks;
 }
 
-/** A window holding only headings says nothing a search could use. */
-function hasBodyText(text: string): boolean {
-  return text.split("\n").some((line) => line.trim() !== "" && !/^#{1,6}\s/.test(line));
+/**
+ * The heading path of a window: its section's, or for a window over joined
+ * sections the part their paths share. A section that is one short line (a
+ * parent heading before its first child, a title line) does not count: "Install" + "Install > Linux"
+ * is "Install > Linux"; siblings "Pairing" + "Battery" share only their parent.
+ */
+function headingPathOf(text: string, sections: readonly Section[], first: number, last: number, start: number, end: number): string[] {
+  const touched = sections.slice(first, last + 1).filter((s) => s.charStart < end && start < s.charEnd);
+  const withBody = touched.filter((s) => !isBareLine(text, s));
+  const paths = (withBody.length ? withBody : touched).map((s) => s.headingPath);
+  const [head = [], ...rest] = paths;
+  let shared = head.length;
+  for (const p of rest) {
+    let k = 0;
+    while (k < shared && p[k] === head[k]) k += 1;
+    shared = k;
+  }
+  return head.slice(0, shared);
+}
+
+/** A section that is one short line: a bare heading, or a title line before the first heading. */
+function isBareLine(text: string, section: Section): boolean {
+  const blocks = splitBlocks(text, section.charStart, section.charEnd);
+  return blocks.length <= 1 && (blocks[0]?.tokens ?? 0) < BARE_LINE_TOKENS;
+}
+
+function firstSectionOf(sections: readonly Section[], first: number, last: number, start: number): number {
+  for (let i = first; i <= last; i += 1) if ((sections[i] as Section).charEnd > start) return i;
+  return last;
+}
+
+/** 1-based page number of a character offset. */
+function pageAt(pageStarts: readonly number[], offset: number): number {
+  let lo = 0;
+  let hi = pageStarts.length - 1;
+  while (lo < hi) {
+    const mid = (lo + hi + 1) >> 1;
+    if ((pageStarts[mid] as number) <= offset) lo = mid;
+    else hi = mid - 1;
+  }
+  return lo + 1;
 }

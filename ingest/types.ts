@@ -1,5 +1,7 @@
 /** The typed shapes a document takes on its way to chunks. */
 
+export type DocumentKind = "pdf" | "docx" | "html" | "markdown" | "text";
+
 export interface DocumentMeta {
   documentId: string;
   version: number;
@@ -15,19 +17,23 @@ export interface DocumentMeta {
 export interface Section {
   /** Headings from the top of the document down to this section, e.g. ["Install", "Linux"]. */
   headingPath: string[];
-  text: string;
-  /** Offsets of `text` in the parsed document's text. */
+  /** Offsets of the section in ParsedDocument.text; the section's text is text.slice(charStart, charEnd). */
   charStart: number;
   charEnd: number;
-  page?: number;
 }
 
 export interface ParsedDocument {
+  kind: DocumentKind;
+  /** Canonical content type of what was parsed (from the bytes, not the client's claim). */
+  contentType: string;
   title?: string;
-  /** Metadata the document declared about itself (front matter). */
+  /** Metadata the document declared about itself (front matter, document properties). */
   declared: { title?: string; tags?: string[]; date?: string };
+  /** The document's text with '\n' line ends; every offset points into it. */
   text: string;
   sections: Section[];
+  /** Offset in `text` where each page starts (page 1 first), for paged formats. */
+  pageStarts?: number[];
 }
 
 export interface Chunk {
@@ -36,9 +42,12 @@ export interface Chunk {
   ordinal: number;
   text: string;
   tokenCount: number;
+  /** Offsets of `text` in the parsed document's text. */
   charStart: number;
   charEnd: number;
   headingPath: string[];
+  /** Index of the first section this chunk's text comes from. */
+  sectionIndex: number;
   pageStart?: number;
   pageEnd?: number;
   title: string;

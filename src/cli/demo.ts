@@ -1,16 +1,17 @@
 /**
  * `npm run demo`: the whole product on the embedded defaults, in one process.
  * Starts a Redis when none answers, runs a worker and the control plane,
- * uploads the sample corpus over HTTP, waits for it to be indexed, runs three
- * searches and prints them, then shuts everything down.
+ * uploads the sample corpus (Markdown, text, PDF, DOCX, HTML) over HTTP, waits
+ * for it to be indexed, runs four searches and prints them with heading path
+ * and page, then shuts everything down.
  */
 import { readFile, readdir, rm } from "node:fs/promises";
-import { dirname, join } from "node:path";
+import { dirname, extname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import cliProgress from "cli-progress";
 import { loadConfig, ConfigError } from "../../config/load.js";
 import { ensureRedis, type LocalRedis } from "../dev/local-redis.js";
-import { resolveContentType } from "../documents/content-types.js";
+import { SUPPORTED_EXTENSIONS, resolveContentType } from "../documents/content-types.js";
 import { idFromPath } from "../documents/ingest-files.js";
 import { errorMessage } from "../errors.js";
 import { startServer, type RunningServer } from "../http/server.js";
@@ -59,7 +60,7 @@ async function main(): Promise<void> {
     server = await startServer(runtime);
     step(`control plane on ${server.url}, worker with concurrency ${config.queue.concurrency}, data in ${dataDir}`);
 
-    const files = (await readdir(corpusDir)).filter((f) => /\.(md|txt)$/.test(f)).sort();
+    const files = (await readdir(corpusDir)).filter((f) => SUPPORTED_EXTENSIONS.includes(extname(f).toLowerCase())).sort();
     const ingestStarted = Date.now();
     const jobs = await uploadAll(server.url, files);
     const outcomes = await waitAll(server.url, jobs);
@@ -68,9 +69,13 @@ async function main(): Promise<void> {
     step(`indexed ${outcomes.length - failed.length}/${files.length} documents into ${chunks} chunks in ${formatDuration(Date.now() - ingestStarted)}`);
     for (const f of failed) console.log(`  ! ${f.jobId}: ${f.failedReason ?? f.state}`);
 
-    const queries = JSON.parse(await readFile(join(root, "examples", "queries.json"), "utf8")) as Query[];
+    // One question on Markdown, then one each on the PDF, DOCX and HTML documents.
+    const queries = [
+      ...(JSON.parse(await readFile(join(root, "examples", "queries.json"), "utf8")) as Query[]).slice(0, 1),
+      ...(JSON.parse(await readFile(join(root, "examples", "sources", "queries.json"), "utf8")) as Query[]),
+    ];
     let firstHits = 0;
-    for (const query of queries.slice(0, 3)) {
+    for (const query of queries) {
       const response = await fetch(`${server.url}/v1/search`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ query: query.question, k: 3 }) });
       const body = (await response.json()) as SearchResponse;
       const hit = body.results[0]?.documentId === idFromPath(query.expectedFile);
@@ -78,7 +83,7 @@ async function main(): Promise<void> {
       console.log(`\nQ: ${query.question}\n   (index ${body.index}; expected ${query.expectedFile}: ${hit ? "ranked first" : "not first"})`);
       console.log(formatSearchResults(body.results));
     }
-    console.log(`\n${firstHits}/3 questions answered first by the expected document.`);
+    console.log(`\n${firstHits}/${queries.length} questions answered first by the expected document.`);
     if (failed.length > 0 || chunks === 0) process.exitCode = 1;
   } finally {
     await shutdown();

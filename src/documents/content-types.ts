@@ -1,16 +1,14 @@
-import { extname } from "node:path";
 import { UnsupportedMediaTypeError } from "../errors.js";
+import { KIND_CONTENT_TYPES, SUPPORTED_DESCRIPTION, claimedKind } from "../../ingest/parsers/detect.js";
 
-const EXTENSION_TYPES: Record<string, string> = { ".md": "text/markdown", ".markdown": "text/markdown", ".txt": "text/plain", ".text": "text/plain" };
-const DECLARED_TYPES: Record<string, string> = { "text/markdown": "text/markdown", "text/x-markdown": "text/markdown", "text/plain": "text/plain" };
+export { SUPPORTED_EXTENSIONS } from "../../ingest/parsers/detect.js";
 
-export const SUPPORTED_EXTENSIONS = Object.keys(EXTENSION_TYPES);
-
-/** The file's extension decides; a declared type is used only when the extension says nothing. */
+/**
+ * The content type an upload claims, from its extension first, then its declared
+ * type. Workers check the bytes; this only turns away what no parser handles.
+ */
 export function resolveContentType(filename: string, declared?: string): string {
-  const byExtension = EXTENSION_TYPES[extname(filename).toLowerCase()];
-  if (byExtension) return byExtension;
-  const byDeclared = DECLARED_TYPES[(declared ?? "").split(";")[0]?.trim().toLowerCase() ?? ""];
-  if (byDeclared) return byDeclared;
-  throw new UnsupportedMediaTypeError(`unsupported file type for ${JSON.stringify(filename)} (${declared || "no content type"}); supported: Markdown (.md) and plain text (.txt)`);
+  const kind = claimedKind(filename, declared);
+  if (!kind) throw new UnsupportedMediaTypeError(`unsupported file type for ${JSON.stringify(filename)} (${declared || "no content type"}); supported: ${SUPPORTED_DESCRIPTION}`);
+  return KIND_CONTENT_TYPES[kind];
 }

@@ -74,6 +74,7 @@ export async function submitDocument(deps: DocumentServiceDeps, request: SubmitR
     version: record.version,
     objectKey: record.rawKey,
     contentType: record.contentType,
+    filename: record.filename,
     metadata: { source: record.source, title: record.title, tags: record.tags, date: record.date },
   });
   return { documentId: record.id, version: record.version, jobId, created };

@@ -17,7 +17,9 @@ export const ingestPayloadSchema = z.strictObject({
   documentId: documentIdSchema,
   version: z.number().int().positive(),
   objectKey: z.string().min(1),
+  /** What the client claimed; the worker trusts the bytes. */
   contentType: z.string().min(1),
+  filename: z.string().optional(),
   metadata: z.strictObject({
     source: z.string(),
     title: z.string().optional(),

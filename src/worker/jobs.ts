@@ -2,7 +2,7 @@ import type { Config } from "../../config/schema.js";
 import type { Embedder } from "../../indexer/embedders/embedder.js";
 import type { Datapoint, VectorIndex } from "../../indexer/indexes/vector-index.js";
 import { chunkDocument } from "../../ingest/chunk-document.js";
-import { parseMinimal } from "../../ingest/parsers/minimal.js";
+import type { ParsePool } from "../../ingest/parsers/isolated.js";
 import type { Chunk } from "../../ingest/types.js";
 import { UnprocessableDocumentError } from "../errors.js";
 import type { Logger } from "../logger.js";
@@ -17,6 +17,7 @@ export interface JobDeps {
   store: ObjectStore;
   embedder: Embedder;
   index: VectorIndex;
+  parser: ParsePool;
   logger: Logger;
 }
 
@@ -52,13 +53,17 @@ export async function processIngest(deps: JobDeps, payload: IngestPayload, repor
 
   await report({ stage: "parsing", percent: 5 });
   const { body } = await store.get(payload.objectKey);
-  const parsed = parseMinimal(body, payload.contentType);
+  const parsed = await deps.parser.parse(body, {
+    filename: payload.filename,
+    contentType: payload.contentType,
+    zipLimits: { maxEntries: config.ingest.zipMaxEntries, maxUncompressedBytes: config.ingest.zipMaxUncompressedBytes },
+  });
 
   await report({ stage: "chunking", percent: 15 });
   const chunks = uniqueByHash(
     chunkDocument(
       parsed,
-      { documentId: payload.documentId, version: payload.version, contentType: payload.contentType, ...payload.metadata },
+      { documentId: payload.documentId, version: payload.version, contentType: parsed.contentType, ...payload.metadata },
       config.chunking,
     ),
   );
@@ -93,7 +98,7 @@ export async function processIngest(deps: JobDeps, payload: IngestPayload, repor
 
   await updateJson<DocumentRecord>(store, documentKey(payload.documentId), (current) =>
     current && current.version === payload.version
-      ? { ...current, status: "indexed", indexedVersion: payload.version, chunkCount: chunks.length, error: undefined, updatedAt: new Date().toISOString() }
+      ? { ...current, status: "indexed", contentType: parsed.contentType, indexedVersion: payload.version, chunkCount: chunks.length, error: undefined, updatedAt: new Date().toISOString() }
       : undefined,
   );
   await report({ stage: "done", percent: 100, detail: `${chunks.length} chunks` });

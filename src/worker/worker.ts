@@ -1,5 +1,6 @@
 import { DelayedError, UnrecoverableError, Worker, type Job } from "bullmq";
 import { ZodError } from "zod";
+import { createParsePool } from "../../ingest/parsers/isolated.js";
 import { errorMessage, isRagopsError } from "../errors.js";
 import { tryLockDocument } from "../queues/document-lock.js";
 import { INGEST_QUEUE, deletePayloadSchema, ingestPayloadSchema, queueConnection, type JobProgress } from "../queues/ingest-queue.js";
@@ -15,7 +16,9 @@ export interface IngestWorker {
 export async function startIngestWorker(runtime: Runtime, options: { concurrency?: number } = {}): Promise<IngestWorker> {
   const { config, logger } = runtime;
   const index = await runtime.index();
-  const deps = { config, store: runtime.store, embedder: runtime.embedder, index, logger };
+  const concurrency = options.concurrency ?? config.queue.concurrency;
+  const parser = createParsePool({ threads: concurrency, timeoutMs: config.ingest.parseTimeoutMs, maxMemoryMb: config.ingest.parseMaxMemoryMb });
+  const deps = { config, store: runtime.store, embedder: runtime.embedder, index, parser, logger };
   const { connection, prefix } = queueConnection(config);
 
   const processor = async (job: Job, token?: string): Promise<IngestResult | DeleteResult> => {
@@ -43,7 +46,7 @@ export async function startIngestWorker(runtime: Runtime, options: { concurrency
   const worker = new Worker(INGEST_QUEUE, processor, {
     connection,
     prefix,
-    concurrency: options.concurrency ?? config.queue.concurrency,
+    concurrency,
     autorun: true,
   });
   worker.on("completed", (job, result: IngestResult | DeleteResult) => logger.info({ jobId: job.id, ...result }, `job ${job.name} completed`));
@@ -63,6 +66,7 @@ export async function startIngestWorker(runtime: Runtime, options: { concurrency
         logger.warn({ graceMs }, "jobs still running after the grace period; releasing them to other workers");
         await worker.close(true);
       }
+      await parser.close();
     },
   };
 }
