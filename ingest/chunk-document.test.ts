@@ -2,6 +2,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { chunkDocument } from "./chunk-document.js";
 import { groupSections } from "./chunking/sections.js";
+import { splitBlocks } from "./chunking/spans.js";
 import { parseMarkdown } from "./parsers/markdown.js";
 import { countTokens } from "./tokenizer.js";
 import type { Chunk, ChunkingOptions, ParsedDocument } from "./types.js";
@@ -134,7 +135,8 @@ describe("locality of edits", () => {
         // The groups (sections joined because one was tiny) that hold the edited section, before or after.
         const affected = new Set<number>();
         for (const { parsed } of [before, after]) {
-          for (const g of groupSections(parsed.text, parsed.sections, opts.minSectionTokens)) {
+          const blocks = parsed.sections.map((s) => splitBlocks(parsed.text, s.charStart, s.charEnd));
+          for (const g of groupSections(parsed.sections, blocks, opts.minSectionTokens)) {
             if (g.first <= target && target <= g.last) for (let i = g.first; i <= g.last; i += 1) affected.add(i);
           }
         }

@@ -18,8 +18,12 @@ export function chunkDocument(parsed: ParsedDocument, meta: DocumentMeta, option
   const tags = [...new Set([...meta.tags, ...(parsed.declared.tags ?? [])])];
   const date = meta.date ?? parsed.declared.date;
   const chunks: Chunk[] = [];
-  for (const group of groupSections(parsed.text, parsed.sections, options.minSectionTokens)) {
-    for (const window of planWindows(parsed.text, group.charStart, group.charEnd, { sizeTokens: options.sizeTokens, overlapTokens })) {
+  // Every section is cut into blocks and counted once; grouping, windows and heading paths reuse the counts.
+  const blocks = parsed.sections.map((s) => splitBlocks(parsed.text, s.charStart, s.charEnd));
+  const bare = blocks.map((b) => b.length <= 1 && (b[0]?.tokens ?? 0) < BARE_LINE_TOKENS);
+  for (const group of groupSections(parsed.sections, blocks, options.minSectionTokens)) {
+    const groupBlocks = blocks.slice(group.first, group.last + 1).flat();
+    for (const window of planWindows(parsed.text, groupBlocks, { sizeTokens: options.sizeTokens, overlapTokens })) {
       const text = parsed.text.slice(window.start, window.end);
       const pages = parsed.pageStarts ? { pageStart: pageAt(parsed.pageStarts, window.start), pageEnd: pageAt(parsed.pageStarts, window.end - 1) } : {};
       chunks.push({
@@ -30,7 +34,7 @@ export function chunkDocument(parsed: ParsedDocument, meta: DocumentMeta, option
         tokenCount: window.tokens,
         charStart: window.start,
         charEnd: window.end,
-        headingPath: headingPathOf(parsed.text, parsed.sections, group.first, group.last, window.start, window.end),
+        headingPath: headingPathOf(parsed.sections, bare, group.first, group.last, window.start, window.end),
         sectionIndex: firstSectionOf(parsed.sections, group.first, group.last, window.start),
         ...pages,
         title,
@@ -51,10 +55,14 @@ export function chunkDocument(parsed: ParsedDocument, meta: DocumentMeta, option
  * parent heading before its first child, a title line) does not count: "Install" + "Install > Linux"
  * is "Install > Linux"; siblings "Pairing" + "Battery" share only their parent.
  */
-function headingPathOf(text: string, sections: readonly Section[], first: number, last: number, start: number, end: number): string[] {
-  const touched = sections.slice(first, last + 1).filter((s) => s.charStart < end && start < s.charEnd);
-  const withBody = touched.filter((s) => !isBareLine(text, s));
-  const paths = (withBody.length ? withBody : touched).map((s) => s.headingPath);
+function headingPathOf(sections: readonly Section[], bare: readonly boolean[], first: number, last: number, start: number, end: number): string[] {
+  const touched: number[] = [];
+  for (let i = first; i <= last; i += 1) {
+    const s = sections[i] as Section;
+    if (s.charStart < end && start < s.charEnd) touched.push(i);
+  }
+  const withBody = touched.filter((i) => !bare[i]);
+  const paths = (withBody.length ? withBody : touched).map((i) => (sections[i] as Section).headingPath);
   const [head = [], ...rest] = paths;
   let shared = head.length;
   for (const p of rest) {
@@ -63,12 +71,6 @@ function headingPathOf(text: string, sections: readonly Section[], first: number
     shared = k;
   }
   return head.slice(0, shared);
-}
-
-/** A section that is one short line: a bare heading, or a title line before the first heading. */
-function isBareLine(text: string, section: Section): boolean {
-  const blocks = splitBlocks(text, section.charStart, section.charEnd);
-  return blocks.length <= 1 && (blocks[0]?.tokens ?? 0) < BARE_LINE_TOKENS;
 }
 
 function firstSectionOf(sections: readonly Section[], first: number, last: number, start: number): number {

@@ -1,8 +1,8 @@
-import { encode } from "gpt-tokenizer";
+import { countTokens as count } from "gpt-tokenizer";
 
 // Text such as "<|endoftext|>" in a user's document is ordinary text, not a control token.
 const asPlainText = { disallowedSpecial: new Set<string>(), allowedSpecial: new Set<string>() };
 
 export function countTokens(text: string): number {
-  return encode(text, asPlainText).length;
+  return count(text, asPlainText);
 }

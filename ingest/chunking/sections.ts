@@ -1,5 +1,5 @@
 import type { Section } from "../types.js";
-import { tokensOf } from "./spans.js";
+import type { Span } from "./spans.js";
 
 /**
  * Tiny sections (a heading with a line under it, a heading-only parent) would
@@ -16,13 +16,14 @@ export interface SectionGroup {
   charEnd: number;
 }
 
-export function groupSections(text: string, sections: readonly Section[], minTokens: number): SectionGroup[] {
+/** `blocks[i]` are the blocks of `sections[i]` (splitBlocks); a section's size is theirs. */
+export function groupSections(sections: readonly Section[], blocks: readonly Span[][], minTokens: number): SectionGroup[] {
   const groups: SectionGroup[] = [];
   let first = 0;
   for (let i = 0; i < sections.length; i += 1) {
     const section = sections[i] as Section;
     const next = sections[i + 1];
-    const joinsNext = next !== undefined && underSameParent(section, next) && tokensOf(text, section.charStart, section.charEnd) < minTokens;
+    const joinsNext = next !== undefined && underSameParent(section, next) && sectionTokens(blocks[i] ?? []) < minTokens;
     if (joinsNext) continue;
     groups.push({ first, last: i, charStart: (sections[first] as Section).charStart, charEnd: section.charEnd });
     first = i + 1;
@@ -34,4 +35,9 @@ export function groupSections(text: string, sections: readonly Section[], minTok
 export function underSameParent(section: Section, next: Section): boolean {
   const parent = section.headingPath.slice(0, -1);
   return parent.every((heading, i) => next.headingPath[i] === heading);
+}
+
+/** Tokens of a section: its blocks plus one per blank line between them. */
+export function sectionTokens(blocks: readonly Span[]): number {
+  return blocks.reduce((sum, block) => sum + block.tokens, Math.max(0, blocks.length - 1));
 }

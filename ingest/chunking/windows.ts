@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { normalizeText } from "../normalize.js";
-import { splitBlocks, splitSentences, splitWords, tokensOf, type Span } from "./spans.js";
+import { splitSentences, splitWords, tokensOf, type Span } from "./spans.js";
 
 /**
  * Token windows inside one section (or one group of joined sections).
@@ -33,8 +33,9 @@ const BOUNDARY_WORDS = 6;
 /** A segment smaller than this share of `size` joins the window before it when that window has room. */
 const SMALL_SEGMENT_RATIO = 0.25;
 
-export function planWindows(text: string, start: number, end: number, options: WindowOptions): Span[] {
-  return windowsOf(text, splitBlocks(text, start, end), "block", options);
+/** Windows over the blocks of one section group (from splitBlocks, in order). */
+export function planWindows(text: string, blocks: Span[], options: WindowOptions): Span[] {
+  return windowsOf(text, blocks, "block", options);
 }
 
 function windowsOf(text: string, pieces: Span[], level: Level, options: WindowOptions): Span[] {

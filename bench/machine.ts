@@ -1,0 +1,29 @@
+import { cpus, totalmem } from "node:os";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import Table from "cli-table3";
+
+/** What every benchmark records next to its figures. */
+export function machine(): Record<string, string | number> {
+  return {
+    cpu: cpus()[0]?.model ?? "unknown",
+    cores: cpus().length,
+    memoryGiB: Math.round(totalmem() / 2 ** 30),
+    node: process.version,
+    platform: `${process.platform}-${process.arch}`,
+  };
+}
+
+export function writeResults(name: string, figures: unknown): string {
+  const path = join(dirname(fileURLToPath(import.meta.url)), "results", `${name}.json`);
+  mkdirSync(dirname(path), { recursive: true });
+  writeFileSync(path, `${JSON.stringify({ benchmark: name, at: new Date().toISOString(), machine: machine(), ...(figures as object) }, null, 2)}\n`);
+  return path;
+}
+
+export function printTable(head: string[], rows: Array<Array<string | number>>): void {
+  const table = new Table({ head, style: { head: [], border: [] } });
+  for (const row of rows) table.push(row.map(String));
+  console.log(table.toString());
+}
