@@ -15,6 +15,7 @@ export const envBindings = [
   { env: "RAGOPS_CHUNK_OVERLAP_RATIO", path: ["chunking", "overlapRatio"], type: "number" },
   { env: "RAGOPS_MIN_SECTION_TOKENS", path: ["chunking", "minSectionTokens"], type: "number" },
   { env: "RAGOPS_PARSE_TIMEOUT_MS", path: ["ingest", "parseTimeoutMs"], type: "number" },
+  { env: "RAGOPS_NEAR_DUPLICATE_THRESHOLD", path: ["dedupe", "threshold"], type: "number" },
   { env: "RAGOPS_EMBEDDER", path: ["embedder", "provider"], type: "string" },
   { env: "RAGOPS_EMBED_DIMENSIONS", path: ["embedder", "dimensions"], type: "number" },
   { env: "RAGOPS_EMBED_BATCH_SIZE", path: ["embedder", "batchSize"], type: "number" },

@@ -37,6 +37,19 @@ export const ingestSchema = z.strictObject({
   zipMaxUncompressedBytes: z.number().int().min(1024).default(200 * MiB).describe("Most bytes a DOCX may expand to when unzipped (zip-bomb guard)."),
 });
 
+export const dedupeSchema = z.strictObject({
+  nearDuplicates: z.boolean().default(true).describe("Detect near-duplicate chunks (MinHash + LSH) and index each only once."),
+  threshold: z.number().min(0.5).max(1).default(0.85).describe("Estimated Jaccard similarity of word shingles above which a chunk is a near-duplicate."),
+  permutations: z.number().int().min(16).max(512).default(128).describe("MinHash permutations per chunk."),
+  bands: z.number().int().min(1).max(128).default(16).describe("LSH bands (permutations / bands rows each); more bands find candidates at lower similarity."),
+  shingleWords: z.number().int().min(1).max(10).default(3).describe("Words per shingle."),
+});
+
+export const syncSchema = z.strictObject({
+  lockTtlMs: z.number().int().min(1_000).default(30_000).describe("Lease of the corpus lock that serialises registry and index writes, renewed while held, ms."),
+  lockWaitMs: z.number().int().min(1_000).default(120_000).describe("Longest a job waits for the corpus lock before it fails and retries, ms."),
+});
+
 export const embedderSchema = z.strictObject({
   provider: z.enum(["offline"]).default("offline").describe("Embedding provider. 'offline' is a deterministic lexical hashing embedder that needs no download."),
   dimensions: z.number().int().min(16).max(4096).default(384).describe("Vector dimensions."),
@@ -58,6 +71,8 @@ export const queueSchema = z.strictObject({
   concurrency: z.number().int().min(1).max(64).default(2).describe("Jobs one worker process runs at once."),
   attempts: z.number().int().min(1).max(20).default(3).describe("Attempts per job for retryable failures (Redis, index, embedder)."),
   backoffMs: z.number().int().min(0).default(2_000).describe("First retry delay, ms; doubles on each attempt."),
+  lockDurationMs: z.number().int().min(500).default(30_000).describe("How long a worker's claim on a job lasts without renewal; a killed worker's job is retried after it, ms."),
+  stalledIntervalMs: z.number().int().min(500).default(30_000).describe("How often workers look for jobs whose worker died, ms."),
   keepCompleted: z.number().int().min(0).default(1_000).describe("Completed jobs kept for GET /v1/jobs/:id."),
   keepFailed: z.number().int().min(0).default(5_000).describe("Failed jobs kept, with their reasons."),
 });
@@ -73,6 +88,8 @@ export const configSchema = z
     http: httpSchema.prefault({}),
     chunking: chunkingSchema.prefault({}),
     ingest: ingestSchema.prefault({}),
+    dedupe: dedupeSchema.prefault({}),
+    sync: syncSchema.prefault({}),
     embedder: embedderSchema.prefault({}),
     index: indexSchema.prefault({}),
     queue: queueSchema.prefault({}),
@@ -84,6 +101,9 @@ export const configSchema = z
     if (config.ingest.parseMaxMemoryMb < minParseMb) {
       ctx.addIssue({ code: "custom", path: ["ingest", "parseMaxMemoryMb"], message: `must be at least ${minParseMb} (64 + 4 x http.maxUploadBytes in MB) so the largest upload can be decoded within it` });
     }
+    if (config.dedupe.permutations % config.dedupe.bands !== 0) {
+      ctx.addIssue({ code: "custom", path: ["dedupe", "bands"], message: `must divide dedupe.permutations (${config.dedupe.permutations})` });
+    }
     if (config.index.defaultTopK > config.index.maxTopK) {
       ctx.addIssue({ code: "custom", path: ["index", "defaultTopK"], message: `must not exceed index.maxTopK (${config.index.maxTopK})` });
     }
@@ -94,3 +114,4 @@ export type ConfigInput = z.input<typeof configSchema>;
 export type ChunkingConfig = Config["chunking"];
 export type EmbedderConfig = Config["embedder"];
 export type IndexConfig = Config["index"];
+export type DedupeConfig = Config["dedupe"];

@@ -24,7 +24,10 @@ export interface SearchResult {
   rank: number;
   score: number;
   chunkId: string;
+  /** The document that speaks for this chunk (the smallest id among those that contain it). */
   documentId: string;
+  /** Every document that contains this text, or a near-duplicate of it. */
+  documentIds: string[];
   text: string;
   title: string;
   source: string;
@@ -63,13 +66,14 @@ function toResult(neighbor: Neighbor, position: number): SearchResult {
     rank: position + 1,
     score: Number(neighbor.score.toFixed(6)),
     chunkId: neighbor.id,
-    documentId: neighbor.restricts.documentId,
+    documentId: String(p.documentId ?? neighbor.restricts.documentIds[0] ?? ""),
+    documentIds: neighbor.restricts.documentIds,
     text: String(p.text ?? ""),
     title: String(p.title ?? ""),
     source: String(p.source ?? ""),
     headingPath: Array.isArray(p.headingPath) ? p.headingPath.map(String) : [],
     ...(typeof p.pageStart === "number" ? { pageStart: p.pageStart, pageEnd: Number(p.pageEnd ?? p.pageStart) } : {}),
     tags: neighbor.restricts.tags,
-    contentType: neighbor.restricts.contentType,
+    contentType: String(p.contentType ?? neighbor.restricts.contentTypes[0] ?? ""),
   };
 }

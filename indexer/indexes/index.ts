@@ -3,7 +3,7 @@ import type { IndexConfig } from "../../config/schema.js";
 import { createLanceDbIndex } from "./lancedb.js";
 import type { VectorIndex } from "./vector-index.js";
 
-export type { Datapoint, IndexFilter, Neighbor, Restricts, VectorIndex } from "./vector-index.js";
+export type { Datapoint, IndexFilter, MetadataUpdate, Neighbor, Restricts, StoredDatapoint, VectorIndex } from "./vector-index.js";
 
 export interface OpenIndexOptions {
   dataDir: string;

@@ -9,7 +9,7 @@ import type { Datapoint } from "./vector-index.js";
 const point = (id: string, text: string, documentId: string, tags: string[] = [], contentType = "text/markdown"): Datapoint => ({
   id,
   vector: embedText(text, 64),
-  restricts: { documentId, tags, contentType },
+  restricts: { documentIds: [documentId], tags, contentTypes: [contentType] },
   payload: { text },
 });
 
@@ -22,7 +22,7 @@ describe("LanceDB vector index", () => {
     const index = await freshIndex();
     await index.upsert([point("a", "battery pack replacement steps", "d1", ["hardware"]), point("b", "travel expenses and hotel limits", "d2", ["policy"])]);
     const [first] = await index.query(embedText("replace the battery pack", 64), { k: 2 });
-    expect(first).toMatchObject({ id: "a", payload: { text: "battery pack replacement steps" }, restricts: { documentId: "d1", tags: ["hardware"] } });
+    expect(first).toMatchObject({ id: "a", payload: { text: "battery pack replacement steps" }, restricts: { documentIds: ["d1"], tags: ["hardware"] } });
     expect(first!.score).toBeGreaterThan(0);
     await index.close();
   });
@@ -57,7 +57,21 @@ describe("LanceDB vector index", () => {
   });
 
   it("quotes filter values so a value cannot change the predicate", () => {
-    expect(toPredicate({ documentIds: ["x') OR ('1'='1"] })).toBe("document_id IN ('x'') OR (''1''=''1')");
+    expect(toPredicate({ documentIds: ["x') OR ('1'='1"] })).toBe("array_has_any(document_ids, ['x'') OR (''1''=''1'])");
+  });
+
+  it("fetches stored restricts and payload, and updates them without touching the vector", async () => {
+    const index = await freshIndex();
+    await index.upsert([point("a", "shared dock text", "d1", ["hardware"])]);
+    await index.updateMetadata([{ id: "a", restricts: { documentIds: ["d1", "d2"], tags: ["hardware", "policy"], contentTypes: ["text/markdown"] }, payload: { text: "shared dock text", documentId: "d1" } }]);
+    const stored = await index.fetch(["a", "missing"]);
+    expect([...stored.keys()]).toEqual(["a"]);
+    expect(stored.get("a")?.restricts).toEqual({ documentIds: ["d1", "d2"], tags: ["hardware", "policy"], contentTypes: ["text/markdown"] });
+    const [hit] = await index.query(embedText("shared dock text", 64), { k: 1, filter: { documentIds: ["d2"] } });
+    expect(hit?.id).toBe("a");
+    expect(hit!.score).toBeGreaterThan(0.99);
+    expect(await index.listIds()).toEqual(["a"]);
+    await index.close();
   });
 
   it("refuses to reuse a version whose vectors have other dimensions", async () => {

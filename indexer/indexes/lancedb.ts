@@ -1,6 +1,6 @@
 import type { Connection, Table } from "@lancedb/lancedb";
 import { UnavailableError } from "../../src/errors.js";
-import type { Datapoint, IndexFilter, Neighbor, Restricts, VectorIndex } from "./vector-index.js";
+import type { Datapoint, IndexFilter, Neighbor, Restricts, StoredDatapoint, VectorIndex } from "./vector-index.js";
 
 /**
  * Embedded vector index on disk: one LanceDB table per index version.
@@ -18,9 +18,9 @@ export interface LanceDbIndexOptions {
 type Row = {
   id: string;
   vector: number[];
-  document_id: string;
+  document_ids: string[];
   tags: string[];
-  content_type: string;
+  content_types: string[];
   payload: string;
 };
 
@@ -33,9 +33,9 @@ export async function createLanceDbIndex(options: LanceDbIndexOptions): Promise<
   const schema = new arrow.Schema([
     new arrow.Field("id", new arrow.Utf8(), false),
     new arrow.Field("vector", new arrow.FixedSizeList(options.dimensions, new arrow.Field("item", new arrow.Float32(), true)), false),
-    new arrow.Field("document_id", new arrow.Utf8(), false),
+    new arrow.Field("document_ids", new arrow.List(new arrow.Field("item", new arrow.Utf8(), true)), false),
     new arrow.Field("tags", new arrow.List(new arrow.Field("item", new arrow.Utf8(), true)), false),
-    new arrow.Field("content_type", new arrow.Utf8(), false),
+    new arrow.Field("content_types", new arrow.List(new arrow.Field("item", new arrow.Utf8(), true)), false),
     new arrow.Field("payload", new arrow.Utf8(), false),
   ]);
   let table: Table;
@@ -76,6 +76,38 @@ export async function createLanceDbIndex(options: LanceDbIndexOptions): Promise<
         const rows: Row[] = dedupeById(datapoints).map(toRow);
         await table.mergeInsert("id").whenMatchedUpdateAll().whenNotMatchedInsertAll().execute(rows);
       }),
+    updateMetadata: (updates) =>
+      serialized(async () => {
+        if (updates.length === 0) return;
+        // An UPDATE cannot set an empty list in LanceDB; rewriting the rows (vector read back) can.
+        const vectors = new Map<string, number[]>();
+        for (let i = 0; i < updates.length; i += 500) {
+          const rows = (await table
+            .query()
+            .where(`id IN (${updates.slice(i, i + 500).map((u) => sqlString(u.id)).join(", ")})`)
+            .select(["id", "vector"])
+            .toArray()) as Array<{ id: string; vector: ArrayLike<number> }>;
+          for (const row of rows) vectors.set(String(row.id), Array.from(row.vector));
+        }
+        const rows = updates.filter((u) => vectors.has(u.id)).map((u) => toRow({ ...u, vector: vectors.get(u.id) as number[] }));
+        if (rows.length) await table.mergeInsert("id").whenMatchedUpdateAll().whenNotMatchedInsertAll().execute(rows);
+      }),
+    fetch: async (ids) => {
+      const found = new Map<string, StoredDatapoint>();
+      for (let i = 0; i < ids.length; i += 500) {
+        const rows = (await table
+          .query()
+          .where(`id IN (${ids.slice(i, i + 500).map(sqlString).join(", ")})`)
+          .select(["id", "document_ids", "tags", "content_types", "payload"])
+          .toArray()) as Array<Record<string, unknown>>;
+        for (const row of rows) {
+          const { restricts, payload } = toNeighbor({ ...row, _distance: 0 });
+          found.set(String(row.id), { restricts, payload });
+        }
+      }
+      return found;
+    },
+    listIds: async () => ((await table.query().select(["id"]).toArray()) as Array<{ id: string }>).map((row) => String(row.id)),
     remove: (ids) =>
       serialized(async () => {
         for (let i = 0; i < ids.length; i += 500) {
@@ -123,20 +155,20 @@ function toRow(point: Datapoint): Row {
   return {
     id: point.id,
     vector: Array.from(point.vector),
-    document_id: point.restricts.documentId,
+    document_ids: point.restricts.documentIds,
     tags: point.restricts.tags,
-    content_type: point.restricts.contentType,
+    content_types: point.restricts.contentTypes,
     payload: JSON.stringify(point.payload),
   };
 }
 
+function list(value: unknown): string[] {
+  const v = value as { toArray?: () => unknown[] } | unknown[] | null;
+  return (Array.isArray(v) ? v : (v?.toArray?.() ?? [])).map(String);
+}
+
 function toNeighbor(row: Record<string, unknown>): Neighbor {
-  const tags = row.tags as { toArray?: () => unknown[] } | string[] | null;
-  const restricts: Restricts = {
-    documentId: String(row.document_id),
-    tags: (Array.isArray(tags) ? tags : (tags?.toArray?.() ?? [])).map(String),
-    contentType: String(row.content_type),
-  };
+  const restricts: Restricts = { documentIds: list(row.document_ids), tags: list(row.tags), contentTypes: list(row.content_types) };
   const distance = Number(row._distance);
   return { id: String(row.id), score: 1 - distance, restricts, payload: JSON.parse(String(row.payload)) as Record<string, unknown> };
 }
@@ -144,8 +176,8 @@ function toNeighbor(row: Record<string, unknown>): Neighbor {
 /** SQL predicate for LanceDB (DataFusion). Values are always quoted literals, never spliced raw. */
 export function toPredicate(filter: IndexFilter): string | undefined {
   const clauses: string[] = [];
-  if (filter.documentIds?.length) clauses.push(`document_id IN (${filter.documentIds.map(sqlString).join(", ")})`);
-  if (filter.contentTypes?.length) clauses.push(`content_type IN (${filter.contentTypes.map(sqlString).join(", ")})`);
+  if (filter.documentIds?.length) clauses.push(`array_has_any(document_ids, [${filter.documentIds.map(sqlString).join(", ")}])`);
+  if (filter.contentTypes?.length) clauses.push(`array_has_any(content_types, [${filter.contentTypes.map(sqlString).join(", ")}])`);
   if (filter.tags?.length) clauses.push(`array_has_any(tags, [${filter.tags.map(sqlString).join(", ")}])`);
   return clauses.length ? clauses.join(" AND ") : undefined;
 }

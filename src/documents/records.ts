@@ -22,29 +22,10 @@ export interface DocumentRecord {
   /** The version whose chunks the index holds, once one has been indexed. */
   indexedVersion?: number;
   chunkCount?: number;
+  /** Chunks of this document that are near-duplicates of chunks indexed for other text. */
+  nearDuplicates?: number;
   error?: string;
 }
 
-export interface ManifestChunk {
-  id: string;
-  hash: string;
-  ordinal: number;
-  tokenCount: number;
-  headingPath: string[];
-  charStart: number;
-  charEnd: number;
-}
-
-/** What the index holds for one document: written after the index, read to undo it. */
-export interface DocumentManifest {
-  documentId: string;
-  version: number;
-  rawKey: string;
-  indexVersion: string;
-  chunks: ManifestChunk[];
-  indexedAt: string;
-}
-
 export const documentKey = (id: string) => `documents/${id}.json`;
-export const manifestKey = (id: string) => `manifests/${id}.json`;
 export const uploadKey = (uploadId: string) => `uploads/${uploadId}`;

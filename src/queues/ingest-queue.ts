@@ -20,6 +20,8 @@ export const ingestPayloadSchema = z.strictObject({
   /** What the client claimed; the worker trusts the bytes. */
   contentType: z.string().min(1),
   filename: z.string().optional(),
+  /** From a refresh: what the source said about the file, so the next refresh can skip it unread. */
+  fingerprint: z.strictObject({ mtimeMs: z.number().optional(), generation: z.string().optional() }).optional(),
   metadata: z.strictObject({
     source: z.string(),
     title: z.string().optional(),

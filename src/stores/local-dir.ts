@@ -1,6 +1,6 @@
 import { createHash, randomUUID } from "node:crypto";
 import { createReadStream, createWriteStream } from "node:fs";
-import { appendFile, mkdir, open, readdir, rename, rm, stat, unlink, type FileHandle } from "node:fs/promises";
+import { appendFile, link, mkdir, open, readdir, rename, rm, stat, unlink, type FileHandle } from "node:fs/promises";
 import { dirname, join, relative, sep } from "node:path";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
@@ -84,6 +84,7 @@ export function createLocalDirStore(options: LocalDirStoreOptions): ObjectStore 
       const source = typeof body === "string" || Buffer.isBuffer(body) ? Readable.from([Buffer.from(body)]) : body;
       await pipeline(source, createWriteStream(tmp, { flags: "wx" }));
       const size = (await stat(tmp)).size;
+      if (String(opts.ifGenerationMatch) === "0") return await createOnly(key, file, tmp, size, opts);
       return await withKeyLock(key, async () => {
         const current = await readMeta(key, file);
         checkPrecondition(key, current, opts.ifGenerationMatch);
@@ -104,6 +105,26 @@ export function createLocalDirStore(options: LocalDirStoreOptions): ObjectStore 
     } finally {
       await rm(tmp, { force: true });
     }
+  }
+
+  /**
+   * Create-only needs no lock: link() fails when the name exists, atomically,
+   * across processes. Content-addressed objects (chunks, embeddings) take this path.
+   */
+  async function createOnly(key: string, file: string, tmp: string, size: number, opts: PutOptions): Promise<ObjectMeta> {
+    const generation = nextGeneration(undefined);
+    await appendFile(tmp, encodeTrailer({ generation, contentType: opts.contentType, metadata: opts.metadata }));
+    await mkdir(dirname(file), { recursive: true });
+    try {
+      await link(tmp, file);
+    } catch (error) {
+      if (isCode(error, "EEXIST")) {
+        const current = await readMeta(key, file);
+        throw new ConflictError(`object "${key}" already exists (generation ${current?.generation ?? "?"})`, { key, currentGeneration: current?.generation ?? null });
+      }
+      throw error;
+    }
+    return { key, generation, size, updated: new Date(), contentType: opts.contentType, metadata: opts.metadata ?? {} };
   }
 
   async function openObject(key: string) {

@@ -5,7 +5,10 @@ import { errorMessage, isRagopsError } from "../errors.js";
 import { tryLockDocument } from "../queues/document-lock.js";
 import { INGEST_QUEUE, deletePayloadSchema, ingestPayloadSchema, queueConnection, type JobProgress } from "../queues/ingest-queue.js";
 import type { Runtime } from "../runtime.js";
-import { processDelete, processIngest, recordFailure, type DeleteResult, type IngestResult } from "./jobs.js";
+import { createEmbeddingCache } from "../../indexer/embedding-cache.js";
+import { profileKey, registryPrefix } from "../sync/profile.js";
+import { createChunkRegistry } from "../sync/registry.js";
+import { processDelete, processIngest, recordFailure, type DeleteResult, type IngestResult, type JobDeps } from "./jobs.js";
 
 export interface IngestWorker {
   worker: Worker;
@@ -18,12 +21,24 @@ export async function startIngestWorker(runtime: Runtime, options: { concurrency
   const index = await runtime.index();
   const concurrency = options.concurrency ?? config.queue.concurrency;
   const parser = createParsePool({ threads: concurrency, timeoutMs: config.ingest.parseTimeoutMs, maxMemoryMb: config.ingest.parseMaxMemoryMb });
-  const deps = { config, store: runtime.store, embedder: runtime.embedder, index, parser, logger };
+  const profile = profileKey(config);
+  const deps: JobDeps = {
+    config,
+    store: runtime.store,
+    redis: runtime.redis,
+    embedder: runtime.embedder,
+    cache: createEmbeddingCache(runtime.store, runtime.embedder.identity),
+    index,
+    registry: createChunkRegistry(runtime.redis, registryPrefix(config.redis.prefix, profile)),
+    profile,
+    parser,
+    logger,
+  };
   const { connection, prefix } = queueConnection(config);
 
   const processor = async (job: Job, token?: string): Promise<IngestResult | DeleteResult> => {
     const documentId = typeof job.data?.documentId === "string" ? job.data.documentId : "";
-    const lease = documentId ? await tryLockDocument(runtime.redis, config.redis.prefix, documentId) : undefined;
+    const lease = documentId ? await tryLockDocument(runtime.redis, config.redis.prefix, documentId, config.sync.lockTtlMs) : undefined;
     if (documentId && !lease) {
       // Another job holds this document: come back shortly rather than interleave with it.
       await job.moveToDelayed(Date.now() + 200 + Math.floor(Math.random() * 300), token);
@@ -47,6 +62,8 @@ export async function startIngestWorker(runtime: Runtime, options: { concurrency
     connection,
     prefix,
     concurrency,
+    lockDuration: config.queue.lockDurationMs,
+    stalledInterval: config.queue.stalledIntervalMs,
     autorun: true,
   });
   worker.on("completed", (job, result: IngestResult | DeleteResult) => logger.info({ jobId: job.id, ...result }, `job ${job.name} completed`));

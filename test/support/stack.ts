@@ -84,3 +84,25 @@ export async function searchApi(url: string, body: unknown): Promise<{ status: n
   const response = await fetch(`${url}/v1/search`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
   return { status: response.status, body: (await response.json()) as never };
 }
+
+/** PUT a Markdown document and wait for its job; returns the job's result. */
+export async function putDocument(url: string, id: string, text: string, fields: Record<string, string> = {}): Promise<{ state: string; failedReason?: string; result?: Record<string, unknown> }> {
+  const response = await uploadDocument(url, { name: `${id}.md`, content: text }, fields, "PUT", `/v1/documents/${id}`);
+  const body = (await response.json()) as { jobId: string; error?: { message: string } };
+  if (!response.ok) throw new Error(`PUT ${id}: ${response.status} ${body.error?.message}`);
+  return (await waitForJob(url, body.jobId, 60_000)) as { state: string; failedReason?: string; result?: Record<string, unknown> };
+}
+
+export async function deleteDocument(url: string, id: string): Promise<{ state: string; result?: Record<string, unknown> }> {
+  const response = await fetch(`${url}/v1/documents/${id}`, { method: "DELETE" });
+  const body = (await response.json()) as { jobId: string };
+  return (await waitForJob(url, body.jobId, 60_000)) as { state: string; result?: Record<string, unknown> };
+}
+
+/** Every datapoint of the stack's index: id to text. */
+export async function indexContents(stack: Stack): Promise<Map<string, string>> {
+  const index = await stack.runtime.index();
+  const ids = await index.listIds();
+  const stored = await index.fetch(ids);
+  return new Map([...stored].map(([id, d]) => [id, String(d.payload.text)]));
+}

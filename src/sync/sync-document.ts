@@ -1,0 +1,372 @@
+import type { Redis } from "ioredis";
+import type { Config } from "../../config/schema.js";
+import { bandKeys, minhash, similarity, type MinHashOptions } from "../../ingest/dedupe/minhash.js";
+import { diffChunks, primaryDocument } from "../../ingest/sync/diff.js";
+import { embedWithCache, type EmbeddingCache } from "../../indexer/embedding-cache.js";
+import type { Embedder } from "../../indexer/embedders/embedder.js";
+import type { Datapoint, Restricts, VectorIndex } from "../../indexer/indexes/vector-index.js";
+import { UnavailableError } from "../errors.js";
+import type { Logger } from "../logger.js";
+import type { JobProgress } from "../queues/ingest-queue.js";
+import { writeJson } from "../stores/json-records.js";
+import type { ObjectStore } from "../stores/object-store.js";
+import { withCorpusLease, type CorpusLease } from "./corpus-lock.js";
+import { manifestKey, readManifest, type DocumentManifest, type ManifestChunk } from "./manifest.js";
+import type { ChunkRegistry } from "./registry.js";
+
+/**
+ * Moves one document of the corpus from the chunks it had to the chunks it
+ * has now (or to none, for a delete): references, near-duplicate links, index
+ * datapoints, manifest. Only chunks the index lacks are embedded (and only
+ * those the embedding cache lacks call the embedder); only chunks whose
+ * restricts or payload really change are written.
+ *
+ * Every step can be repeated: references are sets, datapoint ids are content
+ * hashes, index membership is read from the index itself, and a chunk leaves
+ * the document's reference set only after the index no longer needs it. A job
+ * killed anywhere and retried ends where a clean run would.
+ */
+export interface SyncDeps {
+  store: ObjectStore;
+  redis: Redis;
+  registry: ChunkRegistry;
+  index: VectorIndex;
+  embedder: Embedder;
+  cache: EmbeddingCache;
+  profile: string;
+  config: Pick<Config, "dedupe" | "embedder" | "sync" | "redis">;
+  logger: Logger;
+}
+
+export interface SyncCounts {
+  chunks: number;
+  unchanged: number;
+  added: number;
+  removed: number;
+  /** Texts sent to the embedder. */
+  embedded: number;
+  cacheHits: number;
+  /** Datapoints upserted (new vectors). */
+  indexWrites: number;
+  /** Datapoints whose restricts or payload changed (no new vector). */
+  metadataWrites: number;
+  indexRemovals: number;
+  /** Chunks of this document that are near-duplicates of an indexed chunk, so not indexed themselves. */
+  nearDuplicates: number;
+  /** Near-duplicates indexed because the chunk they duplicated lost its last reference. */
+  promoted: number;
+}
+
+export interface SyncRequest {
+  documentId: string;
+  /** The document's new state; null deletes it. */
+  next: DocumentManifest | null;
+  /** Checked under the corpus lock: false means a newer version took over, and nothing is written. */
+  isCurrent: () => Promise<boolean>;
+  onProgress?: (progress: JobProgress) => Promise<void>;
+}
+
+export const emptyCounts = (): SyncCounts => ({
+  chunks: 0,
+  unchanged: 0,
+  added: 0,
+  removed: 0,
+  embedded: 0,
+  cacheHits: 0,
+  indexWrites: 0,
+  metadataWrites: 0,
+  indexRemovals: 0,
+  nearDuplicates: 0,
+  promoted: 0,
+});
+
+export function corpusLockKey(redisPrefix: string, profile: string): string {
+  return `${redisPrefix}:corpus:${profile}:lock`;
+}
+
+interface Context {
+  deps: SyncDeps;
+  lease?: CorpusLease;
+  /** The document being synced, and its new state. */
+  d: string;
+  next: DocumentManifest | null;
+  byHash: Map<string, ManifestChunk>;
+  vectors: Map<string, Float32Array>;
+  counts: SyncCounts;
+  minhash: MinHashOptions;
+  /** Other documents' manifests read during this sync. */
+  manifests: Map<string, DocumentManifest | undefined>;
+}
+
+export async function syncDocument(deps: SyncDeps, request: SyncRequest): Promise<SyncCounts | "stale"> {
+  const { registry, config } = deps;
+  const next = request.next;
+  const ctx: Context = {
+    deps,
+    d: request.documentId,
+    next,
+    byHash: new Map((next?.chunks ?? []).map((c) => [c.hash, c])),
+    vectors: new Map(),
+    counts: emptyCounts(),
+    minhash: { permutations: config.dedupe.permutations, shingleWords: config.dedupe.shingleWords, bands: config.dedupe.bands },
+    manifests: new Map(),
+  };
+  const signatures = new Map<string, Uint32Array>();
+  const signatureOf = (chunk: ManifestChunk) => {
+    let signature = signatures.get(chunk.hash);
+    if (!signature) signatures.set(chunk.hash, (signature = minhash(chunk.text, ctx.minhash)));
+    return signature;
+  };
+  const hashes = [...ctx.byHash.keys()];
+
+  // Before the lock: embed what will most likely need a vector, so the slow part does not hold other jobs up.
+  const before = diffChunks(await registry.docRefs(ctx.d), hashes);
+  const inIndex = await deps.index.fetch(before.added);
+  const knownDup = await registry.dupOf(before.added);
+  const leavingBefore = await onlyMine(ctx, before.removed);
+  const likely = new Map<string, string>();
+  for (const h of before.added) {
+    if (inIndex.has(h) || knownDup.has(h)) continue;
+    const chunk = ctx.byHash.get(h) as ManifestChunk;
+    if (config.dedupe.nearDuplicates && (await nearestCanonical(ctx, h, signatureOf(chunk), leavingBefore))) continue;
+    likely.set(h, chunk.text);
+  }
+  await request.onProgress?.({ stage: "embedding", percent: 30, detail: `${likely.size} new chunks to embed` });
+  const embedded = await embedWithCache(deps.embedder, deps.cache, likely, {
+    batchSize: config.embedder.batchSize,
+    onProgress: (done, total) => request.onProgress?.({ stage: "embedding", percent: 30 + Math.round((50 * done) / Math.max(1, total)), detail: `${done}/${total} chunks` }),
+  });
+  ctx.counts.embedded += embedded.embedded;
+  ctx.counts.cacheHits += embedded.cacheHits;
+  for (const [h, v] of embedded.vectors) ctx.vectors.set(h, v);
+
+  await request.onProgress?.({ stage: "indexing", percent: 85 });
+  const lockOptions = { ttlMs: config.sync.lockTtlMs, waitMs: config.sync.lockWaitMs };
+  return withCorpusLease(deps.redis, corpusLockKey(config.redis.prefix, deps.profile), lockOptions, async (lease) => {
+    if (!(await request.isCurrent())) return "stale" as const;
+    ctx.lease = lease;
+    const { counts } = ctx;
+    const diff = diffChunks(await registry.docRefs(ctx.d), hashes);
+    counts.chunks = hashes.length;
+    counts.unchanged = diff.unchanged.length;
+    counts.added = diff.added.length;
+    counts.removed = diff.removed.length;
+    const leaving = await onlyMine(ctx, diff.removed);
+    const touched = new Set<string>(); // indexed chunks whose restricts or payload may have changed
+
+    if (next) await registry.setDocMeta(lease, ctx.d, { tags: next.tags, contentType: next.contentType });
+    await registry.addRefs(lease, ctx.d, hashes);
+
+    // 1. Every chunk of the document is indexed, or a near-duplicate of an indexed chunk.
+    const stored = await deps.index.fetch(hashes);
+    const dupOf = await registry.dupOf(hashes);
+    const fresh: string[] = [];
+    for (const chunk of next?.chunks ?? []) {
+      const h = chunk.hash;
+      if (stored.has(h)) {
+        touched.add(h);
+        continue;
+      }
+      const known = dupOf.get(h);
+      if (known && !leaving.has(known) && (await registry.signatures([known])).has(known)) {
+        touched.add(known);
+        counts.nearDuplicates += 1;
+        continue;
+      }
+      const signature = signatureOf(chunk);
+      const match = config.dedupe.nearDuplicates ? await nearestCanonical(ctx, h, signature, leaving) : undefined;
+      if (match) {
+        await registry.markDuplicate(lease, h, match);
+        touched.add(match);
+        counts.nearDuplicates += 1;
+        continue;
+      }
+      await registry.markCanonical(lease, h, signature, bandKeys(signature, ctx.minhash.bands));
+      if (known) await registry.unmarkDuplicate(lease, h);
+      fresh.push(h);
+    }
+    await upsertCanonical(ctx, fresh);
+
+    // 2. Chunks the document no longer has: drop its reference, and the datapoint when nobody else needs it.
+    for (const h of diff.removed) await release(ctx, h, touched);
+
+    // 3. Restricts and payloads of indexed chunks that gained or lost this document.
+    await refreshMetadata(ctx, [...touched]);
+
+    if (next) await writeJson(deps.store, manifestKey(deps.profile, ctx.d), next);
+    else {
+      await deps.store.delete(manifestKey(deps.profile, ctx.d));
+      await registry.setDocMeta(lease, ctx.d, undefined);
+    }
+    return counts;
+  });
+}
+
+/** Chunks this document is the only one to reference (about to leave the index with it). */
+async function onlyMine(ctx: Context, hashes: readonly string[]): Promise<Set<string>> {
+  const refs = await ctx.deps.registry.refs(hashes);
+  return new Set(hashes.filter((h) => [...(refs.get(h) ?? [])].every((doc) => doc === ctx.d)));
+}
+
+/** The indexed chunk this one is a near-duplicate of, if any (best match, ties to the smaller hash). */
+async function nearestCanonical(ctx: Context, hash: string, signature: Uint32Array, exclude: ReadonlySet<string>): Promise<string | undefined> {
+  const { registry, config } = ctx.deps;
+  const candidates = [...(await registry.candidates(bandKeys(signature, ctx.minhash.bands)))].filter((c) => c !== hash && !exclude.has(c));
+  if (candidates.length === 0) return undefined;
+  let best: { hash: string; score: number } | undefined;
+  for (const [candidate, other] of await registry.signatures(candidates)) {
+    const score = similarity(signature, other);
+    if (score < config.dedupe.threshold) continue;
+    if (!best || score > best.score || (score === best.score && candidate < best.hash)) best = { hash: candidate, score };
+  }
+  return best?.hash;
+}
+
+async function upsertCanonical(ctx: Context, hashes: readonly string[]): Promise<void> {
+  if (hashes.length === 0) return;
+  const { deps, counts, vectors } = ctx;
+  const texts = new Map<string, string>();
+  for (const h of hashes) if (!vectors.has(h)) texts.set(h, (await chunkOf(ctx, ctx.d, h))?.chunk.text ?? "");
+  if (texts.size) {
+    const late = await embedWithCache(deps.embedder, deps.cache, texts, { batchSize: deps.config.embedder.batchSize });
+    counts.embedded += late.embedded;
+    counts.cacheHits += late.cacheHits;
+    for (const [h, v] of late.vectors) vectors.set(h, v);
+  }
+  const datapoints: Datapoint[] = [];
+  for (const h of hashes) datapoints.push({ id: h, vector: vectors.get(h) as Float32Array, ...(await metadataOf(ctx, h)) });
+  await ensureHeld(ctx);
+  await deps.index.upsert(datapoints);
+  counts.indexWrites += datapoints.length;
+}
+
+async function release(ctx: Context, h: string, touched: Set<string>): Promise<void> {
+  const { registry, index } = ctx.deps;
+  const lease = ctx.lease as CorpusLease;
+  const others = [...((await registry.refs([h])).get(h) ?? [])].filter((doc) => doc !== ctx.d);
+  const canonical = (await registry.dupOf([h])).get(h);
+  if (canonical) {
+    // A near-duplicate: never indexed itself; its canonical chunk may lose this document from its restricts.
+    touched.add(canonical);
+    if (others.length === 0) await registry.unmarkDuplicate(lease, h);
+  } else if (others.length > 0) {
+    touched.add(h);
+  } else {
+    // The last reference to an indexed chunk. Its near-duplicates that are still referenced take its place first,
+    // so no document's text is unfindable at any moment; then the chunk leaves the index.
+    const heirs = [...(await registry.dupsOf(h))].sort();
+    const heirRefs = await registry.refs(heirs);
+    for (const x of heirs) {
+      if ((heirRefs.get(x)?.size ?? 0) === 0) {
+        await registry.unmarkDuplicate(lease, x);
+        continue;
+      }
+      const signature = minhash((await chunkOf(ctx, ctx.d, x))?.chunk.text ?? "", ctx.minhash);
+      const match = await nearestCanonical(ctx, x, signature, new Set([h]));
+      if (match) {
+        await registry.markDuplicate(lease, x, match);
+        touched.add(match);
+        continue;
+      }
+      await registry.markCanonical(lease, x, signature, bandKeys(signature, ctx.minhash.bands));
+      await upsertCanonical(ctx, [x]);
+      await registry.unmarkDuplicate(lease, x);
+      ctx.counts.promoted += 1;
+    }
+    await ensureHeld(ctx);
+    await index.remove([h]);
+    ctx.counts.indexRemovals += 1;
+    const signature = (await registry.signatures([h])).get(h);
+    await registry.unmarkCanonical(lease, h, signature ? bandKeys(signature, ctx.minhash.bands) : []);
+    touched.delete(h);
+  }
+  await registry.removeRef(lease, ctx.d, h);
+}
+
+/** Writes restricts and payload of indexed chunks where they differ from what the index holds. */
+async function refreshMetadata(ctx: Context, hashes: readonly string[]): Promise<void> {
+  if (hashes.length === 0) return;
+  const stored = await ctx.deps.index.fetch(hashes);
+  const updates = [];
+  for (const h of hashes) {
+    const current = stored.get(h);
+    if (!current) continue;
+    const wanted = await metadataOf(ctx, h);
+    if (JSON.stringify(wanted.restricts) !== JSON.stringify(current.restricts) || JSON.stringify(wanted.payload) !== JSON.stringify(current.payload)) {
+      updates.push({ id: h, ...wanted });
+    }
+  }
+  if (updates.length === 0) return;
+  await ensureHeld(ctx);
+  await ctx.deps.index.updateMetadata(updates);
+  ctx.counts.metadataWrites += updates.length;
+}
+
+/**
+ * Restricts of an indexed chunk: every document that references it or one of
+ * its near-duplicates. Payload: the chunk as its primary document (smallest
+ * id among its direct references) has it, so it does not depend on ingest order.
+ */
+async function metadataOf(ctx: Context, h: string): Promise<{ restricts: Restricts; payload: Record<string, unknown> }> {
+  const { registry } = ctx.deps;
+  const direct = (await registry.refs([h])).get(h) ?? new Set<string>();
+  const documents = new Set(direct);
+  for (const refs of (await registry.refs([...(await registry.dupsOf(h))])).values()) for (const doc of refs) documents.add(doc);
+  const ids = [...documents].sort();
+  const tags = new Set<string>();
+  const contentTypes = new Set<string>();
+  for (const meta of (await registry.docMeta(ids)).values()) {
+    for (const tag of meta.tags) tags.add(tag);
+    contentTypes.add(meta.contentType);
+  }
+  const primary = primaryDocument(direct) ?? ctx.d;
+  const found = await chunkOf(ctx, primary, h);
+  const payload: Record<string, unknown> = found
+    ? {
+        text: found.chunk.text,
+        documentId: found.documentId,
+        title: found.manifest?.title ?? "",
+        source: found.manifest?.source ?? "",
+        contentType: found.manifest?.contentType ?? "",
+        headingPath: found.chunk.headingPath,
+        charStart: found.chunk.charStart,
+        charEnd: found.chunk.charEnd,
+        ...(found.chunk.pageStart !== undefined ? { pageStart: found.chunk.pageStart, pageEnd: found.chunk.pageEnd } : {}),
+        ...(found.manifest?.date ? { date: found.manifest.date } : {}),
+        version: found.manifest?.version,
+      }
+    : { documentId: primary };
+  return { restricts: { documentIds: ids, tags: [...tags].sort(), contentTypes: [...contentTypes].sort() }, payload };
+}
+
+interface FoundChunk {
+  documentId: string;
+  chunk: ManifestChunk;
+  manifest: DocumentManifest | undefined;
+}
+
+/** A chunk as one document has it: the document being synced from memory, others from their manifests. */
+async function chunkOf(ctx: Context, documentId: string, h: string): Promise<FoundChunk | undefined> {
+  const local = documentId === ctx.d ? ctx.byHash.get(h) : undefined;
+  if (local) return { documentId, chunk: local, manifest: ctx.next ?? undefined };
+  const fromManifest = async (doc: string) => {
+    if (doc === ctx.d && ctx.next) return ctx.next.chunks.find((c) => c.hash === h) ? { documentId: doc, chunk: ctx.byHash.get(h) as ManifestChunk, manifest: ctx.next } : undefined;
+    if (!ctx.manifests.has(doc)) ctx.manifests.set(doc, await readManifest(ctx.deps.store, ctx.deps.profile, doc));
+    const manifest = ctx.manifests.get(doc);
+    const chunk = manifest?.chunks.find((c) => c.hash === h);
+    return chunk ? { documentId: doc, chunk, manifest } : undefined;
+  };
+  const found = await fromManifest(documentId);
+  if (found) return found;
+  // A near-duplicate's text may only be in another referencing document.
+  for (const doc of [...((await ctx.deps.registry.refs([h])).get(h) ?? [])].sort()) {
+    if (doc === documentId) continue;
+    const other = await fromManifest(doc);
+    if (other) return other;
+  }
+  return undefined;
+}
+
+async function ensureHeld(ctx: Context): Promise<void> {
+  if (!(await ctx.lease?.held())) throw new UnavailableError("the corpus lock was lost before an index write; the job will retry");
+}
