@@ -16,6 +16,8 @@ export const envBindings = [
   { env: "RAGOPS_MIN_SECTION_TOKENS", path: ["chunking", "minSectionTokens"], type: "number" },
   { env: "RAGOPS_PARSE_TIMEOUT_MS", path: ["ingest", "parseTimeoutMs"], type: "number" },
   { env: "RAGOPS_NEAR_DUPLICATE_THRESHOLD", path: ["dedupe", "threshold"], type: "number" },
+  { env: "RAGOPS_REFRESH_CRON", path: ["refresh", "cron"], type: "string" },
+  { env: "RAGOPS_REFRESH_SOURCES", path: ["refresh", "sources"], type: "list" },
   { env: "RAGOPS_EMBEDDER", path: ["embedder", "provider"], type: "string" },
   { env: "RAGOPS_EMBED_DIMENSIONS", path: ["embedder", "dimensions"], type: "number" },
   { env: "RAGOPS_EMBED_BATCH_SIZE", path: ["embedder", "batchSize"], type: "number" },
@@ -86,7 +88,7 @@ function readEnv(env: Env): { values: Json; sources: Map<string, string> } {
   for (const binding of envBindings) {
     const raw = env[binding.env];
     if (raw === undefined || raw === "") continue;
-    const value = binding.type === "number" ? parseNumber(raw) : raw;
+    const value = binding.type === "number" ? parseNumber(raw) : binding.type === "list" ? raw.split(",").map((item) => item.trim()).filter(Boolean) : raw;
     setPath(values, binding.path, value);
     sources.set(binding.path.join("."), `${binding.env}=${JSON.stringify(raw)}`);
   }

@@ -1,3 +1,4 @@
+import { CronExpressionParser } from "cron-parser";
 import { z } from "zod";
 
 /**
@@ -50,6 +51,22 @@ export const syncSchema = z.strictObject({
   lockWaitMs: z.number().int().min(1_000).default(120_000).describe("Longest a job waits for the corpus lock before it fails and retries, ms."),
 });
 
+export const refreshSchema = z.strictObject({
+  cron: z
+    .string()
+    .refine((expression) => {
+      try {
+        CronExpressionParser.parse(expression);
+        return true;
+      } catch {
+        return false;
+      }
+    }, "not a valid cron expression (e.g. \"0 2 * * *\" for 02:00 every day)")
+    .optional()
+    .describe("When the scheduled refresh runs (cron, server time); unset: no schedule."),
+  sources: z.array(z.string().min(1)).default([]).describe("Folders the scheduled refresh re-scans."),
+});
+
 export const embedderSchema = z.strictObject({
   provider: z.enum(["offline"]).default("offline").describe("Embedding provider. 'offline' is a deterministic lexical hashing embedder that needs no download."),
   dimensions: z.number().int().min(16).max(4096).default(384).describe("Vector dimensions."),
@@ -90,6 +107,7 @@ export const configSchema = z
     ingest: ingestSchema.prefault({}),
     dedupe: dedupeSchema.prefault({}),
     sync: syncSchema.prefault({}),
+    refresh: refreshSchema.prefault({}),
     embedder: embedderSchema.prefault({}),
     index: indexSchema.prefault({}),
     queue: queueSchema.prefault({}),
@@ -100,6 +118,9 @@ export const configSchema = z
     const minParseMb = 64 + Math.ceil((4 * config.http.maxUploadBytes) / MiB);
     if (config.ingest.parseMaxMemoryMb < minParseMb) {
       ctx.addIssue({ code: "custom", path: ["ingest", "parseMaxMemoryMb"], message: `must be at least ${minParseMb} (64 + 4 x http.maxUploadBytes in MB) so the largest upload can be decoded within it` });
+    }
+    if (config.refresh.cron && config.refresh.sources.length === 0) {
+      ctx.addIssue({ code: "custom", path: ["refresh", "sources"], message: "a refresh.cron needs at least one folder in refresh.sources" });
     }
     if (config.dedupe.permutations % config.dedupe.bands !== 0) {
       ctx.addIssue({ code: "custom", path: ["dedupe", "bands"], message: `must divide dedupe.permutations (${config.dedupe.permutations})` });

@@ -75,6 +75,15 @@ describe("incremental sync", () => {
     expect(now[0]).toMatchObject({ documentId: "copy", text: nearCopy });
   });
 
+  it("ingests a document again after it was deleted and uploaded anew (regression: its version-1 job id was taken by the old job)", async () => {
+    const text = `# Again\n\n${prose(30)}\n`;
+    await putDocument(stack.url, "again", text);
+    await deleteDocument(stack.url, "again");
+    const back = await putDocument(stack.url, "again", text);
+    expect(back.result).toMatchObject({ outcome: "indexed", indexWrites: 1 });
+    expect((await searchApi(stack.url, { query: prose(30), k: 1 })).body.results[0]?.documentId).toBe("again");
+  });
+
   it("ends two concurrent replaces of one document with the later version", async () => {
     await putDocument(stack.url, "race", `# Race\n\n${prose(20)}\n`);
     const [first, second] = await Promise.all([putDocument(stack.url, "race", `# Race\n\n${prose(21)}\n`), putDocument(stack.url, "race", `# Race\n\n${prose(22)}\n`)]);

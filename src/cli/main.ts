@@ -12,6 +12,8 @@ import { startServer } from "../http/server.js";
 import { createLogger } from "../logger.js";
 import { createIngestQueueEvents } from "../queues/ingest-queue.js";
 import { openRuntime } from "../runtime.js";
+import { createLocalDirSource } from "../sources/local-dir.js";
+import { runRefresh, type RefreshSummary } from "../sync/refresh.js";
 import { search } from "../search.js";
 import { startIngestWorker } from "../worker/worker.js";
 import { formatDuration, formatSearchResults, tableStyle } from "./output.js";
@@ -72,7 +74,7 @@ export function buildProgram(): Command {
     .showHelpAfterError()
     .addHelpText(
       "after",
-      "\nEnvironment: RAGOPS_DATA_DIR, REDIS_URL, PORT, RAGOPS_MAX_UPLOAD_BYTES, RAGOPS_CHUNK_SIZE_TOKENS, ... (see README).\nExamples:\n  ragops serve --port 8080\n  ragops worker --concurrency 4\n  ragops ingest ./docs --tag handbook\n  ragops search \"how do I reset the dock\" -k 5",
+      "\nEnvironment: RAGOPS_DATA_DIR, REDIS_URL, PORT, RAGOPS_MAX_UPLOAD_BYTES, RAGOPS_CHUNK_SIZE_TOKENS, ... (see README).\nExamples:\n  ragops serve --port 8080\n  ragops worker --concurrency 4\n  ragops ingest ./docs --tag handbook\n  ragops refresh --source ./docs --dry-run\n  ragops search \"how do I reset the dock\" -k 5",
     );
 
   program
@@ -164,6 +166,45 @@ export function buildProgram(): Command {
     });
 
   program
+    .command("refresh")
+    .description("Bring the index in line with a folder: ingest new and changed files, delete vanished ones, skip unchanged ones unread.")
+    .requiredOption("-s, --source <dir>", "folder to scan (every .pdf, .docx, .html, .md and .txt under it)")
+    .option("-t, --tag <tag>", "tag every new or changed document (repeatable)", collect, [])
+    .option("--dry-run", "print what would change, change nothing")
+    .option("--no-worker", "only enqueue and wait for running `ragops worker` processes")
+    .option("--json", "print the summary as JSON")
+    .action(async (options: { source: string; tag: string[]; dryRun?: boolean; worker: boolean; json?: boolean }, command: Command) => {
+      const config = configFrom(command, { log: { level: command.optsWithGlobals<GlobalOptions>().logLevel ?? "warn" } });
+      const source = await createLocalDirSource(options.source);
+      const runtime = await openRuntime(config, { logger: createLogger(config, "ragops-refresh") });
+      const worker = options.worker && !options.dryRun ? await startIngestWorker(runtime) : undefined;
+      const events = await createIngestQueueEvents(config);
+      const bar = new cliProgress.SingleBar({ format: "refresh [{bar}] {value}/{total} documents", hideCursor: true }, cliProgress.Presets.shades_classic);
+      let barStarted = false;
+      try {
+        const summary = await runRefresh(runtime, source, {
+          dryRun: options.dryRun,
+          tags: options.tag,
+          events,
+          onProgress: (done, total) => {
+            if (!process.stderr.isTTY || total === 0) return;
+            if (!barStarted) bar.start(total, 0);
+            barStarted = true;
+            bar.update(done);
+          },
+        });
+        if (barStarted) bar.stop();
+        if (options.json) console.log(JSON.stringify(summary, null, 2));
+        else printRefreshSummary(summary);
+        process.exitCode = summary.failed > 0 ? 1 : 0;
+      } finally {
+        await events.close();
+        await worker?.close();
+        await runtime.close();
+      }
+    });
+
+  program
     .command("search")
     .description("Search the index and print the best chunks.")
     .argument("<question>", "what to look for")
@@ -185,6 +226,26 @@ export function buildProgram(): Command {
     });
 
   return program;
+}
+
+function printRefreshSummary(summary: RefreshSummary): void {
+  const table = new Table({ head: [summary.dryRun ? "would (dry run)" : "refresh", "count"], style: tableStyle() });
+  table.push(
+    ["scanned", summary.scanned],
+    ["unchanged", summary.unchanged],
+    ["changed", summary.changed],
+    ["added", summary.added],
+    ["deleted", summary.deleted],
+  );
+  if (!summary.dryRun) table.push(["failed", summary.failed], ["chunks embedded", summary.chunksEmbedded], ["index writes", summary.indexWrites], ["metadata writes", summary.metadataWrites], ["index removals", summary.indexRemovals]);
+  table.push(["time", formatDuration(summary.seconds * 1000)]);
+  console.log(`source ${summary.source}`);
+  console.log(table.toString());
+  const list = (label: string, ids: string[]) => ids.length && console.log(`${label}: ${ids.slice(0, 20).join(", ")}${ids.length > 20 ? `, … (${ids.length})` : ""}`);
+  list("changed", summary.details.changed);
+  list("added", summary.details.added);
+  list("deleted", summary.details.deleted);
+  for (const failure of summary.details.failures) console.log(`failed ${failure.documentId}: ${failure.reason}`);
 }
 
 export async function main(argv: string[]): Promise<void> {

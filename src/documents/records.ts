@@ -22,6 +22,8 @@ export interface DocumentRecord {
   /** The version whose chunks the index holds, once one has been indexed. */
   indexedVersion?: number;
   chunkCount?: number;
+  /** Of the indexed version's bytes; the refresh compares it with the source. */
+  fingerprint?: { size: number; sha256: string; mtimeMs?: number; generation?: string };
   /** Chunks of this document that are near-duplicates of chunks indexed for other text. */
   nearDuplicates?: number;
   error?: string;

@@ -29,6 +29,8 @@ export interface SubmitRequest {
   tags: string[];
   source?: string;
   date?: string;
+  /** From a refresh: what the source says of the file (kept on the manifest for the next refresh). */
+  fingerprint?: { mtimeMs?: number; generation?: string };
 }
 
 export interface SubmitResult {
@@ -75,8 +77,9 @@ export async function submitDocument(deps: DocumentServiceDeps, request: SubmitR
     objectKey: record.rawKey,
     contentType: record.contentType,
     filename: record.filename,
+    ...(request.fingerprint ? { fingerprint: request.fingerprint } : {}),
     metadata: { source: record.source, title: record.title, tags: record.tags, date: record.date },
-  });
+  }, record.jobId);
   return { documentId: record.id, version: record.version, jobId, created };
 }
 
@@ -110,6 +113,6 @@ export async function deleteDocument(deps: DocumentServiceDeps, documentId: stri
     const version = current.version + 1;
     return { ...current, version, status: "deleting", jobId: deleteJobId(documentId, version), updatedAt: new Date().toISOString() };
   });
-  const jobId = await enqueueDelete(deps.queue, { documentId, version: record.version });
+  const jobId = await enqueueDelete(deps.queue, { documentId, version: record.version }, record.jobId);
   return { documentId, version: record.version, jobId };
 }

@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import { Queue, QueueEvents, type ConnectionOptions, type JobsOptions } from "bullmq";
 import { z } from "zod";
 import type { Config } from "../../config/schema.js";
@@ -45,9 +46,13 @@ export interface JobProgress {
   detail?: string;
 }
 
-// BullMQ job ids may not contain ':'; the id makes a double submit of one version a no-op.
-export const ingestJobId = (documentId: string, version: number) => `ingest-${documentId}-v${version}`;
-export const deleteJobId = (documentId: string, version: number) => `delete-${documentId}-v${version}`;
+/**
+ * Job ids name the document and version, plus a nonce: a document deleted and
+ * uploaded again starts at version 1, and BullMQ would take a second job with a
+ * finished job's id for that old job. (Ids may not contain ':'.)
+ */
+export const ingestJobId = (documentId: string, version: number, nonce = randomUUID().slice(0, 8)) => `ingest-${documentId}-v${version}-${nonce}`;
+export const deleteJobId = (documentId: string, version: number, nonce = randomUUID().slice(0, 8)) => `delete-${documentId}-v${version}-${nonce}`;
 
 export function queueConnection(config: Config): { connection: ConnectionOptions; prefix: string } {
   const url = new URL(config.redis.url);
@@ -87,16 +92,12 @@ export async function createIngestQueueEvents(config: Config): Promise<QueueEven
   return events;
 }
 
-export async function enqueueIngest(queue: Queue, payload: IngestPayload): Promise<string> {
-  const data = ingestPayloadSchema.parse(payload);
-  const jobId = ingestJobId(data.documentId, data.version);
-  await queue.add("ingest", data, { jobId });
+export async function enqueueIngest(queue: Queue, payload: IngestPayload, jobId: string): Promise<string> {
+  await queue.add("ingest", ingestPayloadSchema.parse(payload), { jobId });
   return jobId;
 }
 
-export async function enqueueDelete(queue: Queue, payload: DeletePayload): Promise<string> {
-  const data = deletePayloadSchema.parse(payload);
-  const jobId = deleteJobId(data.documentId, data.version);
-  await queue.add("delete", data, { jobId });
+export async function enqueueDelete(queue: Queue, payload: DeletePayload, jobId: string): Promise<string> {
+  await queue.add("delete", deletePayloadSchema.parse(payload), { jobId });
   return jobId;
 }

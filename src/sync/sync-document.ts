@@ -306,6 +306,9 @@ async function refreshMetadata(ctx: Context, hashes: readonly string[]): Promise
  * Restricts of an indexed chunk: every document that references it or one of
  * its near-duplicates. Payload: the chunk as its primary document (smallest
  * id among its direct references) has it, so it does not depend on ingest order.
+ * Only what stays put while the text stays put goes in (no version, no char
+ * offsets: an insertion above would rewrite every chunk below); offsets are in
+ * the manifest.
  */
 async function metadataOf(ctx: Context, h: string): Promise<{ restricts: Restricts; payload: Record<string, unknown> }> {
   const { registry } = ctx.deps;
@@ -329,11 +332,8 @@ async function metadataOf(ctx: Context, h: string): Promise<{ restricts: Restric
         source: found.manifest?.source ?? "",
         contentType: found.manifest?.contentType ?? "",
         headingPath: found.chunk.headingPath,
-        charStart: found.chunk.charStart,
-        charEnd: found.chunk.charEnd,
         ...(found.chunk.pageStart !== undefined ? { pageStart: found.chunk.pageStart, pageEnd: found.chunk.pageEnd } : {}),
         ...(found.manifest?.date ? { date: found.manifest.date } : {}),
-        version: found.manifest?.version,
       }
     : { documentId: primary };
   return { restricts: { documentIds: ids, tags: [...tags].sort(), contentTypes: [...contentTypes].sort() }, payload };

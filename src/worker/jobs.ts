@@ -65,7 +65,8 @@ export async function processIngest(deps: JobDeps, payload: IngestPayload, repor
   const previous = await readManifest(store, deps.profile, payload.documentId);
   if (previous && sameDocument(previous, fingerprint.sha256, payload)) {
     // The same bytes and metadata as the indexed version: nothing to parse, embed or write.
-    await finish(deps, payload, previous, { ...emptyCounts(), chunks: previous.chunks.length, unchanged: previous.chunks.length }, previous.rawKey);
+    const refreshed = { ...previous, fingerprint: { ...previous.fingerprint, ...(payload.fingerprint ?? {}) } };
+    await finish(deps, payload, refreshed, { ...emptyCounts(), chunks: previous.chunks.length, unchanged: previous.chunks.length }, previous.rawKey);
     await report({ stage: "done", percent: 100, detail: "unchanged" });
     return { outcome: "unchanged", documentId: payload.documentId, version: payload.version, ...emptyCounts(), chunks: previous.chunks.length, unchanged: previous.chunks.length };
   }
@@ -125,6 +126,7 @@ async function finish(deps: JobDeps, payload: IngestPayload, manifest: DocumentM
           rawKey: manifest.rawKey,
           contentType: manifest.contentType,
           indexedVersion: payload.version,
+          fingerprint: manifest.fingerprint,
           chunkCount: counts.chunks,
           nearDuplicates: counts.nearDuplicates,
           error: undefined,

@@ -3,7 +3,10 @@ import { ZodError } from "zod";
 import { createParsePool } from "../../ingest/parsers/isolated.js";
 import { errorMessage, isRagopsError } from "../errors.js";
 import { tryLockDocument } from "../queues/document-lock.js";
-import { INGEST_QUEUE, deletePayloadSchema, ingestPayloadSchema, queueConnection, type JobProgress } from "../queues/ingest-queue.js";
+import { INGEST_QUEUE, createIngestQueueEvents, deletePayloadSchema, ingestPayloadSchema, queueConnection, type JobProgress } from "../queues/ingest-queue.js";
+import { REFRESH_QUEUE, createRefreshQueue, refreshPayloadSchema, syncRefreshSchedules } from "../queues/refresh-queue.js";
+import { createLocalDirSource } from "../sources/local-dir.js";
+import { runRefresh } from "../sync/refresh.js";
 import type { Runtime } from "../runtime.js";
 import { createEmbeddingCache } from "../../indexer/embedding-cache.js";
 import { profileKey, registryPrefix } from "../sync/profile.js";
@@ -67,6 +70,27 @@ export async function startIngestWorker(runtime: Runtime, options: { concurrency
     autorun: true,
   });
   worker.on("completed", (job, result: IngestResult | DeleteResult) => logger.info({ jobId: job.id, ...result }, `job ${job.name} completed`));
+
+  // Scheduled refreshes run on a queue of their own, one at a time, and wait for the ingest jobs they start.
+  const refreshQueue = createRefreshQueue(config);
+  const events = await createIngestQueueEvents(config);
+  const refreshWorker = new Worker(
+    REFRESH_QUEUE,
+    async (job: Job) => {
+      const { source, tags } = refreshPayloadSchema.parse(job.data);
+      const summary = await runRefresh(runtime, await createLocalDirSource(source), {
+        events,
+        tags,
+        onProgress: (done, total) => void job.updateProgress({ stage: "indexing", percent: total ? Math.round((100 * done) / total) : 100, detail: `${done}/${total} documents` }),
+      });
+      logger.info({ ...summary, details: undefined }, `refresh of ${source} done`);
+      return summary;
+    },
+    { connection, prefix, concurrency: 1, lockDuration: config.queue.lockDurationMs, stalledInterval: config.queue.stalledIntervalMs },
+  );
+  refreshWorker.on("failed", (job, error) => logger.warn({ jobId: job?.id, reason: error.message }, "refresh failed"));
+  const schedules = await syncRefreshSchedules(refreshQueue, config);
+  if (schedules.length) logger.info({ cron: config.refresh.cron, sources: config.refresh.sources }, "refresh scheduled");
   worker.on("failed", (job, error) => logger.warn({ jobId: job?.id, attemptsMade: job?.attemptsMade, reason: error.message }, `job ${job?.name ?? "?"} failed`));
   worker.on("error", (error) => logger.error({ err: error }, "worker error"));
   await worker.waitUntilReady();
@@ -83,6 +107,9 @@ export async function startIngestWorker(runtime: Runtime, options: { concurrency
         logger.warn({ graceMs }, "jobs still running after the grace period; releasing them to other workers");
         await worker.close(true);
       }
+      await refreshWorker.close();
+      await events.close();
+      await refreshQueue.close();
       await parser.close();
     },
   };

@@ -1,0 +1,179 @@
+import { createHash, randomUUID } from "node:crypto";
+import { basename } from "node:path";
+import type { Readable } from "node:stream";
+import type { QueueEvents } from "bullmq";
+import { planRefresh, type IndexedFingerprint, type ListedFile } from "../../ingest/sync/plan.js";
+import { resolveContentType } from "../documents/content-types.js";
+import { idFromPath, waitForJobs, type JobOutcome } from "../documents/ingest-files.js";
+import { documentKey, uploadKey, type DocumentRecord } from "../documents/records.js";
+import { deleteDocument, submitDocument } from "../documents/service.js";
+import { errorMessage } from "../errors.js";
+import type { Runtime } from "../runtime.js";
+import { readJson, updateJson } from "../stores/json-records.js";
+import type { DocumentSource, SourceEntry } from "../sources/source.js";
+import type { SyncCounts } from "./sync-document.js";
+
+/**
+ * The refresh: bring the corpus in line with a source. Unchanged files cost a
+ * stat (same size and modification time) or a read and a hash (same bytes);
+ * changed and new files are ingested, vanished ones deleted; every ingest
+ * embeds only what the index lacks.
+ */
+export interface RefreshSummary {
+  source: string;
+  dryRun: boolean;
+  scanned: number;
+  unchanged: number;
+  changed: number;
+  added: number;
+  deleted: number;
+  failed: number;
+  chunksEmbedded: number;
+  indexWrites: number;
+  metadataWrites: number;
+  indexRemovals: number;
+  seconds: number;
+  /** Document ids per outcome, and the reason of each failure. */
+  details: { changed: string[]; added: string[]; deleted: string[]; failures: Array<{ documentId: string; reason: string }> };
+}
+
+export interface RefreshOptions {
+  dryRun?: boolean;
+  tags?: string[];
+  events: QueueEvents;
+  onProgress?: (done: number, total: number, stage: string) => void;
+}
+
+export async function runRefresh(runtime: Runtime, source: DocumentSource, options: RefreshOptions): Promise<RefreshSummary> {
+  const started = process.hrtime.bigint();
+  const { store, config, queue } = runtime;
+  const entries = new Map<string, SourceEntry>();
+  const listed: ListedFile[] = [];
+  for await (const entry of source.list()) {
+    const documentId = idFromPath(entry.relativePath);
+    entries.set(documentId, entry);
+    listed.push({ uri: entry.uri, documentId, size: entry.size, mtimeMs: entry.mtimeMs, generation: entry.generation });
+  }
+  const records = await recordsFrom(runtime, source.uri);
+  const plan = planRefresh(
+    listed,
+    records.map((r): IndexedFingerprint => ({
+      documentId: r.id,
+      source: r.source,
+      // A failed document is tried again on every refresh.
+      ...(r.status === "failed" ? {} : (r.fingerprint ?? {})),
+    })),
+  );
+
+  // A changed fingerprint is not yet a change: compare the bytes.
+  const changed: Array<{ entry: SourceEntry; bytes: Buffer }> = [];
+  let unchanged = plan.unchanged.length;
+  const fingerprintOf = new Map(records.map((r) => [r.id, r]));
+  for (const file of plan.suspect) {
+    const entry = entries.get(file.documentId) as SourceEntry;
+    const bytes = await readAll(await source.read(entry));
+    const sha256 = createHash("sha256").update(bytes).digest("hex");
+    const record = fingerprintOf.get(file.documentId);
+    if (record?.status !== "failed" && record?.fingerprint?.sha256 === sha256) {
+      unchanged += 1;
+      if (!options.dryRun) await touchFingerprint(runtime, file.documentId, entry);
+    } else changed.push({ entry, bytes });
+  }
+
+  const summary: RefreshSummary = {
+    source: source.uri,
+    dryRun: options.dryRun ?? false,
+    scanned: listed.length,
+    unchanged,
+    changed: changed.length,
+    added: plan.added.length,
+    deleted: plan.deleted.length,
+    failed: 0,
+    chunksEmbedded: 0,
+    indexWrites: 0,
+    metadataWrites: 0,
+    indexRemovals: 0,
+    seconds: 0,
+    details: { changed: changed.map((c) => idFromPath(c.entry.relativePath)), added: plan.added.map((f) => f.documentId), deleted: plan.deleted, failures: [] },
+  };
+  if (options.dryRun) return finish(summary, started);
+
+  const jobIds: string[] = [];
+  const deps = { config, store, queue };
+  const submit = async (entry: SourceEntry, bytes?: Buffer) => {
+    const documentId = idFromPath(entry.relativePath);
+    const filename = basename(entry.relativePath);
+    try {
+      const key = uploadKey(randomUUID());
+      const meta = await store.put(key, bytes ?? (await source.read(entry)), { contentType: resolveContentType(filename) });
+      const result = await submitDocument(deps, {
+        documentId,
+        mode: "upsert",
+        upload: { key, size: meta.size, filename, contentType: resolveContentType(filename) },
+        tags: options.tags ?? [],
+        source: entry.uri,
+        fingerprint: { ...(entry.mtimeMs !== undefined ? { mtimeMs: entry.mtimeMs } : {}), ...(entry.generation ? { generation: entry.generation } : {}) },
+      });
+      jobIds.push(result.jobId);
+    } catch (error) {
+      summary.details.failures.push({ documentId, reason: errorMessage(error) });
+    }
+  };
+  for (const { entry, bytes } of changed) await submit(entry, bytes);
+  for (const file of plan.added) await submit(entries.get(file.documentId) as SourceEntry);
+  for (const documentId of plan.deleted) {
+    try {
+      jobIds.push((await deleteDocument(deps, documentId)).jobId);
+    } catch (error) {
+      summary.details.failures.push({ documentId, reason: errorMessage(error) });
+    }
+  }
+
+  let done = 0;
+  options.onProgress?.(0, jobIds.length, "indexing");
+  const outcomes = await waitForJobs(options.events, (id) => queue.getJob(id), jobIds, (_id, _progress, outcome?: JobOutcome) => {
+    if (outcome) options.onProgress?.(++done, jobIds.length, "indexing");
+  });
+  for (const outcome of outcomes.values()) {
+    if (outcome.state !== "completed") {
+      summary.details.failures.push({ documentId: outcome.jobId.replace(/^(ingest|delete)-(.*)-v\d+-[0-9a-f]+$/, "$2"), reason: outcome.failedReason ?? "failed" });
+      continue;
+    }
+    const counts = outcome.result as Partial<SyncCounts> | undefined;
+    summary.chunksEmbedded += counts?.embedded ?? 0;
+    summary.indexWrites += counts?.indexWrites ?? 0;
+    summary.metadataWrites += counts?.metadataWrites ?? 0;
+    summary.indexRemovals += counts?.indexRemovals ?? 0;
+  }
+  summary.failed = summary.details.failures.length;
+  return finish(summary, started);
+}
+
+function finish(summary: RefreshSummary, started: bigint): RefreshSummary {
+  summary.seconds = Number((Number(process.hrtime.bigint() - started) / 1e9).toFixed(3));
+  return summary;
+}
+
+/** Records of documents that came from this source (their source URI lies under its root). */
+async function recordsFrom(runtime: Runtime, rootUri: string): Promise<DocumentRecord[]> {
+  const prefix = rootUri.endsWith("/") ? rootUri : `${rootUri}/`;
+  const records: DocumentRecord[] = [];
+  for await (const meta of runtime.store.list("documents/")) {
+    const record = (await readJson<DocumentRecord>(runtime.store, meta.key))?.value;
+    if (record && record.source.startsWith(prefix) && record.status !== "deleting") records.push(record);
+  }
+  return records;
+}
+
+/** Same bytes, new modification time: remember it, so the next refresh skips the file unread. */
+async function touchFingerprint(runtime: Runtime, documentId: string, entry: SourceEntry): Promise<void> {
+  await updateJson<DocumentRecord>(runtime.store, documentKey(documentId), (current) =>
+    current?.fingerprint ? { ...current, fingerprint: { ...current.fingerprint, size: entry.size, mtimeMs: entry.mtimeMs, generation: entry.generation } } : undefined,
+  );
+}
+
+async function readAll(stream: Readable): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  for await (const part of stream) parts.push(Buffer.isBuffer(part) ? part : Buffer.from(part as Uint8Array));
+  return Buffer.concat(parts);
+}
