@@ -7,6 +7,9 @@ import type { Datapoint, IndexFilter, Neighbor, Restricts, StoredDatapoint, Vect
  * Search is exact (flat) until an ANN index is built, which is right for the
  * corpus sizes the embedded default serves.
  */
+/** Writes between compactions of the table's fragments. */
+const COMPACT_EVERY_WRITES = 50;
+
 export interface LanceDbIndexOptions {
   /** Directory holding the LanceDB database. */
   dir: string;
@@ -56,8 +59,16 @@ export async function createLanceDbIndex(options: LanceDbIndexOptions): Promise<
 
   // Writes from one process go one at a time: concurrent commits to one table only conflict and retry.
   let writes: Promise<unknown> = Promise.resolve();
+  let sinceCompaction = 0;
   const serialized = <T>(fn: () => Promise<T>): Promise<T> => {
-    const run = writes.then(fn, fn);
+    const run = writes.then(fn, fn).then(async (value) => {
+      // Every write adds a fragment that queries must scan; compact now and then.
+      if ((sinceCompaction += 1) >= COMPACT_EVERY_WRITES) {
+        sinceCompaction = 0;
+        await table.optimize({ cleanupOlderThan: new Date(Date.now() - 60_000) }).catch(() => undefined);
+      }
+      return value;
+    });
     writes = run.catch(() => undefined);
     return run;
   };

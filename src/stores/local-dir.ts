@@ -1,6 +1,6 @@
 import { createHash, randomUUID } from "node:crypto";
 import { createReadStream, createWriteStream } from "node:fs";
-import { appendFile, link, mkdir, open, readdir, rename, rm, stat, unlink, type FileHandle } from "node:fs/promises";
+import { appendFile, link, mkdir, open, readdir, rename, rm, stat, unlink, writeFile, type FileHandle } from "node:fs/promises";
 import { dirname, join, relative, sep } from "node:path";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
@@ -80,9 +80,15 @@ export function createLocalDirStore(options: LocalDirStoreOptions): ObjectStore 
     await ensureDirs();
     const tmp = join(tmpDir, randomUUID());
     try {
+      const inMemory = typeof body === "string" || Buffer.isBuffer(body) ? Buffer.from(body) : undefined;
+      if (inMemory && String(opts.ifGenerationMatch) === "0") {
+        // Small content-addressed objects (chunks, embeddings): one write, one link.
+        const generation = nextGeneration(undefined);
+        await writeFile(tmp, Buffer.concat([inMemory, encodeTrailer({ generation, contentType: opts.contentType, metadata: opts.metadata })]), { flag: "wx" });
+        return await linkCreateOnly(key, file, tmp, { key, generation, size: inMemory.length, updated: new Date(), contentType: opts.contentType, metadata: opts.metadata ?? {} });
+      }
       // Stream the content before taking the lock: a slow upload must not block other writers.
-      const source = typeof body === "string" || Buffer.isBuffer(body) ? Readable.from([Buffer.from(body)]) : body;
-      await pipeline(source, createWriteStream(tmp, { flags: "wx" }));
+      await pipeline(inMemory ? Readable.from([inMemory]) : (body as Readable), createWriteStream(tmp, { flags: "wx" }));
       const size = (await stat(tmp)).size;
       if (String(opts.ifGenerationMatch) === "0") return await createOnly(key, file, tmp, size, opts);
       return await withKeyLock(key, async () => {
@@ -114,9 +120,17 @@ export function createLocalDirStore(options: LocalDirStoreOptions): ObjectStore 
   async function createOnly(key: string, file: string, tmp: string, size: number, opts: PutOptions): Promise<ObjectMeta> {
     const generation = nextGeneration(undefined);
     await appendFile(tmp, encodeTrailer({ generation, contentType: opts.contentType, metadata: opts.metadata }));
-    await mkdir(dirname(file), { recursive: true });
+    return linkCreateOnly(key, file, tmp, { key, generation, size, updated: new Date(), contentType: opts.contentType, metadata: opts.metadata ?? {} });
+  }
+
+  async function linkCreateOnly(key: string, file: string, tmp: string, meta: ObjectMeta): Promise<ObjectMeta> {
+    const attempt = () => link(tmp, file);
     try {
-      await link(tmp, file);
+      await attempt().catch(async (error: unknown) => {
+        if (!isCode(error, "ENOENT")) throw error;
+        await mkdir(dirname(file), { recursive: true }); // the key's directory did not exist yet
+        await attempt();
+      });
     } catch (error) {
       if (isCode(error, "EEXIST")) {
         const current = await readMeta(key, file);
@@ -124,7 +138,7 @@ export function createLocalDirStore(options: LocalDirStoreOptions): ObjectStore 
       }
       throw error;
     }
-    return { key, generation, size, updated: new Date(), contentType: opts.contentType, metadata: opts.metadata ?? {} };
+    return meta;
   }
 
   async function openObject(key: string) {

@@ -22,9 +22,14 @@ export interface ChunkRegistry {
   signatures(hashes: readonly string[]): Promise<Map<string, Uint32Array>>;
   /** Canonical chunks sharing at least one LSH band with the signature. */
   candidates(bands: readonly string[]): Promise<Set<string>>;
+  /** candidates() for many signatures in one round trip. */
+  candidatesMany(bandLists: readonly (readonly string[])[]): Promise<Set<string>[]>;
+  dupsOfMany(canonicals: readonly string[]): Promise<Map<string, Set<string>>>;
   addRefs(lease: CorpusLease, documentId: string, hashes: readonly string[]): Promise<void>;
   removeRef(lease: CorpusLease, documentId: string, hash: string): Promise<void>;
   markCanonical(lease: CorpusLease, hash: string, signature: Uint32Array, bands: readonly string[]): Promise<void>;
+  /** markCanonical for many chunks in one round trip. */
+  markCanonicalMany(lease: CorpusLease, items: ReadonlyArray<{ hash: string; signature: Uint32Array; bands: readonly string[] }>): Promise<void>;
   unmarkCanonical(lease: CorpusLease, hash: string, bands: readonly string[]): Promise<void>;
   markDuplicate(lease: CorpusLease, hash: string, canonical: string): Promise<void>;
   unmarkDuplicate(lease: CorpusLease, hash: string): Promise<void>;
@@ -101,10 +106,35 @@ export function createChunkRegistry(redis: Redis, prefix: string): ChunkRegistry
       return out;
     },
     candidates: async (bands) => (bands.length ? new Set(await redis.sunion(...bands.map((b) => `${p}lsh:${b}`))) : new Set()),
+    candidatesMany: async (bandLists) => {
+      if (bandLists.length === 0) return [];
+      const pipeline = redis.pipeline();
+      for (const bands of bandLists) pipeline.sunion(...bands.map((b) => `${p}lsh:${b}`));
+      const results = (await pipeline.exec()) ?? [];
+      return bandLists.map((_, i) => new Set((results[i]?.[1] as string[] | undefined) ?? []));
+    },
+    dupsOfMany: async (canonicals) => {
+      const out = new Map<string, Set<string>>();
+      if (canonicals.length === 0) return out;
+      const pipeline = redis.pipeline();
+      for (const c of canonicals) pipeline.smembers(`${p}dups:${c}`);
+      const results = (await pipeline.exec()) ?? [];
+      canonicals.forEach((c, i) => out.set(c, new Set((results[i]?.[1] as string[] | undefined) ?? [])));
+      return out;
+    },
     addRefs: (lease, documentId, hashes) =>
       hashes.length ? run(SCRIPTS.addRefs, [lease.key, `${p}docrefs:${documentId}`], [lease.token, p, documentId, ...hashes]) : Promise.resolve(),
     removeRef: (lease, documentId, hash) => run(SCRIPTS.removeRef, [lease.key, `${p}ref:${hash}`, `${p}docrefs:${documentId}`], [lease.token, documentId, hash]),
     markCanonical: (lease, hash, signature, bands) => run(SCRIPTS.markCanonical, [lease.key, `${p}sig:${hash}`], [lease.token, p, hash, encodeSignature(signature), ...bands]),
+    markCanonicalMany: async (lease, items) => {
+      if (items.length === 0) return;
+      const pipeline = redis.pipeline();
+      for (const { hash, signature, bands } of items) pipeline.eval(SCRIPTS.markCanonical, 2, lease.key, `${p}sig:${hash}`, lease.token, p, hash, encodeSignature(signature), ...bands);
+      for (const [error] of (await pipeline.exec()) ?? []) {
+        if (error && /FENCED/.test(error.message)) throw new UnavailableError("the corpus lock was lost while writing the chunk registry; the job will retry", { cause: error });
+        if (error) throw error;
+      }
+    },
     unmarkCanonical: (lease, hash, bands) => run(SCRIPTS.unmarkCanonical, [lease.key, `${p}sig:${hash}`], [lease.token, p, hash, "", ...bands]),
     markDuplicate: (lease, hash, canonical) => run(SCRIPTS.markDuplicate, [lease.key, `${p}dupof`, `${p}dups:${canonical}`], [lease.token, p, hash, canonical]),
     unmarkDuplicate: (lease, hash) => run(SCRIPTS.unmarkDuplicate, [lease.key, `${p}dupof`], [lease.token, p, hash]),

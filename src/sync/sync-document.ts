@@ -124,13 +124,9 @@ export async function syncDocument(deps: SyncDeps, request: SyncRequest): Promis
   const inIndex = await deps.index.fetch(before.added);
   const knownDup = await registry.dupOf(before.added);
   const leavingBefore = await onlyMine(ctx, before.removed);
-  const likely = new Map<string, string>();
-  for (const h of before.added) {
-    if (inIndex.has(h) || knownDup.has(h)) continue;
-    const chunk = ctx.byHash.get(h) as ManifestChunk;
-    if (config.dedupe.nearDuplicates && (await nearestCanonical(ctx, h, signatureOf(chunk), leavingBefore))) continue;
-    likely.set(h, chunk.text);
-  }
+  const unknown = before.added.filter((h) => !inIndex.has(h) && !knownDup.has(h)).map((h) => ctx.byHash.get(h) as ManifestChunk);
+  const preview = config.dedupe.nearDuplicates ? await classify(ctx, unknown.map((c) => ({ hash: c.hash, signature: signatureOf(c) })), leavingBefore) : new Map<string, string>();
+  const likely = new Map(unknown.filter((c) => !preview.has(c.hash)).map((c) => [c.hash, c.text]));
   await request.onProgress?.({ stage: "embedding", percent: 30, detail: `${likely.size} new chunks to embed` });
   const embedded = await embedWithCache(deps.embedder, deps.cache, likely, {
     batchSize: config.embedder.batchSize,
@@ -160,35 +156,46 @@ export async function syncDocument(deps: SyncDeps, request: SyncRequest): Promis
     // 1. Every chunk of the document is indexed, or a near-duplicate of an indexed chunk.
     const stored = await deps.index.fetch(hashes);
     const dupOf = await registry.dupOf(hashes);
-    const fresh: string[] = [];
+    const liveCanonicals = await registry.signatures([...new Set(dupOf.values())]);
+    const pending: ManifestChunk[] = [];
     for (const chunk of next?.chunks ?? []) {
-      const h = chunk.hash;
-      if (stored.has(h)) {
-        touched.add(h);
-        continue;
-      }
-      const known = dupOf.get(h);
-      if (known && !leaving.has(known) && (await registry.signatures([known])).has(known)) {
+      const known = dupOf.get(chunk.hash);
+      if (stored.has(chunk.hash)) touched.add(chunk.hash);
+      else if (known && !leaving.has(known) && liveCanonicals.has(known)) {
         touched.add(known);
         counts.nearDuplicates += 1;
-        continue;
-      }
-      const signature = signatureOf(chunk);
-      const match = config.dedupe.nearDuplicates ? await nearestCanonical(ctx, h, signature, leaving) : undefined;
+      } else pending.push(chunk);
+    }
+    const items = pending.map((c) => ({ hash: c.hash, signature: signatureOf(c) }));
+    const matches = config.dedupe.nearDuplicates ? await classify(ctx, items, leaving) : new Map<string, string>();
+    const fresh: Array<{ hash: string; signature: Uint32Array; bands: string[] }> = [];
+    for (const item of items) {
+      const match = matches.get(item.hash);
       if (match) {
-        await registry.markDuplicate(lease, h, match);
+        await registry.markDuplicate(lease, item.hash, match);
         touched.add(match);
         counts.nearDuplicates += 1;
-        continue;
-      }
-      await registry.markCanonical(lease, h, signature, bandKeys(signature, ctx.minhash.bands));
-      if (known) await registry.unmarkDuplicate(lease, h);
-      fresh.push(h);
+      } else fresh.push({ ...item, bands: bandKeys(item.signature, ctx.minhash.bands) });
     }
-    await upsertCanonical(ctx, fresh);
+    await registry.markCanonicalMany(lease, fresh);
+    for (const { hash } of fresh) if (dupOf.has(hash)) await registry.unmarkDuplicate(lease, hash);
+    await upsertCanonical(ctx, fresh.map((f) => f.hash));
 
     // 2. Chunks the document no longer has: drop its reference, and the datapoint when nobody else needs it.
-    for (const h of diff.removed) await release(ctx, h, touched);
+    //    Datapoints leave the index in one batch, before the references that would let a retry find them again.
+    const orphans: string[] = [];
+    for (const h of diff.removed) if (await release(ctx, h, touched)) orphans.push(h);
+    if (orphans.length) {
+      await ensureHeld(ctx);
+      await deps.index.remove(orphans);
+      counts.indexRemovals += orphans.length;
+    }
+    const orphanSignatures = await registry.signatures(orphans);
+    for (const h of orphans) {
+      const signature = orphanSignatures.get(h);
+      await registry.unmarkCanonical(lease, h, signature ? bandKeys(signature, ctx.minhash.bands) : []);
+    }
+    for (const h of diff.removed) await registry.removeRef(lease, ctx.d, h);
 
     // 3. Restricts and payloads of indexed chunks that gained or lost this document.
     await refreshMetadata(ctx, [...touched]);
@@ -206,6 +213,37 @@ export async function syncDocument(deps: SyncDeps, request: SyncRequest): Promis
 async function onlyMine(ctx: Context, hashes: readonly string[]): Promise<Set<string>> {
   const refs = await ctx.deps.registry.refs(hashes);
   return new Set(hashes.filter((h) => [...(refs.get(h) ?? [])].every((doc) => doc === ctx.d)));
+}
+
+/**
+ * Near-duplicate matches for chunks about to be indexed, in one pass: each is
+ * compared with the indexed chunks that share an LSH band with it, and then
+ * with the chunks before it in this same batch that will be indexed, so two
+ * near-identical passages of one document are indexed once too.
+ */
+async function classify(ctx: Context, items: ReadonlyArray<{ hash: string; signature: Uint32Array }>, exclude: ReadonlySet<string>): Promise<Map<string, string>> {
+  const { registry, config } = ctx.deps;
+  const matches = new Map<string, string>();
+  if (items.length === 0) return matches;
+  const bandLists = items.map((item) => bandKeys(item.signature, ctx.minhash.bands));
+  const candidateSets = await registry.candidatesMany(bandLists);
+  const all = new Set<string>();
+  for (const set of candidateSets) for (const c of set) all.add(c);
+  const signatures = await registry.signatures([...all]);
+  const local = new Map<string, string[]>(); // band key -> chunks of this batch that will be indexed
+  items.forEach((item, i) => {
+    let best: { hash: string; score: number } | undefined;
+    const consider = (candidate: string, other: Uint32Array | undefined) => {
+      if (!other || candidate === item.hash || exclude.has(candidate)) return;
+      const score = similarity(item.signature, other);
+      if (score >= config.dedupe.threshold && (!best || score > best.score || (score === best.score && candidate < best.hash))) best = { hash: candidate, score };
+    };
+    for (const candidate of candidateSets[i] ?? []) consider(candidate, signatures.get(candidate));
+    if (!best) for (const band of bandLists[i] ?? []) for (const earlier of local.get(band) ?? []) consider(earlier, items.find((x) => x.hash === earlier)?.signature);
+    if (best) matches.set(item.hash, best.hash);
+    else for (const band of bandLists[i] ?? []) local.set(band, [...(local.get(band) ?? []), item.hash]);
+  });
+  return matches;
 }
 
 /** The indexed chunk this one is a near-duplicate of, if any (best match, ties to the smaller hash). */
@@ -233,15 +271,20 @@ async function upsertCanonical(ctx: Context, hashes: readonly string[]): Promise
     counts.cacheHits += late.cacheHits;
     for (const [h, v] of late.vectors) vectors.set(h, v);
   }
-  const datapoints: Datapoint[] = [];
-  for (const h of hashes) datapoints.push({ id: h, vector: vectors.get(h) as Float32Array, ...(await metadataOf(ctx, h)) });
+  const metadata = await metadataOf(ctx, hashes);
+  const datapoints: Datapoint[] = hashes.map((h) => ({ id: h, vector: vectors.get(h) as Float32Array, ...(metadata.get(h) as { restricts: Restricts; payload: Record<string, unknown> }) }));
   await ensureHeld(ctx);
   await deps.index.upsert(datapoints);
   counts.indexWrites += datapoints.length;
 }
 
-async function release(ctx: Context, h: string, touched: Set<string>): Promise<void> {
-  const { registry, index } = ctx.deps;
+/**
+ * Lets go of one chunk the document no longer has. Returns true when the chunk
+ * must leave the index (its last reference went and its heirs were placed);
+ * the caller removes such chunks in one batch, then drops the references.
+ */
+async function release(ctx: Context, h: string, touched: Set<string>): Promise<boolean> {
+  const { registry } = ctx.deps;
   const lease = ctx.lease as CorpusLease;
   const others = [...((await registry.refs([h])).get(h) ?? [])].filter((doc) => doc !== ctx.d);
   const canonical = (await registry.dupOf([h])).get(h);
@@ -249,49 +292,47 @@ async function release(ctx: Context, h: string, touched: Set<string>): Promise<v
     // A near-duplicate: never indexed itself; its canonical chunk may lose this document from its restricts.
     touched.add(canonical);
     if (others.length === 0) await registry.unmarkDuplicate(lease, h);
-  } else if (others.length > 0) {
-    touched.add(h);
-  } else {
-    // The last reference to an indexed chunk. Its near-duplicates that are still referenced take its place first,
-    // so no document's text is unfindable at any moment; then the chunk leaves the index.
-    const heirs = [...(await registry.dupsOf(h))].sort();
-    const heirRefs = await registry.refs(heirs);
-    for (const x of heirs) {
-      if ((heirRefs.get(x)?.size ?? 0) === 0) {
-        await registry.unmarkDuplicate(lease, x);
-        continue;
-      }
-      const signature = minhash((await chunkOf(ctx, ctx.d, x))?.chunk.text ?? "", ctx.minhash);
-      const match = await nearestCanonical(ctx, x, signature, new Set([h]));
-      if (match) {
-        await registry.markDuplicate(lease, x, match);
-        touched.add(match);
-        continue;
-      }
-      await registry.markCanonical(lease, x, signature, bandKeys(signature, ctx.minhash.bands));
-      await upsertCanonical(ctx, [x]);
-      await registry.unmarkDuplicate(lease, x);
-      ctx.counts.promoted += 1;
-    }
-    await ensureHeld(ctx);
-    await index.remove([h]);
-    ctx.counts.indexRemovals += 1;
-    const signature = (await registry.signatures([h])).get(h);
-    await registry.unmarkCanonical(lease, h, signature ? bandKeys(signature, ctx.minhash.bands) : []);
-    touched.delete(h);
+    return false;
   }
-  await registry.removeRef(lease, ctx.d, h);
+  if (others.length > 0) {
+    touched.add(h);
+    return false;
+  }
+  // The last reference to an indexed chunk. Its near-duplicates that are still referenced take its place
+  // before it leaves, so no document's text is unfindable at any moment.
+  const heirs = [...(await registry.dupsOf(h))].sort();
+  const heirRefs = await registry.refs(heirs);
+  for (const x of heirs) {
+    if ((heirRefs.get(x)?.size ?? 0) === 0) {
+      await registry.unmarkDuplicate(lease, x);
+      continue;
+    }
+    const signature = minhash((await chunkOf(ctx, ctx.d, x))?.chunk.text ?? "", ctx.minhash);
+    const match = await nearestCanonical(ctx, x, signature, new Set([h]));
+    if (match) {
+      await registry.markDuplicate(lease, x, match);
+      touched.add(match);
+      continue;
+    }
+    await registry.markCanonical(lease, x, signature, bandKeys(signature, ctx.minhash.bands));
+    await upsertCanonical(ctx, [x]);
+    await registry.unmarkDuplicate(lease, x);
+    ctx.counts.promoted += 1;
+  }
+  touched.delete(h);
+  return true;
 }
 
 /** Writes restricts and payload of indexed chunks where they differ from what the index holds. */
 async function refreshMetadata(ctx: Context, hashes: readonly string[]): Promise<void> {
   if (hashes.length === 0) return;
   const stored = await ctx.deps.index.fetch(hashes);
+  const present = hashes.filter((h) => stored.has(h));
+  const metadata = await metadataOf(ctx, present);
   const updates = [];
-  for (const h of hashes) {
-    const current = stored.get(h);
-    if (!current) continue;
-    const wanted = await metadataOf(ctx, h);
+  for (const h of present) {
+    const current = stored.get(h) as { restricts: Restricts; payload: Record<string, unknown> };
+    const wanted = metadata.get(h) as { restricts: Restricts; payload: Record<string, unknown> };
     if (JSON.stringify(wanted.restricts) !== JSON.stringify(current.restricts) || JSON.stringify(wanted.payload) !== JSON.stringify(current.payload)) {
       updates.push({ id: h, ...wanted });
     }
@@ -303,40 +344,52 @@ async function refreshMetadata(ctx: Context, hashes: readonly string[]): Promise
 }
 
 /**
- * Restricts of an indexed chunk: every document that references it or one of
+ * Restricts of indexed chunks: every document that references each, or one of
  * its near-duplicates. Payload: the chunk as its primary document (smallest
  * id among its direct references) has it, so it does not depend on ingest order.
  * Only what stays put while the text stays put goes in (no version, no char
  * offsets: an insertion above would rewrite every chunk below); offsets are in
  * the manifest.
  */
-async function metadataOf(ctx: Context, h: string): Promise<{ restricts: Restricts; payload: Record<string, unknown> }> {
+async function metadataOf(ctx: Context, hashes: readonly string[]): Promise<Map<string, { restricts: Restricts; payload: Record<string, unknown> }>> {
   const { registry } = ctx.deps;
-  const direct = (await registry.refs([h])).get(h) ?? new Set<string>();
-  const documents = new Set(direct);
-  for (const refs of (await registry.refs([...(await registry.dupsOf(h))])).values()) for (const doc of refs) documents.add(doc);
-  const ids = [...documents].sort();
-  const tags = new Set<string>();
-  const contentTypes = new Set<string>();
-  for (const meta of (await registry.docMeta(ids)).values()) {
-    for (const tag of meta.tags) tags.add(tag);
-    contentTypes.add(meta.contentType);
+  const direct = await registry.refs(hashes);
+  const dups = await registry.dupsOfMany(hashes);
+  const dupRefs = await registry.refs([...new Set([...dups.values()].flatMap((set) => [...set]))]);
+  const documentsOf = (h: string) => {
+    const docs = new Set(direct.get(h) ?? []);
+    for (const x of dups.get(h) ?? []) for (const doc of dupRefs.get(x) ?? []) docs.add(doc);
+    return [...docs].sort();
+  };
+  const metas = await registry.docMeta([...new Set(hashes.flatMap(documentsOf))]);
+  const out = new Map<string, { restricts: Restricts; payload: Record<string, unknown> }>();
+  for (const h of hashes) {
+    const ids = documentsOf(h);
+    const tags = new Set<string>();
+    const contentTypes = new Set<string>();
+    for (const id of ids) {
+      const meta = metas.get(id);
+      if (!meta) continue;
+      for (const tag of meta.tags) tags.add(tag);
+      contentTypes.add(meta.contentType);
+    }
+    const primary = primaryDocument(direct.get(h) ?? []) ?? ctx.d;
+    const found = await chunkOf(ctx, primary, h);
+    const payload: Record<string, unknown> = found
+      ? {
+          text: found.chunk.text,
+          documentId: found.documentId,
+          title: found.manifest?.title ?? "",
+          source: found.manifest?.source ?? "",
+          contentType: found.manifest?.contentType ?? "",
+          headingPath: found.chunk.headingPath,
+          ...(found.chunk.pageStart !== undefined ? { pageStart: found.chunk.pageStart, pageEnd: found.chunk.pageEnd } : {}),
+          ...(found.manifest?.date ? { date: found.manifest.date } : {}),
+        }
+      : { documentId: primary };
+    out.set(h, { restricts: { documentIds: ids, tags: [...tags].sort(), contentTypes: [...contentTypes].sort() }, payload });
   }
-  const primary = primaryDocument(direct) ?? ctx.d;
-  const found = await chunkOf(ctx, primary, h);
-  const payload: Record<string, unknown> = found
-    ? {
-        text: found.chunk.text,
-        documentId: found.documentId,
-        title: found.manifest?.title ?? "",
-        source: found.manifest?.source ?? "",
-        contentType: found.manifest?.contentType ?? "",
-        headingPath: found.chunk.headingPath,
-        ...(found.chunk.pageStart !== undefined ? { pageStart: found.chunk.pageStart, pageEnd: found.chunk.pageEnd } : {}),
-        ...(found.manifest?.date ? { date: found.manifest.date } : {}),
-      }
-    : { documentId: primary };
-  return { restricts: { documentIds: ids, tags: [...tags].sort(), contentTypes: [...contentTypes].sort() }, payload };
+  return out;
 }
 
 interface FoundChunk {
