@@ -71,6 +71,7 @@ export const embedderSchema = z.strictObject({
   provider: z.enum(["offline"]).default("offline").describe("Embedding provider. 'offline' is a deterministic lexical hashing embedder that needs no download."),
   dimensions: z.number().int().min(16).max(4096).default(384).describe("Vector dimensions."),
   batchSize: z.number().int().min(1).max(1024).default(64).describe("Texts per embedding call."),
+  concurrency: z.number().int().min(1).max(64).default(2).describe("Embedding calls one job runs at once."),
 });
 
 export const indexSchema = z.strictObject({

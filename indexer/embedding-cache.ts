@@ -62,19 +62,29 @@ export async function embedWithCache(
   embedder: Embedder,
   cache: EmbeddingCache,
   texts: ReadonlyMap<string, string>,
-  options: { batchSize: number; onProgress?: (done: number, total: number) => Promise<void> | void },
+  options: { batchSize: number; concurrency?: number; onProgress?: (done: number, total: number) => Promise<void> | void },
 ): Promise<EmbedResult> {
   const hashes = [...texts.keys()];
   const vectors = await cache.get(hashes);
   const cacheHits = vectors.size;
   const missing = hashes.filter((h) => !vectors.has(h));
-  for (let i = 0; i < missing.length; i += options.batchSize) {
-    const batch = missing.slice(i, i + options.batchSize);
-    const embedded = await embedder.embed(batch.map((h) => texts.get(h) as string), { purpose: "document" });
-    const fresh = new Map(batch.map((h, k) => [h, embedded[k] as Float32Array]));
-    await cache.put(fresh);
-    for (const [h, v] of fresh) vectors.set(h, v);
-    await options.onProgress?.(Math.min(i + options.batchSize, missing.length), missing.length);
-  }
+  const batches: string[][] = [];
+  for (let i = 0; i < missing.length; i += options.batchSize) batches.push(missing.slice(i, i + options.batchSize));
+  let done = 0;
+  let next = 0;
+  // Up to `concurrency` calls in flight: remote embedders are latency-bound, not CPU-bound.
+  const lane = async () => {
+    while (next < batches.length) {
+      const batch = batches[next++] as string[];
+      const embedded = await embedder.embed(batch.map((h) => texts.get(h) as string), { purpose: "document" });
+      if (embedded.length !== batch.length) throw new Error(`the embedder returned ${embedded.length} vectors for ${batch.length} texts`);
+      const fresh = new Map(batch.map((h, k) => [h, embedded[k] as Float32Array]));
+      await cache.put(fresh);
+      for (const [h, v] of fresh) vectors.set(h, v);
+      done += batch.length;
+      await options.onProgress?.(done, missing.length);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(options.concurrency ?? 1, batches.length) }, lane));
   return { vectors, embedded: missing.length, cacheHits };
 }

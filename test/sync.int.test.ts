@@ -65,6 +65,9 @@ describe("incremental sync", () => {
     expect((await indexContents(stack)).size).toBe(before.size);
     const record = (await (await fetch(`${stack.url}/v1/documents/copy`)).json()) as { nearDuplicates: number };
     expect(record.nearDuplicates).toBe(1);
+    const originalHash = [...before.keys()].find((h) => before.get(h) === `${original}`);
+    const chunks = (await (await fetch(`${stack.url}/v1/documents/copy/chunks`)).json()) as { chunks: Array<{ nearDuplicateOf?: string; indexedAs: string }> };
+    expect(chunks.chunks).toEqual([expect.objectContaining({ nearDuplicateOf: originalHash, indexedAs: originalHash })]);
     // Filtered to the copy, search finds the original's text, which stands for it.
     const standIn = (await searchApi(stack.url, { query: nearCopy, k: 1, filter: { documentId: "copy" } })).body.results;
     expect(standIn[0]?.documentId).toBe("original");

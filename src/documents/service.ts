@@ -4,6 +4,7 @@ import { ConflictError, InvalidRequestError, NotFoundError } from "../errors.js"
 import { documentIdSchema, enqueueDelete, enqueueIngest, deleteJobId, ingestJobId } from "../queues/ingest-queue.js";
 import { readJson, writeJson } from "../stores/json-records.js";
 import type { ObjectStore } from "../stores/object-store.js";
+import { readManifest } from "../sync/manifest.js";
 import { documentKey, type DocumentRecord } from "./records.js";
 
 /** Upload, replace, read and delete documents: the part shared by HTTP and CLI. */
@@ -115,4 +116,37 @@ export async function deleteDocument(deps: DocumentServiceDeps, documentId: stri
   });
   const jobId = await enqueueDelete(deps.queue, { documentId, version: record.version }, record.jobId);
   return { documentId, version: record.version, jobId };
+}
+
+export interface DocumentChunk {
+  hash: string;
+  ordinal: number;
+  tokenCount: number;
+  headingPath: string[];
+  charStart: number;
+  charEnd: number;
+  pageStart?: number;
+  pageEnd?: number;
+  /** The indexed chunk that answers for this one: itself, or the chunk it is a near-duplicate of. */
+  indexedAs: string;
+  nearDuplicateOf?: string;
+}
+
+/** A document's chunks as the index holds them, with near-duplicate provenance. */
+export async function getDocumentChunks(
+  deps: Pick<DocumentServiceDeps, "store"> & { registry: { dupOf(hashes: readonly string[]): Promise<Map<string, string>> }; profile: string },
+  documentId: string,
+): Promise<{ documentId: string; version: number; chunks: DocumentChunk[] }> {
+  await getDocument(deps, documentId);
+  const manifest = await readManifest(deps.store, deps.profile, documentId);
+  if (!manifest) throw new NotFoundError(`document ${documentId} has no indexed version yet`);
+  const dupOf = await deps.registry.dupOf(manifest.chunks.map((c) => c.hash));
+  return {
+    documentId,
+    version: manifest.version,
+    chunks: manifest.chunks.map(({ text: _text, ...chunk }) => {
+      const canonical = dupOf.get(chunk.hash);
+      return { ...chunk, indexedAs: canonical ?? chunk.hash, ...(canonical ? { nearDuplicateOf: canonical } : {}) };
+    }),
+  };
 }

@@ -1,7 +1,9 @@
 import { randomUUID } from "node:crypto";
 import express, { type Express, type NextFunction, type Request, type Response } from "express";
 import { z } from "zod";
-import { deleteDocument, getDocument, parseDocumentId, submitDocument, type SubmitRequest } from "../documents/service.js";
+import { deleteDocument, getDocument, getDocumentChunks, parseDocumentId, submitDocument, type SubmitRequest } from "../documents/service.js";
+import { profileKey, registryPrefix } from "../sync/profile.js";
+import { createChunkRegistry } from "../sync/registry.js";
 import { NotFoundError, UnavailableError, errorMessage } from "../errors.js";
 import { documentIdSchema } from "../queues/ingest-queue.js";
 import type { Runtime } from "../runtime.js";
@@ -87,6 +89,15 @@ export function createApp(runtime: Runtime): Express {
     "/v1/documents/:id",
     route(async (req, res) => {
       res.json(await getDocument({ store }, String(req.params.id)));
+    }),
+  );
+
+  const profile = profileKey(config);
+  const registry = createChunkRegistry(runtime.redis, registryPrefix(config.redis.prefix, profile));
+  app.get(
+    "/v1/documents/:id/chunks",
+    route(async (req, res) => {
+      res.json(await getDocumentChunks({ store, registry, profile }, String(req.params.id)));
     }),
   );
 

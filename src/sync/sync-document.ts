@@ -130,6 +130,7 @@ export async function syncDocument(deps: SyncDeps, request: SyncRequest): Promis
   await request.onProgress?.({ stage: "embedding", percent: 30, detail: `${likely.size} new chunks to embed` });
   const embedded = await embedWithCache(deps.embedder, deps.cache, likely, {
     batchSize: config.embedder.batchSize,
+    concurrency: config.embedder.concurrency,
     onProgress: (done, total) => request.onProgress?.({ stage: "embedding", percent: 30 + Math.round((50 * done) / Math.max(1, total)), detail: `${done}/${total} chunks` }),
   });
   ctx.counts.embedded += embedded.embedded;
@@ -266,7 +267,7 @@ async function upsertCanonical(ctx: Context, hashes: readonly string[]): Promise
   const texts = new Map<string, string>();
   for (const h of hashes) if (!vectors.has(h)) texts.set(h, (await chunkOf(ctx, ctx.d, h))?.chunk.text ?? "");
   if (texts.size) {
-    const late = await embedWithCache(deps.embedder, deps.cache, texts, { batchSize: deps.config.embedder.batchSize });
+    const late = await embedWithCache(deps.embedder, deps.cache, texts, { batchSize: deps.config.embedder.batchSize, concurrency: deps.config.embedder.concurrency });
     counts.embedded += late.embedded;
     counts.cacheHits += late.cacheHits;
     for (const [h, v] of late.vectors) vectors.set(h, v);
