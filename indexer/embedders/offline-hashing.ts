@@ -1,3 +1,4 @@
+import { fnv1a32, murmurMix32 } from "../../ingest/hash32.js";
 import type { Embedder, EmbedderIdentity } from "./embedder.js";
 
 /**
@@ -56,9 +57,10 @@ export function embedText(text: string, dimensions: number): Float32Array {
     return vector;
   }
   for (const [feature, count] of counts) {
-    const hash = fnv1a(feature);
+    const hash = fnv1a32(feature);
     const slot = hash % dimensions;
-    const sign = mix(hash) & 1 ? 1 : -1;
+    // A second, independent bit for the sign (bit 7 of the mixed hash; fixed by embedder version 1).
+    const sign = (murmurMix32(hash) >>> 7) & 1 ? 1 : -1;
     const weight = (1 + Math.log(count)) * (feature.startsWith("b:") ? BIGRAM_WEIGHT : 1);
     vector[slot] = (vector[slot] ?? 0) + sign * weight;
   }
@@ -71,23 +73,4 @@ export function embedText(text: string, dimensions: number): Float32Array {
   }
   for (let i = 0; i < dimensions; i += 1) vector[i] = (vector[i] ?? 0) / norm;
   return vector;
-}
-
-function fnv1a(text: string): number {
-  let hash = 0x811c9dc5;
-  for (let i = 0; i < text.length; i += 1) {
-    hash ^= text.charCodeAt(i);
-    hash = Math.imul(hash, 0x01000193);
-  }
-  return hash >>> 0;
-}
-
-/** A second, independent bit source for the sign (murmur3 finaliser). */
-function mix(value: number): number {
-  let h = value ^ (value >>> 16);
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return (h >>> 7) >>> 0;
 }

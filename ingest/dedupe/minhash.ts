@@ -1,3 +1,4 @@
+import { fnv1a32, murmurMix32 } from "../hash32.js";
 import { normalizeText } from "../normalize.js";
 
 /**
@@ -36,7 +37,7 @@ export function shingleHashes(text: string, shingleWords: number): Uint32Array {
   if (words.length === 0) return new Uint32Array(0);
   const count = Math.max(1, words.length - shingleWords + 1);
   const out = new Set<number>();
-  for (let i = 0; i < count; i += 1) out.add(fnv1a(words.slice(i, i + shingleWords).join(" ")));
+  for (let i = 0; i < count; i += 1) out.add(fnv1a32(words.slice(i, i + shingleWords).join(" ")));
   return Uint32Array.from(out);
 }
 
@@ -46,7 +47,7 @@ export function minhash(text: string, options: MinHashOptions = DEFAULT_MINHASH)
   const signature = new Uint32Array(options.permutations).fill(0xffffffff);
   for (const shingle of shingles) {
     for (let i = 0; i < options.permutations; i += 1) {
-      const value = mix((shingle ^ (perm[i] as number)) >>> 0);
+      const value = murmurMix32((shingle ^ (perm[i] as number)) >>> 0);
       if (value < (signature[i] as number)) signature[i] = value;
     }
   }
@@ -80,24 +81,4 @@ export function encodeSignature(signature: Uint32Array): Buffer {
 export function decodeSignature(bytes: Buffer): Uint32Array {
   const copy = new Uint8Array(bytes);
   return new Uint32Array(copy.buffer, 0, Math.floor(copy.byteLength / 4));
-}
-
-function fnv1a(text: string): number {
-  let hash = 0x811c9dc5;
-  for (let i = 0; i < text.length; i += 1) {
-    hash ^= text.charCodeAt(i);
-    hash = Math.imul(hash, 0x01000193);
-  }
-  return hash >>> 0;
-}
-
-/** murmur3 finaliser: a strong 32-bit mix, so each seed acts as its own permutation. */
-function mix(value: number): number {
-  let h = value;
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
 }

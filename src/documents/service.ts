@@ -4,7 +4,7 @@ import { ConflictError, InvalidRequestError, NotFoundError } from "../errors.js"
 import { documentIdSchema, enqueueDelete, enqueueIngest, deleteJobId, ingestJobId } from "../queues/ingest-queue.js";
 import { readJson, writeJson } from "../stores/json-records.js";
 import type { ObjectStore } from "../stores/object-store.js";
-import { readManifest } from "../sync/manifest.js";
+import { readManifest, type ManifestChunk } from "../sync/manifest.js";
 import { documentKey, type DocumentRecord } from "./records.js";
 
 /** Upload, replace, read and delete documents: the part shared by HTTP and CLI. */
@@ -118,19 +118,11 @@ export async function deleteDocument(deps: DocumentServiceDeps, documentId: stri
   return { documentId, version: record.version, jobId };
 }
 
-export interface DocumentChunk {
-  hash: string;
-  ordinal: number;
-  tokenCount: number;
-  headingPath: string[];
-  charStart: number;
-  charEnd: number;
-  pageStart?: number;
-  pageEnd?: number;
+export type DocumentChunk = Omit<ManifestChunk, "text"> & {
   /** The indexed chunk that answers for this one: itself, or the chunk it is a near-duplicate of. */
   indexedAs: string;
   nearDuplicateOf?: string;
-}
+};
 
 /** A document's chunks as the index holds them, with near-duplicate provenance. */
 export async function getDocumentChunks(

@@ -73,17 +73,15 @@ export function createChunkRegistry(redis: Redis, prefix: string): ChunkRegistry
       throw error;
     }
   };
+  /** Set-valued commands in one round trip, one Set per command. */
+  const setsOf = async (commands: string[][]): Promise<Set<string>[]> => {
+    if (commands.length === 0) return [];
+    const results = (await redis.pipeline(commands).exec()) ?? [];
+    return commands.map((_, i) => new Set((results[i]?.[1] as string[] | undefined) ?? []));
+  };
   return {
     docRefs: async (documentId) => new Set(await redis.smembers(`${p}docrefs:${documentId}`)),
-    refs: async (hashes) => {
-      const out = new Map<string, Set<string>>();
-      if (hashes.length === 0) return out;
-      const pipeline = redis.pipeline();
-      for (const h of hashes) pipeline.smembers(`${p}ref:${h}`);
-      const results = (await pipeline.exec()) ?? [];
-      hashes.forEach((h, i) => out.set(h, new Set((results[i]?.[1] as string[] | undefined) ?? [])));
-      return out;
-    },
+    refs: async (hashes) => new Map((await setsOf(hashes.map((h) => ["smembers", `${p}ref:${h}`]))).map((set, i) => [hashes[i] as string, set])),
     dupOf: async (hashes) => {
       const out = new Map<string, string>();
       if (hashes.length === 0) return out;
@@ -106,22 +104,8 @@ export function createChunkRegistry(redis: Redis, prefix: string): ChunkRegistry
       return out;
     },
     candidates: async (bands) => (bands.length ? new Set(await redis.sunion(...bands.map((b) => `${p}lsh:${b}`))) : new Set()),
-    candidatesMany: async (bandLists) => {
-      if (bandLists.length === 0) return [];
-      const pipeline = redis.pipeline();
-      for (const bands of bandLists) pipeline.sunion(...bands.map((b) => `${p}lsh:${b}`));
-      const results = (await pipeline.exec()) ?? [];
-      return bandLists.map((_, i) => new Set((results[i]?.[1] as string[] | undefined) ?? []));
-    },
-    dupsOfMany: async (canonicals) => {
-      const out = new Map<string, Set<string>>();
-      if (canonicals.length === 0) return out;
-      const pipeline = redis.pipeline();
-      for (const c of canonicals) pipeline.smembers(`${p}dups:${c}`);
-      const results = (await pipeline.exec()) ?? [];
-      canonicals.forEach((c, i) => out.set(c, new Set((results[i]?.[1] as string[] | undefined) ?? [])));
-      return out;
-    },
+    candidatesMany: (bandLists) => setsOf(bandLists.map((bands) => ["sunion", ...bands.map((b) => `${p}lsh:${b}`)])),
+    dupsOfMany: async (canonicals) => new Map((await setsOf(canonicals.map((c) => ["smembers", `${p}dups:${c}`]))).map((set, i) => [canonicals[i] as string, set])),
     addRefs: (lease, documentId, hashes) =>
       hashes.length ? run(SCRIPTS.addRefs, [lease.key, `${p}docrefs:${documentId}`], [lease.token, p, documentId, ...hashes]) : Promise.resolve(),
     removeRef: (lease, documentId, hash) => run(SCRIPTS.removeRef, [lease.key, `${p}ref:${hash}`, `${p}docrefs:${documentId}`], [lease.token, documentId, hash]),
