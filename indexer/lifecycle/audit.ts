@@ -1,0 +1,73 @@
+import { ConflictError, NotFoundError } from "../../src/errors.js";
+import type { ObjectStore } from "../../src/stores/object-store.js";
+
+/**
+ * The audit log: append-only JSON Lines in the object store, one segment per
+ * day (`audit/2026-11-24.jsonl`). An append is a compare-and-swap of that day's
+ * segment, retried on a lost race, so concurrent writers never lose an entry.
+ */
+export type AuditAction = "create" | "build-end" | "evaluate" | "swap" | "rollback" | "retire" | "forced-promotion";
+
+export interface AuditEntry {
+  at: string;
+  /** Who: the API token's name, or "cli:<user>". */
+  actor: string;
+  action: AuditAction;
+  version?: string;
+  from?: string | null;
+  to?: string | null;
+  reportId?: string;
+  reason?: string;
+}
+
+const segmentKey = (day: string) => `audit/${day}.jsonl`;
+
+export async function appendAudit(store: ObjectStore, entry: Omit<AuditEntry, "at"> & { at?: string }): Promise<AuditEntry> {
+  const record: AuditEntry = { ...entry, at: entry.at ?? new Date().toISOString() };
+  const key = segmentKey(record.at.slice(0, 10));
+  for (let attempt = 1; ; attempt += 1) {
+    let existing = "";
+    let generation: string | number = 0;
+    try {
+      const { body, meta } = await store.get(key);
+      existing = body.toString("utf8");
+      generation = meta.generation;
+    } catch (error) {
+      if (!(error instanceof NotFoundError)) throw error;
+    }
+    try {
+      await store.put(key, `${existing}${JSON.stringify(record)}\n`, { ifGenerationMatch: generation, contentType: "application/x-ndjson" });
+      return record;
+    } catch (error) {
+      if (!(error instanceof ConflictError) || attempt >= 50) throw error;
+      await new Promise((resolve) => setTimeout(resolve, Math.random() * 5 * attempt));
+    }
+  }
+}
+
+export interface AuditPage {
+  entries: AuditEntry[];
+  /** Pass back as `after` for the next page; absent on the last page. */
+  next?: string;
+}
+
+/** Entries oldest first; `after` is a cursor from an earlier page ("<day>:<line>"). */
+export async function listAudit(store: ObjectStore, options: { after?: string; limit?: number } = {}): Promise<AuditPage> {
+  const limit = options.limit ?? 100;
+  const [afterDay, afterLine] = options.after ? [options.after.slice(0, 10), Number(options.after.slice(11))] : [undefined, -1];
+  const entries: AuditEntry[] = [];
+  let cursor: string | undefined;
+  for await (const meta of store.list("audit/")) {
+    const day = meta.key.slice("audit/".length, "audit/".length + 10);
+    if (afterDay && day < afterDay) continue;
+    const text = (await store.get(meta.key)).body.toString("utf8");
+    const lines = text.split("\n").filter(Boolean);
+    for (let i = 0; i < lines.length; i += 1) {
+      if (day === afterDay && i <= afterLine) continue;
+      if (entries.length === limit) return { entries, next: cursor };
+      entries.push(JSON.parse(lines[i] as string) as AuditEntry);
+      cursor = `${day}:${i}`;
+    }
+  }
+  return { entries };
+}
