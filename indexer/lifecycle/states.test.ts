@@ -1,11 +1,11 @@
 import { describe, expect, it } from "vitest";
-import { INDEX_STATES, nextState, type IndexEvent } from "./states.js";
+import { nextState, type IndexEvent, type IndexState } from "./states.js";
 
 describe("index version states", () => {
   it("follows building -> ready -> evaluated -> live -> previous -> retired", () => {
     const path: IndexEvent[] = ["build-succeeded", "evaluation-passed", "promoted", "demoted", "retired"];
-    let state = "building" as (typeof INDEX_STATES)[number];
-    const seen = [state];
+    let state: IndexState = "building";
+    const seen: IndexState[] = [state];
     for (const event of path) {
       const next = nextState(state, event);
       expect(next.ok).toBe(true);
