@@ -1,0 +1,44 @@
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { ConflictError } from "../../src/errors.js";
+import { createLocalDirStore } from "../../src/stores/local-dir.js";
+import { readAlias, swapLive } from "./alias.js";
+import { createVersion, effectiveState, getVersion, listVersions, moveVersion } from "./versions.js";
+
+const freshStore = () => createLocalDirStore({ root: mkdtempSync(join(tmpdir(), "ragops-versions-")) });
+
+describe("index version registry", () => {
+  it("creates a version that pins its config, with defaults filled in", async () => {
+    const store = freshStore();
+    const created = await createVersion(store, { version: "v2", config: { embedder: { dimensions: 256 }, chunking: { sizeTokens: 768 } }, actor: "ops" });
+    expect(created).toMatchObject({ version: "v2", state: "building", createdBy: "ops", config: { embedder: { provider: "offline", dimensions: 256 }, chunking: { sizeTokens: 768, overlapRatio: 0.15 }, defaultTopK: 5 } });
+    expect(await getVersion(store, "v2")).toEqual(created);
+    await expect(createVersion(store, { version: "v2", config: {}, actor: "ops" })).rejects.toThrow(/already exists/);
+  });
+
+  it("rejects a config with an unknown or out-of-range setting", async () => {
+    const store = freshStore();
+    await expect(createVersion(store, { version: "v3", config: { chunking: { sizeTokens: 99 } }, actor: "ops" })).rejects.toThrow();
+    await expect(createVersion(store, { version: "v3", config: { colour: "blue" }, actor: "ops" })).rejects.toThrow();
+  });
+
+  it("moves only through the state machine and says why a move is refused", async () => {
+    const store = freshStore();
+    await createVersion(store, { version: "v1", config: {}, actor: "ops" });
+    await expect(moveVersion(store, "v1", "promoted")).rejects.toBeInstanceOf(ConflictError);
+    const ready = await moveVersion(store, "v1", "build-succeeded", { builtAt: "2026-11-24T00:00:00Z", counts: { documents: 3, chunks: 9, datapoints: 8 } });
+    expect(ready).toMatchObject({ state: "ready", counts: { datapoints: 8 } });
+    const failed = await createVersion(store, { version: "v9", config: {}, actor: "ops" }).then(() => moveVersion(store, "v9", "build-failed", { error: "embedder unreachable" }));
+    expect(failed).toMatchObject({ state: "failed", error: "embedder unreachable" });
+    expect((await listVersions(store)).map((v) => v.version)).toEqual(["v1", "v9"]);
+  });
+
+  it("takes live and previous from the alias", async () => {
+    const store = freshStore();
+    const v1 = await createVersion(store, { version: "v1", config: {}, actor: "ops" });
+    await swapLive(store, { to: "v1", expectedVersion: null, actor: "ops" });
+    expect(effectiveState(v1, (await readAlias(store)).alias)).toBe("live");
+  });
+});

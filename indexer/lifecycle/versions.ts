@@ -1,0 +1,96 @@
+import { z } from "zod";
+import { chunkingSchema, dedupeSchema, embedderSchema } from "../../config/schema.js";
+import { ConflictError, NotFoundError } from "../../src/errors.js";
+import { readJson, writeJson } from "../../src/stores/json-records.js";
+import type { ObjectStore } from "../../src/stores/object-store.js";
+import type { AliasRecord } from "./alias.js";
+import { nextState, type IndexEvent, type IndexState } from "./states.js";
+
+/**
+ * The registry of index versions: one record per version in the object store
+ * (`indexes/<version>.json`), pinning everything that shapes retrieval, with
+ * its state, counts and history. Records move only through the state machine,
+ * by compare-and-swap. Which version is live or previous is the alias's to
+ * say (see alias.ts); `effectiveState` combines the two.
+ */
+export const versionNameSchema = z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, "index versions are 1-63 lowercase letters, digits or '-'");
+
+export const indexVersionConfigSchema = z.strictObject({
+  embedder: embedderSchema.prefault({}),
+  chunking: chunkingSchema.prefault({}),
+  dedupe: dedupeSchema.prefault({}),
+  defaultTopK: z.number().int().min(1).max(100).default(5),
+});
+
+export type IndexVersionConfig = z.infer<typeof indexVersionConfigSchema>;
+
+export interface IndexVersion {
+  version: string;
+  state: IndexState;
+  config: IndexVersionConfig;
+  counts: { documents: number; chunks: number; datapoints: number };
+  createdAt: string;
+  createdBy: string;
+  updatedAt: string;
+  buildJobId?: string;
+  builtAt?: string;
+  /** Evaluation report that admitted the version (issue: evaluation). */
+  reportId?: string;
+  /** Why the build or the evaluation failed. */
+  error?: string;
+}
+
+export const versionKey = (version: string) => `indexes/${version}.json`;
+
+export async function createVersion(store: ObjectStore, request: { version: string; config: unknown; actor: string }): Promise<IndexVersion> {
+  const version = versionNameSchema.parse(request.version);
+  const config = indexVersionConfigSchema.parse(request.config ?? {});
+  const now = new Date().toISOString();
+  const record: IndexVersion = { version, state: "building", config, counts: { documents: 0, chunks: 0, datapoints: 0 }, createdAt: now, createdBy: request.actor, updatedAt: now };
+  try {
+    await writeJson(store, versionKey(version), record, 0);
+  } catch (error) {
+    if (error instanceof ConflictError) throw new ConflictError(`index version ${version} already exists`, { version });
+    throw error;
+  }
+  return record;
+}
+
+export async function getVersion(store: ObjectStore, version: string): Promise<IndexVersion> {
+  const found = await readJson<IndexVersion>(store, versionKey(versionNameSchema.parse(version)));
+  if (!found) throw new NotFoundError(`index version ${version} not found`);
+  return found.value;
+}
+
+export async function listVersions(store: ObjectStore): Promise<IndexVersion[]> {
+  const out: IndexVersion[] = [];
+  for await (const meta of store.list("indexes/")) {
+    const found = await readJson<IndexVersion>(store, meta.key);
+    if (found) out.push(found.value);
+  }
+  return out.sort((a, b) => a.createdAt.localeCompare(b.createdAt) || a.version.localeCompare(b.version));
+}
+
+/** Moves a version by an event (refused moves are a ConflictError with the reason), merging `patch` in. */
+export async function moveVersion(store: ObjectStore, version: string, event: IndexEvent, patch: Partial<Omit<IndexVersion, "version" | "state" | "config" | "createdAt" | "createdBy">> = {}): Promise<IndexVersion> {
+  for (let attempt = 1; ; attempt += 1) {
+    const found = await readJson<IndexVersion>(store, versionKey(versionNameSchema.parse(version)));
+    if (!found) throw new NotFoundError(`index version ${version} not found`);
+    const move = nextState(found.value.state, event);
+    if (!move.ok) throw new ConflictError(`index version ${version}: ${move.reason}`, { version, state: found.value.state });
+    const next: IndexVersion = { ...found.value, ...patch, state: move.state, updatedAt: new Date().toISOString() };
+    try {
+      await writeJson(store, versionKey(version), next, found.generation);
+      return next;
+    } catch (error) {
+      if (!(error instanceof ConflictError) || attempt >= 20) throw error;
+    }
+  }
+}
+
+/** The state an operator sees: live and previous come from the alias, everything else from the record. */
+export function effectiveState(record: IndexVersion, alias: AliasRecord): IndexState {
+  if (alias.live === record.version) return "live";
+  if (alias.previous === record.version) return "previous";
+  return record.state;
+}
