@@ -121,6 +121,20 @@ describe("the scheduled refresh", () => {
   });
 });
 
+describe("ragops ingest, then ragops refresh of the same folder", () => {
+  it("recognises the ingested files as unchanged", () => {
+    const dir = mkdtempSync(join(tmpdir(), "ragops-ingest-then-refresh-"));
+    cpSync(join("examples", "corpus", "battery-care-and-replacement.md"), join(dir, "battery-care-and-replacement.md"));
+    const env = { ...process.env, REDIS_URL: inject("redisUrl"), RAGOPS_DATA_DIR: mkdtempSync(join(tmpdir(), "ragops-cli-")), RAGOPS_REDIS_PREFIX: `itr${process.pid}` };
+    const cli = (...args: string[]) => spawnSync(process.execPath, ["--import", "tsx", "src/cli/main.ts", ...args], { env, encoding: "utf8", timeout: 60_000 });
+    expect(cli("ingest", dir).status).toBe(0);
+    const refreshed = cli("refresh", "--source", dir, "--json");
+    expect(refreshed.status, refreshed.stderr).toBe(0);
+    expect(JSON.parse(refreshed.stdout)).toMatchObject({ scanned: 1, unchanged: 1, added: 0, chunksEmbedded: 0, indexWrites: 0 });
+    rmSync(dir, { recursive: true, force: true });
+  });
+});
+
 describe("ragops refresh", () => {
   it("prints a summary and exits 0, and --dry-run changes nothing", () => {
     const dir = mkdtempSync(join(tmpdir(), "ragops-cli-source-"));

@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import { createReadStream } from "node:fs";
 import { readdir, stat } from "node:fs/promises";
 import { basename, extname, join, relative, resolve } from "node:path";
+import { pathToFileURL } from "node:url";
 import type { Job, QueueEvents } from "bullmq";
 import { InvalidRequestError, PayloadTooLargeError, errorMessage } from "../errors.js";
 import type { JobProgress } from "../queues/ingest-queue.js";
@@ -51,7 +52,7 @@ export function idFromPath(relativePath: string): string {
 export async function submitFile(deps: DocumentServiceDeps, file: FoundFile, options: { tags?: string[] } = {}): Promise<SubmitResult> {
   const filename = basename(file.path);
   const contentType = resolveContentType(filename);
-  const { size } = await stat(file.path);
+  const { size, mtimeMs } = await stat(file.path);
   if (size > deps.config.http.maxUploadBytes) throw new PayloadTooLargeError(deps.config.http.maxUploadBytes);
   const key = uploadKey(randomUUID());
   const meta = await deps.store.put(key, createReadStream(file.path), { contentType });
@@ -60,7 +61,9 @@ export async function submitFile(deps: DocumentServiceDeps, file: FoundFile, opt
     mode: "upsert",
     upload: { key, size: meta.size, filename, contentType },
     tags: options.tags ?? [],
-    source: file.path,
+    // The same URI `ragops refresh` gives the file, so a later refresh of the folder recognises it.
+    source: pathToFileURL(file.path).href,
+    fingerprint: { mtimeMs },
   });
 }
 
