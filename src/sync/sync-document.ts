@@ -26,13 +26,20 @@ import type { ChunkRegistry } from "./registry.js";
  * the document's reference set only after the index no longer needs it. A job
  * killed anywhere and retried ends where a clean run would.
  */
+/** One index version that follows this chunking profile: its index, and the embedder (with its cache) that fills it. */
+export interface SyncTarget {
+  version: string;
+  index: VectorIndex;
+  embedder: Embedder;
+  cache: EmbeddingCache;
+}
+
 export interface SyncDeps {
   store: ObjectStore;
   redis: Redis;
   registry: ChunkRegistry;
-  index: VectorIndex;
-  embedder: Embedder;
-  cache: EmbeddingCache;
+  /** Every index version of this profile that follows the corpus; registry decisions are shared, index writes go to each. */
+  targets: readonly SyncTarget[];
   profile: string;
   config: Pick<Config, "dedupe" | "embedder" | "sync" | "redis">;
   logger: Logger;
@@ -91,7 +98,8 @@ interface Context {
   d: string;
   next: DocumentManifest | null;
   byHash: Map<string, ManifestChunk>;
-  vectors: Map<string, Float32Array>;
+  /** Vectors by target version, then chunk hash. */
+  vectors: Map<string, Map<string, Float32Array>>;
   counts: SyncCounts;
   minhash: MinHashOptions;
   /** Other documents' manifests read during this sync. */
@@ -106,7 +114,7 @@ export async function syncDocument(deps: SyncDeps, request: SyncRequest): Promis
     d: request.documentId,
     next,
     byHash: new Map((next?.chunks ?? []).map((c) => [c.hash, c])),
-    vectors: new Map(),
+    vectors: new Map(deps.targets.map((t) => [t.version, new Map<string, Float32Array>()])),
     counts: emptyCounts(),
     minhash: { permutations: config.dedupe.permutations, shingleWords: config.dedupe.shingleWords, bands: config.dedupe.bands },
     manifests: new Map(),
@@ -121,21 +129,24 @@ export async function syncDocument(deps: SyncDeps, request: SyncRequest): Promis
 
   // Before the lock: embed what will most likely need a vector, so the slow part does not hold other jobs up.
   const before = diffChunks(await registry.docRefs(ctx.d), hashes);
-  const inIndex = await deps.index.fetch(before.added);
   const knownDup = await registry.dupOf(before.added);
   const leavingBefore = await onlyMine(ctx, before.removed);
-  const unknown = before.added.filter((h) => !inIndex.has(h) && !knownDup.has(h)).map((h) => ctx.byHash.get(h) as ManifestChunk);
+  const held = await Promise.all(deps.targets.map((t) => t.index.fetch(before.added)));
+  const unknown = before.added.filter((h) => !knownDup.has(h) && held.some((stored) => !stored.has(h))).map((h) => ctx.byHash.get(h) as ManifestChunk);
   const preview = config.dedupe.nearDuplicates ? await classify(ctx, unknown.map((c) => ({ hash: c.hash, signature: signatureOf(c) })), leavingBefore) : new Map<string, string>();
-  const likely = new Map(unknown.filter((c) => !preview.has(c.hash)).map((c) => [c.hash, c.text]));
-  await request.onProgress?.({ stage: "embedding", percent: 30, detail: `${likely.size} new chunks to embed` });
-  const embedded = await embedWithCache(deps.embedder, deps.cache, likely, {
-    batchSize: config.embedder.batchSize,
-    concurrency: config.embedder.concurrency,
-    onProgress: (done, total) => request.onProgress?.({ stage: "embedding", percent: 30 + Math.round((50 * done) / Math.max(1, total)), detail: `${done}/${total} chunks` }),
-  });
-  ctx.counts.embedded += embedded.embedded;
-  ctx.counts.cacheHits += embedded.cacheHits;
-  for (const [h, v] of embedded.vectors) ctx.vectors.set(h, v);
+  const likely = unknown.filter((c) => !preview.has(c.hash));
+  await request.onProgress?.({ stage: "embedding", percent: 30, detail: `${likely.length} new chunks to embed` });
+  for (const [i, target] of deps.targets.entries()) {
+    const texts = new Map(likely.filter((c) => !held[i]?.has(c.hash)).map((c) => [c.hash, c.text]));
+    const embedded = await embedWithCache(target.embedder, target.cache, texts, {
+      batchSize: config.embedder.batchSize,
+      concurrency: config.embedder.concurrency,
+      onProgress: (done, total) => request.onProgress?.({ stage: "embedding", percent: 30 + Math.round((50 * done) / Math.max(1, total)), detail: `${done}/${total} chunks for ${target.version}` }),
+    });
+    ctx.counts.embedded += embedded.embedded;
+    ctx.counts.cacheHits += embedded.cacheHits;
+    for (const [h, v] of embedded.vectors) ctx.vectors.get(target.version)?.set(h, v);
+  }
 
   await request.onProgress?.({ stage: "indexing", percent: 85 });
   const lockOptions = { ttlMs: config.sync.lockTtlMs, waitMs: config.sync.lockWaitMs };
@@ -154,15 +165,18 @@ export async function syncDocument(deps: SyncDeps, request: SyncRequest): Promis
     if (next) await registry.setDocMeta(lease, ctx.d, { tags: next.tags, contentType: next.contentType });
     await registry.addRefs(lease, ctx.d, hashes);
 
-    // 1. Every chunk of the document is indexed, or a near-duplicate of an indexed chunk.
-    const stored = await deps.index.fetch(hashes);
+    // 1. Every chunk of the document is canonical (indexed in every target) or a near-duplicate of a canonical chunk.
     const dupOf = await registry.dupOf(hashes);
-    const liveCanonicals = await registry.signatures([...new Set(dupOf.values())]);
+    const canonical = await registry.signatures([...new Set([...hashes, ...dupOf.values()])]);
+    const mine: string[] = [];
     const pending: ManifestChunk[] = [];
     for (const chunk of next?.chunks ?? []) {
       const known = dupOf.get(chunk.hash);
-      if (stored.has(chunk.hash)) touched.add(chunk.hash);
-      else if (known && !leaving.has(known) && liveCanonicals.has(known)) {
+      if (canonical.has(chunk.hash)) {
+        mine.push(chunk.hash);
+        touched.add(chunk.hash);
+        if (known) await registry.unmarkDuplicate(lease, chunk.hash); // left by a promotion a crash interrupted
+      } else if (known && !leaving.has(known) && canonical.has(known)) {
         touched.add(known);
         counts.nearDuplicates += 1;
       } else pending.push(chunk);
@@ -180,7 +194,12 @@ export async function syncDocument(deps: SyncDeps, request: SyncRequest): Promis
     }
     await registry.markCanonicalMany(lease, fresh);
     for (const { hash } of fresh) if (dupOf.has(hash)) await registry.unmarkDuplicate(lease, hash);
-    await upsertCanonical(ctx, fresh.map((f) => f.hash));
+    mine.push(...fresh.map((f) => f.hash));
+    // Each target gets the canonical chunks it lacks (all of them for a version being built).
+    for (const target of deps.targets) {
+      const stored = await target.index.fetch(mine);
+      await upsertCanonical(ctx, target, mine.filter((h) => !stored.has(h)));
+    }
 
     // 2. Chunks the document no longer has: drop its reference, and the datapoint when nobody else needs it.
     //    Datapoints leave the index in one batch, before the references that would let a retry find them again.
@@ -188,8 +207,8 @@ export async function syncDocument(deps: SyncDeps, request: SyncRequest): Promis
     for (const h of diff.removed) if (await release(ctx, h, touched)) orphans.push(h);
     if (orphans.length) {
       await ensureHeld(ctx);
-      await deps.index.remove(orphans);
-      counts.indexRemovals += orphans.length;
+      for (const target of deps.targets) await target.index.remove(orphans);
+      counts.indexRemovals += orphans.length * deps.targets.length;
     }
     const orphanSignatures = await registry.signatures(orphans);
     for (const h of orphans) {
@@ -199,7 +218,7 @@ export async function syncDocument(deps: SyncDeps, request: SyncRequest): Promis
     for (const h of diff.removed) await registry.removeRef(lease, ctx.d, h);
 
     // 3. Restricts and payloads of indexed chunks that gained or lost this document.
-    await refreshMetadata(ctx, [...touched]);
+    for (const target of deps.targets) await refreshMetadata(ctx, target, [...touched]);
 
     if (next) await writeJson(deps.store, manifestKey(deps.profile, ctx.d), next);
     else {
@@ -261,13 +280,14 @@ async function nearestCanonical(ctx: Context, hash: string, signature: Uint32Arr
   return best?.hash;
 }
 
-async function upsertCanonical(ctx: Context, hashes: readonly string[]): Promise<void> {
+async function upsertCanonical(ctx: Context, target: SyncTarget, hashes: readonly string[]): Promise<void> {
   if (hashes.length === 0) return;
-  const { deps, counts, vectors } = ctx;
+  const { deps, counts } = ctx;
+  const vectors = ctx.vectors.get(target.version) as Map<string, Float32Array>;
   const texts = new Map<string, string>();
   for (const h of hashes) if (!vectors.has(h)) texts.set(h, (await chunkOf(ctx, ctx.d, h))?.chunk.text ?? "");
   if (texts.size) {
-    const late = await embedWithCache(deps.embedder, deps.cache, texts, { batchSize: deps.config.embedder.batchSize, concurrency: deps.config.embedder.concurrency });
+    const late = await embedWithCache(target.embedder, target.cache, texts, { batchSize: deps.config.embedder.batchSize, concurrency: deps.config.embedder.concurrency });
     counts.embedded += late.embedded;
     counts.cacheHits += late.cacheHits;
     for (const [h, v] of late.vectors) vectors.set(h, v);
@@ -275,7 +295,7 @@ async function upsertCanonical(ctx: Context, hashes: readonly string[]): Promise
   const metadata = await metadataOf(ctx, hashes);
   const datapoints: Datapoint[] = hashes.map((h) => ({ id: h, vector: vectors.get(h) as Float32Array, ...(metadata.get(h) as { restricts: Restricts; payload: Record<string, unknown> }) }));
   await ensureHeld(ctx);
-  await deps.index.upsert(datapoints);
+  await target.index.upsert(datapoints);
   counts.indexWrites += datapoints.length;
 }
 
@@ -316,7 +336,7 @@ async function release(ctx: Context, h: string, touched: Set<string>): Promise<b
       continue;
     }
     await registry.markCanonical(lease, x, signature, bandKeys(signature, ctx.minhash.bands));
-    await upsertCanonical(ctx, [x]);
+    for (const target of ctx.deps.targets) await upsertCanonical(ctx, target, [x]);
     await registry.unmarkDuplicate(lease, x);
     ctx.counts.promoted += 1;
   }
@@ -325,9 +345,9 @@ async function release(ctx: Context, h: string, touched: Set<string>): Promise<b
 }
 
 /** Writes restricts and payload of indexed chunks where they differ from what the index holds. */
-async function refreshMetadata(ctx: Context, hashes: readonly string[]): Promise<void> {
+async function refreshMetadata(ctx: Context, target: SyncTarget, hashes: readonly string[]): Promise<void> {
   if (hashes.length === 0) return;
-  const stored = await ctx.deps.index.fetch(hashes);
+  const stored = await target.index.fetch(hashes);
   const present = hashes.filter((h) => stored.has(h));
   const metadata = await metadataOf(ctx, present);
   const updates = [];
@@ -340,7 +360,7 @@ async function refreshMetadata(ctx: Context, hashes: readonly string[]): Promise
   }
   if (updates.length === 0) return;
   await ensureHeld(ctx);
-  await ctx.deps.index.updateMetadata(updates);
+  await target.index.updateMetadata(updates);
   ctx.counts.metadataWrites += updates.length;
 }
 

@@ -3,9 +3,6 @@ import type { Redis } from "ioredis";
 import type { Config } from "../../config/schema.js";
 import { chunkDocument } from "../../ingest/chunk-document.js";
 import type { ParsePool } from "../../ingest/parsers/isolated.js";
-import type { EmbeddingCache } from "../../indexer/embedding-cache.js";
-import type { Embedder } from "../../indexer/embedders/embedder.js";
-import type { VectorIndex } from "../../indexer/indexes/vector-index.js";
 import { documentKey, type DocumentRecord } from "../documents/records.js";
 import { UnprocessableDocumentError } from "../errors.js";
 import type { Logger } from "../logger.js";
@@ -14,16 +11,14 @@ import { readJson, updateJson } from "../stores/json-records.js";
 import type { ObjectStore } from "../stores/object-store.js";
 import { manifestChunks, readManifest, type DocumentManifest } from "../sync/manifest.js";
 import type { ChunkRegistry } from "../sync/registry.js";
-import { emptyCounts, syncDocument, type SyncCounts } from "../sync/sync-document.js";
+import { emptyCounts, syncDocument, type SyncCounts, type SyncTarget } from "../sync/sync-document.js";
 
 /** What a job needs; the worker wires the adapters in. */
 export interface JobDeps {
   config: Config;
   store: ObjectStore;
   redis: Redis;
-  embedder: Embedder;
-  cache: EmbeddingCache;
-  index: VectorIndex;
+  targets: SyncTarget[];
   registry: ChunkRegistry;
   profile: string;
   parser: ParsePool;
