@@ -20,6 +20,7 @@ import { BaseEmbedding, DocStoreStrategy, Document as LlDocument, IngestionPipel
 import { loadConfig } from "../config/load.js";
 import { countTokens } from "../ingest/tokenizer.js";
 import type { Embedder } from "../indexer/embedders/embedder.js";
+import { createEmbedder } from "../indexer/embedders/index.js";
 import { embedText } from "../indexer/embedders/offline-hashing.js";
 import { ensureRedis } from "../src/dev/local-redis.js";
 import { createIngestQueueEvents } from "../src/queues/ingest-queue.js";
@@ -66,9 +67,9 @@ async function runRagops(v1: CorpusDoc[], v2: CorpusDoc[]): Promise<Step[]> {
   for (const doc of v1) writeFileSync(join(folder, doc.id), doc.text);
   const redis = await ensureRedis(process.env.REDIS_URL ?? "redis://127.0.0.1:1", { dir: join(root, "redis"), preferUrlPort: false });
   const config = loadConfig({ env: {}, overrides: { dataDir: join(root, "data"), redis: { url: redis.url, prefix: `bench${process.pid}` }, log: { level: "silent" } } });
-  const runtime = await openRuntime(config);
-  const counting: Embedder = { identity: runtime.embedder.identity, embed: async (texts) => embed(texts) };
-  runtime.embedder = counting;
+  const runtime = await openRuntime(config, {
+    embedderFor: (embedderConfig): Embedder => ({ identity: createEmbedder(embedderConfig).identity, embed: async (texts) => embed(texts) }),
+  });
   const worker = await startIngestWorker(runtime);
   const events = await createIngestQueueEvents(config);
   const steps: Step[] = [];

@@ -1,8 +1,9 @@
 import type { Queue } from "bullmq";
 import type { Redis } from "ioredis";
-import type { Config } from "../config/schema.js";
+import type { Config, EmbedderConfig } from "../config/schema.js";
 import { createEmbedder, type Embedder } from "../indexer/embedders/index.js";
-import { openVectorIndex, type VectorIndex } from "../indexer/indexes/index.js";
+import type { VectorIndex } from "../indexer/indexes/index.js";
+import { bootstrapVersions, createVersionCatalog, type VersionCatalog } from "./lifecycle/catalog.js";
 import { createLogger, type Logger } from "./logger.js";
 import { createIngestQueue } from "./queues/ingest-queue.js";
 import { connectRedis, createRedis } from "./queues/redis.js";
@@ -17,24 +18,28 @@ export interface Runtime {
   embedder: Embedder;
   redis: Redis;
   queue: Queue;
-  /** The configured index version, opened on first use. */
+  /** Index versions: the registry, opened on demand. */
+  catalog: VersionCatalog;
+  /** The configured index version (index.version), opened on first use. */
   index(): Promise<VectorIndex>;
   close(): Promise<void>;
 }
 
-export async function openRuntime(config: Config, options: { logger?: Logger } = {}): Promise<Runtime> {
+export interface RuntimeOptions {
+  logger?: Logger;
+  /** How index versions get their embedder (benchmarks wrap the real one to count calls). */
+  embedderFor?: (config: EmbedderConfig) => Embedder;
+}
+
+export async function openRuntime(config: Config, options: RuntimeOptions = {}): Promise<Runtime> {
   const logger = options.logger ?? createLogger(config);
   const redis = createRedis(config.redis.url, "client");
   await connectRedis(redis, config.redis.url);
   const store = createObjectStore(config);
-  const embedder = createEmbedder(config.embedder);
+  const embedder = (options.embedderFor ?? createEmbedder)(config.embedder);
   const queue = createIngestQueue(config);
-  let index: Promise<VectorIndex> | undefined;
-  const openIndex = () =>
-    (index ??= openVectorIndex(config.index, { dataDir: config.dataDir, version: config.index.version, dimensions: embedder.identity.dimensions }).catch((error: unknown) => {
-      index = undefined; // let a later call retry
-      throw error;
-    }));
+  await bootstrapVersions(config, store);
+  const catalog = createVersionCatalog(config, store, options.embedderFor);
   return {
     config,
     logger,
@@ -42,10 +47,11 @@ export async function openRuntime(config: Config, options: { logger?: Logger } =
     embedder,
     redis,
     queue,
-    index: openIndex,
+    catalog,
+    index: async () => (await catalog.open(config.index.version)).index,
     close: async () => {
       await queue.close();
-      if (index) await (await index.catch(() => undefined))?.close();
+      await catalog.close();
       await store.close();
       redis.disconnect();
     },

@@ -1,6 +1,7 @@
 import { z } from "zod";
 import type { IndexFilter, Neighbor } from "../indexer/indexes/vector-index.js";
 import { InvalidRequestError } from "./errors.js";
+import { versionNameSchema } from "../indexer/lifecycle/versions.js";
 import { documentIdSchema } from "./queues/ingest-queue.js";
 import type { Runtime } from "./runtime.js";
 
@@ -8,6 +9,8 @@ const oneOrMany = <T extends z.ZodType>(schema: T) => z.union([schema, z.array(s
 
 export const searchRequestSchema = z.strictObject({
   query: z.string().trim().min(1, "query must not be empty").max(8192),
+  /** Search this index version instead of the live one (operators comparing green and blue). */
+  index: versionNameSchema.optional(),
   k: z.number().int().min(1).optional(),
   filter: z
     .strictObject({
@@ -44,14 +47,18 @@ export interface SearchResponse {
   results: SearchResult[];
 }
 
-export async function search(runtime: Pick<Runtime, "config" | "embedder" | "index">, request: SearchRequest): Promise<SearchResponse> {
+/**
+ * Resolves the alias once, then answers from exactly that version, with that
+ * version's embedder: a swap during the request changes nothing in its answer.
+ */
+export async function search(runtime: Pick<Runtime, "config" | "catalog">, request: SearchRequest): Promise<SearchResponse> {
   const { config } = runtime;
-  const k = request.k ?? config.index.defaultTopK;
+  const target = request.index ? await runtime.catalog.open(request.index) : (await runtime.catalog.live()).version;
+  const k = request.k ?? target.record.config.defaultTopK;
   if (k > config.index.maxTopK) throw new InvalidRequestError(`k must be at most ${config.index.maxTopK} (index.maxTopK); got ${k}`);
-  const [vector] = await runtime.embedder.embed([request.query], { purpose: "query" });
-  const index = await runtime.index();
-  const neighbors = await index.query(vector as Float32Array, { k, filter: toIndexFilter(request.filter) });
-  return { index: config.index.version, k, results: neighbors.map(toResult) };
+  const [vector] = await target.embedder.embed([request.query], { purpose: "query" });
+  const neighbors = await target.index.query(vector as Float32Array, { k, filter: toIndexFilter(request.filter) });
+  return { index: target.record.version, k, results: neighbors.map(toResult) };
 }
 
 function toIndexFilter(filter: SearchRequest["filter"]): IndexFilter | undefined {

@@ -4,14 +4,14 @@ import cliProgress from "cli-progress";
 import Table from "cli-table3";
 import { ConfigError, loadConfig } from "../../config/load.js";
 import type { Config } from "../../config/schema.js";
-import { createEmbedder } from "../../indexer/embedders/index.js";
-import { openVectorIndex } from "../../indexer/indexes/index.js";
 import { collectFiles, submitFile, waitForJobs, type JobOutcome } from "../documents/ingest-files.js";
 import { errorMessage, isRagopsError } from "../errors.js";
 import { startServer } from "../http/server.js";
 import { createLogger } from "../logger.js";
 import { createIngestQueueEvents } from "../queues/ingest-queue.js";
+import { bootstrapVersions, createVersionCatalog } from "../lifecycle/catalog.js";
 import { openRuntime } from "../runtime.js";
+import { createObjectStore } from "../stores/index.js";
 import { createLocalDirSource } from "../sources/local-dir.js";
 import { runRefresh, type RefreshSummary } from "../sync/refresh.js";
 import { search } from "../search.js";
@@ -211,17 +211,19 @@ export function buildProgram(): Command {
     .option("-k, --top-k <k>", "number of results (default 5)", positiveInt)
     .option("-t, --tag <tag>", "only chunks with this tag (repeatable: any of them)", collect, [])
     .option("-d, --document <id>", "only chunks of this document (repeatable)", collect, [])
+    .option("-i, --index <version>", "search this index version instead of the live one")
     .option("--json", "print JSON instead of a table")
-    .action(async (question: string, options: { topK?: number; tag: string[]; document: string[]; json?: boolean }, command: Command) => {
+    .action(async (question: string, options: { topK?: number; tag: string[]; document: string[]; index?: string; json?: boolean }, command: Command) => {
       const config = configFrom(command);
-      const embedder = createEmbedder(config.embedder);
-      const index = await openVectorIndex(config.index, { dataDir: config.dataDir, version: config.index.version, dimensions: embedder.identity.dimensions });
+      const store = createObjectStore(config);
+      await bootstrapVersions(config, store);
+      const catalog = createVersionCatalog(config, store);
       try {
         const filter = options.tag.length || options.document.length ? { ...(options.tag.length ? { tags: options.tag } : {}), ...(options.document.length ? { documentId: options.document } : {}) } : undefined;
-        const response = await search({ config, embedder, index: async () => index }, { query: question, k: options.topK, filter });
-        console.log(options.json ? JSON.stringify(response, null, 2) : formatSearchResults(response.results));
+        const response = await search({ config, catalog }, { query: question, k: options.topK, filter, ...(options.index ? { index: options.index } : {}) });
+        console.log(options.json ? JSON.stringify(response, null, 2) : `${formatSearchResults(response.results)}\n(index ${response.index})`);
       } finally {
-        await index.close();
+        await catalog.close();
       }
     });
 

@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import express, { type Express, type NextFunction, type Request, type Response } from "express";
 import { z } from "zod";
 import { deleteDocument, getDocument, getDocumentChunks, parseDocumentId, submitDocument, type SubmitRequest } from "../documents/service.js";
-import { profileKey, registryPrefix } from "../sync/profile.js";
+import { registryPrefix } from "../sync/profile.js";
 import { createChunkRegistry } from "../sync/registry.js";
 import { NotFoundError, UnavailableError, errorMessage } from "../errors.js";
 import { documentIdSchema } from "../queues/ingest-queue.js";
@@ -92,11 +92,12 @@ export function createApp(runtime: Runtime): Express {
     }),
   );
 
-  const profile = profileKey(config);
-  const registry = createChunkRegistry(runtime.redis, registryPrefix(config.redis.prefix, profile));
   app.get(
     "/v1/documents/:id/chunks",
     route(async (req, res) => {
+      // As the live version's chunking profile has them.
+      const { profile } = (await runtime.catalog.live()).version;
+      const registry = createChunkRegistry(runtime.redis, registryPrefix(config.redis.prefix, profile));
       res.json(await getDocumentChunks({ store, registry, profile }, String(req.params.id)));
     }),
   );

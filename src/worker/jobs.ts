@@ -4,25 +4,47 @@ import type { Config } from "../../config/schema.js";
 import { chunkDocument } from "../../ingest/chunk-document.js";
 import type { ParsePool } from "../../ingest/parsers/isolated.js";
 import { documentKey, type DocumentRecord } from "../documents/records.js";
-import { UnprocessableDocumentError } from "../errors.js";
+import { UnavailableError, UnprocessableDocumentError } from "../errors.js";
 import type { Logger } from "../logger.js";
 import type { DeletePayload, IngestPayload, JobProgress } from "../queues/ingest-queue.js";
 import { readJson, updateJson } from "../stores/json-records.js";
 import type { ObjectStore } from "../stores/object-store.js";
 import { manifestChunks, readManifest, type DocumentManifest } from "../sync/manifest.js";
-import type { ChunkRegistry } from "../sync/registry.js";
-import { emptyCounts, syncDocument, type SyncCounts, type SyncTarget } from "../sync/sync-document.js";
+import { createChunkRegistry } from "../sync/registry.js";
+import { registryPrefix } from "../sync/profile.js";
+import { byProfile, type OpenVersion, type VersionCatalog } from "../lifecycle/catalog.js";
+import type { ParsedDocument } from "../../ingest/types.js";
+import type { ChunkingConfig } from "../../config/schema.js";
+import { emptyCounts, syncDocument, type SyncCounts, type SyncDeps, type SyncTarget } from "../sync/sync-document.js";
 
 /** What a job needs; the worker wires the adapters in. */
 export interface JobDeps {
   config: Config;
   store: ObjectStore;
   redis: Redis;
-  targets: SyncTarget[];
-  registry: ChunkRegistry;
-  profile: string;
+  catalog: VersionCatalog;
   parser: ParsePool;
   logger: Logger;
+}
+
+/** What syncing one document into one chunking profile needs. */
+function profileDeps(deps: JobDeps, profile: string, versions: readonly OpenVersion[]): SyncDeps {
+  const version = versions[0] as OpenVersion;
+  return {
+    store: deps.store,
+    redis: deps.redis,
+    registry: createChunkRegistry(deps.redis, registryPrefix(deps.config.redis.prefix, profile)),
+    targets: versions.map((v): SyncTarget => ({ version: v.record.version, index: v.index, embedder: v.embedder, cache: v.cache })),
+    profile,
+    config: { ...deps.config, dedupe: version.record.config.dedupe },
+    logger: deps.logger,
+  };
+}
+
+function addCounts(total: SyncCounts, more: SyncCounts): SyncCounts {
+  const out = { ...total };
+  for (const key of Object.keys(out) as Array<keyof SyncCounts>) out[key] += more[key];
+  return out;
 }
 
 export type ReportProgress = (progress: JobProgress) => Promise<void>;
@@ -57,29 +79,50 @@ export async function processIngest(deps: JobDeps, payload: IngestPayload, repor
   await report({ stage: "parsing", percent: 5 });
   const { body } = await store.get(payload.objectKey);
   const fingerprint = { size: body.length, sha256: createHash("sha256").update(body).digest("hex"), ...(payload.fingerprint ?? {}) };
-  const previous = await readManifest(store, deps.profile, payload.documentId);
-  if (previous && sameDocument(previous, fingerprint.sha256, payload)) {
-    // The same bytes and metadata as the indexed version: nothing to parse, embed or write.
-    const refreshed = { ...previous, fingerprint: { ...previous.fingerprint, ...(payload.fingerprint ?? {}) } };
-    await finish(deps, payload, refreshed, { ...emptyCounts(), chunks: previous.chunks.length, unchanged: previous.chunks.length }, previous.rawKey);
-    await report({ stage: "done", percent: 100, detail: "unchanged" });
-    return { outcome: "unchanged", documentId: payload.documentId, version: payload.version, ...emptyCounts(), chunks: previous.chunks.length, unchanged: previous.chunks.length };
+  const groups = byProfile(await deps.catalog.following());
+  let parsed: ParsedDocument | undefined;
+  let total = emptyCounts();
+  let changed = false;
+  let shown: { manifest: DocumentManifest; counts: SyncCounts } | undefined;
+  let previousRawKey: string | undefined;
+  for (const [profile, versions] of groups) {
+    const previous = await readManifest(store, profile, payload.documentId);
+    previousRawKey ??= previous?.rawKey;
+    if (previous && sameDocument(previous, fingerprint.sha256, payload)) {
+      // The same bytes and metadata as this profile's indexed version: nothing to parse, embed or write.
+      const counts = { ...emptyCounts(), chunks: previous.chunks.length, unchanged: previous.chunks.length };
+      shown ??= { manifest: { ...previous, fingerprint: { ...previous.fingerprint, ...(payload.fingerprint ?? {}) } }, counts };
+      total = addCounts(total, counts);
+      continue;
+    }
+    parsed ??= await deps.parser.parse(body, {
+      filename: payload.filename,
+      contentType: payload.contentType,
+      zipLimits: { maxEntries: config.ingest.zipMaxEntries, maxUncompressedBytes: config.ingest.zipMaxUncompressedBytes },
+    });
+    await report({ stage: "chunking", percent: 20 });
+    const next = manifestFor(payload, parsed, profile, (versions[0] as OpenVersion).record.config.chunking, fingerprint);
+    const counts = await syncDocument(profileDeps(deps, profile, versions), { documentId: payload.documentId, next, isCurrent, onProgress: report });
+    if (counts === "stale") return stale();
+    changed = true;
+    shown = { manifest: next, counts };
+    total = addCounts(total, counts);
   }
-  const parsed = await deps.parser.parse(body, {
-    filename: payload.filename,
-    contentType: payload.contentType,
-    zipLimits: { maxEntries: config.ingest.zipMaxEntries, maxUncompressedBytes: config.ingest.zipMaxUncompressedBytes },
-  });
+  if (!shown) throw new UnavailableError("no index version follows the corpus (all retired or failed); create one with POST /v1/indexes");
+  await finish(deps, payload, shown.manifest, shown.counts, previousRawKey);
+  await report({ stage: "done", percent: 100, detail: changed ? `${total.chunks} chunks, ${total.embedded} embedded` : "unchanged" });
+  return { outcome: changed ? "indexed" : "unchanged", documentId: payload.documentId, version: payload.version, ...total };
+}
 
-  await report({ stage: "chunking", percent: 20 });
+function manifestFor(payload: IngestPayload, parsed: ParsedDocument, profile: string, chunking: ChunkingConfig, fingerprint: DocumentManifest["fingerprint"]): DocumentManifest {
   const meta = { documentId: payload.documentId, version: payload.version, contentType: parsed.contentType, ...payload.metadata };
-  const chunks = chunkDocument(parsed, meta, config.chunking);
+  const chunks = chunkDocument(parsed, meta, chunking);
   if (chunks.length === 0) throw new UnprocessableDocumentError("the document has no text to index");
   const first = chunks[0] as (typeof chunks)[number];
-  const next: DocumentManifest = {
+  return {
     documentId: payload.documentId,
     version: payload.version,
-    profile: deps.profile,
+    profile,
     source: payload.metadata.source,
     rawKey: payload.objectKey,
     fingerprint,
@@ -90,12 +133,6 @@ export async function processIngest(deps: JobDeps, payload: IngestPayload, repor
     chunks: manifestChunks(chunks),
     indexedAt: new Date().toISOString(),
   };
-
-  const counts = await syncDocument(deps, { documentId: payload.documentId, next, isCurrent, onProgress: report });
-  if (counts === "stale") return stale();
-  await finish(deps, payload, next, counts, previous?.rawKey);
-  await report({ stage: "done", percent: 100, detail: `${counts.chunks} chunks, ${counts.embedded} embedded` });
-  return { outcome: "indexed", documentId: payload.documentId, version: payload.version, ...counts };
 }
 
 function sameDocument(previous: DocumentManifest, sha256: string, payload: IngestPayload): boolean {
@@ -139,11 +176,15 @@ export async function processDelete(deps: JobDeps, payload: DeletePayload): Prom
     return now?.value.version === payload.version && now.value.status === "deleting";
   };
   if (!record || !(await current())) return { outcome: "stale", documentId: payload.documentId, ...emptyCounts() };
-  const counts = await syncDocument(deps, { documentId: payload.documentId, next: null, isCurrent: current });
-  if (counts === "stale") return { outcome: "stale", documentId: payload.documentId, ...emptyCounts() };
+  let total = emptyCounts();
+  for (const [profile, versions] of byProfile(await deps.catalog.following())) {
+    const counts = await syncDocument(profileDeps(deps, profile, versions), { documentId: payload.documentId, next: null, isCurrent: current });
+    if (counts === "stale") return { outcome: "stale", documentId: payload.documentId, ...emptyCounts() };
+    total = addCounts(total, counts);
+  }
   await store.delete(record.value.rawKey).catch(() => false);
   await store.delete(documentKey(payload.documentId), { ifGenerationMatch: record.generation }).catch(() => false);
-  return { outcome: "deleted", documentId: payload.documentId, ...counts };
+  return { outcome: "deleted", documentId: payload.documentId, ...total };
 }
 
 /** Records a final failure on the document, unless a newer version took over meanwhile. */

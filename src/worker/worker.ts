@@ -8,9 +8,6 @@ import { REFRESH_QUEUE, createRefreshQueue, refreshPayloadSchema, syncRefreshSch
 import { createLocalDirSource } from "../sources/local-dir.js";
 import { runRefresh } from "../sync/refresh.js";
 import type { Runtime } from "../runtime.js";
-import { createEmbeddingCache } from "../../indexer/embedding-cache.js";
-import { profileKey, registryPrefix } from "../sync/profile.js";
-import { createChunkRegistry } from "../sync/registry.js";
 import { processDelete, processIngest, recordFailure, type DeleteResult, type IngestResult, type JobDeps } from "./jobs.js";
 
 export interface IngestWorker {
@@ -21,20 +18,9 @@ export interface IngestWorker {
 
 export async function startIngestWorker(runtime: Runtime, options: { concurrency?: number } = {}): Promise<IngestWorker> {
   const { config, logger } = runtime;
-  const index = await runtime.index();
   const concurrency = options.concurrency ?? config.queue.concurrency;
   const parser = createParsePool({ threads: concurrency, timeoutMs: config.ingest.parseTimeoutMs, maxMemoryMb: config.ingest.parseMaxMemoryMb });
-  const profile = profileKey(config);
-  const deps: JobDeps = {
-    config,
-    store: runtime.store,
-    redis: runtime.redis,
-    targets: [{ version: config.index.version, index, embedder: runtime.embedder, cache: createEmbeddingCache(runtime.store, runtime.embedder.identity) }],
-    registry: createChunkRegistry(runtime.redis, registryPrefix(config.redis.prefix, profile)),
-    profile,
-    parser,
-    logger,
-  };
+  const deps: JobDeps = { config, store: runtime.store, redis: runtime.redis, catalog: runtime.catalog, parser, logger };
   const { connection, prefix } = queueConnection(config);
 
   const processor = async (job: Job, token?: string): Promise<IngestResult | DeleteResult> => {

@@ -1,0 +1,101 @@
+import type { Config, EmbedderConfig } from "../../config/schema.js";
+import { createEmbeddingCache, type EmbeddingCache } from "../../indexer/embedding-cache.js";
+import { createEmbedder, type Embedder } from "../../indexer/embedders/index.js";
+import { openVectorIndex, type VectorIndex } from "../../indexer/indexes/index.js";
+import { readAlias, swapLive, type AliasRecord } from "../../indexer/lifecycle/alias.js";
+import { appendAudit } from "../../indexer/lifecycle/audit.js";
+import { createVersion, getVersion, listVersions, moveVersion, type IndexVersion } from "../../indexer/lifecycle/versions.js";
+import { ConflictError, UnavailableError } from "../errors.js";
+import type { ObjectStore } from "../stores/object-store.js";
+import { profileKey } from "../sync/profile.js";
+
+/**
+ * The index versions a process works with, opened on demand: each version's
+ * embedder, embedding cache and index, and the chunking profile it follows.
+ */
+export interface OpenVersion {
+  record: IndexVersion;
+  profile: string;
+  embedder: Embedder;
+  cache: EmbeddingCache;
+  index: VectorIndex;
+}
+
+export interface VersionCatalog {
+  /** Versions that follow the corpus: every one not retired or failed (a version being built included). */
+  following(): Promise<OpenVersion[]>;
+  /** One version by name; a retired version is refused. */
+  open(version: string): Promise<OpenVersion>;
+  /** The alias, read once, and the version it makes live. */
+  live(): Promise<{ alias: AliasRecord; version: OpenVersion }>;
+  close(): Promise<void>;
+}
+
+const FOLLOWING = new Set(["building", "ready", "evaluated", "live", "previous"]);
+
+export function createVersionCatalog(config: Config, store: ObjectStore, embedderFor: (config: EmbedderConfig) => Embedder = createEmbedder): VersionCatalog {
+  const opened = new Map<string, Promise<OpenVersion>>();
+  const openRecord = (record: IndexVersion): Promise<OpenVersion> => {
+    let found = opened.get(record.version);
+    if (!found) {
+      found = (async () => {
+        const embedder = embedderFor(record.config.embedder);
+        const index = await openVectorIndex(config.index, { dataDir: config.dataDir, version: record.version, dimensions: embedder.identity.dimensions });
+        return { record, profile: profileKey(record.config), embedder, cache: createEmbeddingCache(store, embedder.identity), index };
+      })();
+      found.catch(() => opened.delete(record.version));
+      opened.set(record.version, found);
+    }
+    // The record changes (state, counts); the opened adapters do not.
+    return found.then((v) => ({ ...v, record }));
+  };
+  return {
+    following: async () => Promise.all((await listVersions(store)).filter((v) => FOLLOWING.has(v.state)).map(openRecord)),
+    open: async (version) => {
+      const record = await getVersion(store, version);
+      if (record.state === "retired") throw new ConflictError(`index version ${version} is retired`, { version });
+      return openRecord(record);
+    },
+    live: async () => {
+      const { alias } = await readAlias(store);
+      if (!alias.live) throw new UnavailableError("no index version is live yet; build one and swap it in");
+      return { alias, version: await openRecord(await getVersion(store, alias.live)) };
+    },
+    close: async () => {
+      for (const version of opened.values()) await (await version.catch(() => undefined))?.index.close();
+      opened.clear();
+    },
+  };
+}
+
+/**
+ * A fresh deployment has no versions: the configured one (index.version, with
+ * the configured embedder and chunking) is created ready and made live, so
+ * ingest and search work at once. Racing processes: one creates, the others
+ * find it created.
+ */
+export async function bootstrapVersions(config: Config, store: ObjectStore): Promise<void> {
+  if ((await readAlias(store)).alias.live) return;
+  const version = config.index.version;
+  try {
+    await createVersion(store, { version, config: { embedder: config.embedder, chunking: config.chunking, dedupe: config.dedupe, defaultTopK: config.index.defaultTopK }, actor: "system:bootstrap" });
+    await moveVersion(store, version, "build-succeeded", { builtAt: new Date().toISOString() });
+    await appendAudit(store, { actor: "system:bootstrap", action: "create", version, reason: "first start: the configured index version" });
+  } catch (error) {
+    if (!(error instanceof ConflictError)) throw error;
+  }
+  try {
+    const change = await swapLive(store, { to: version, expectedVersion: null, actor: "system:bootstrap" });
+    await appendAudit(store, { actor: "system:bootstrap", action: "forced-promotion", from: change.from, to: change.to, version, reason: "first start" });
+  } catch (error) {
+    if (!(error instanceof ConflictError)) throw error; // another process made it live first
+  }
+}
+
+
+/** Following versions grouped by chunking profile: each group is chunked once and synced into all its versions. */
+export function byProfile(versions: readonly OpenVersion[]): Map<string, OpenVersion[]> {
+  const groups = new Map<string, OpenVersion[]>();
+  for (const v of versions) groups.set(v.profile, [...(groups.get(v.profile) ?? []), v]);
+  return groups;
+}
