@@ -146,6 +146,12 @@ export async function createLanceDbIndex(options: LanceDbIndexOptions): Promise<
       table.close();
       db.close();
     },
+    destroy: async () => {
+      await writes;
+      table.close();
+      await db.dropTable(tableName);
+      db.close();
+    },
   };
 }
 

@@ -63,4 +63,6 @@ export interface VectorIndex {
   /** Every datapoint id, for checks and repairs. */
   listIds(): Promise<string[]>;
   close(): Promise<void>;
+  /** Drops this version's data for good (retire). */
+  destroy(): Promise<void>;
 }

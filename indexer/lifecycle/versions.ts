@@ -94,3 +94,18 @@ export function effectiveState(record: IndexVersion, alias: AliasRecord): IndexS
   if (alias.previous === record.version) return "previous";
   return record.state;
 }
+
+/** Changes fields other than state (the build job id, counts), by compare-and-swap. */
+export async function patchVersion(store: ObjectStore, version: string, patch: Partial<Pick<IndexVersion, "buildJobId" | "counts" | "reportId">>): Promise<IndexVersion> {
+  for (let attempt = 1; ; attempt += 1) {
+    const found = await readJson<IndexVersion>(store, versionKey(versionNameSchema.parse(version)));
+    if (!found) throw new NotFoundError(`index version ${version} not found`);
+    const next: IndexVersion = { ...found.value, ...patch, updatedAt: new Date().toISOString() };
+    try {
+      await writeJson(store, versionKey(version), next, found.generation);
+      return next;
+    } catch (error) {
+      if (!(error instanceof ConflictError) || attempt >= 20) throw error;
+    }
+  }
+}

@@ -9,6 +9,7 @@ import { documentIdSchema } from "../queues/ingest-queue.js";
 import type { Runtime } from "../runtime.js";
 import { search, searchRequestSchema } from "../search.js";
 import { errorMiddleware, parseBody } from "./errors.js";
+import { lifecycleRoutes } from "./lifecycle-routes.js";
 import { receiveUpload } from "./upload.js";
 
 const tagSchema = z.string().regex(/^[A-Za-z0-9][\w.:-]{0,63}$/, "tags are 1-64 letters, digits, '_', '.', ':' or '-'");
@@ -79,6 +80,8 @@ export function createApp(runtime: Runtime): Express {
     }
   };
 
+  const lifecycle = lifecycleRoutes(runtime);
+  const lifecycleQueue = lifecycle.queue;
   app.post("/v1/documents", route((req, res) => upload(req, res, "create")));
   app.put(
     "/v1/documents/:id",
@@ -113,7 +116,8 @@ export function createApp(runtime: Runtime): Express {
   app.get(
     "/v1/jobs/:id",
     route(async (req, res) => {
-      const job = await queue.getJob(String(req.params.id));
+      const id = String(req.params.id);
+      const job = id.startsWith("build-") ? await lifecycleQueue.getJob(id) : await queue.getJob(id);
       if (!job) throw new NotFoundError(`job ${req.params.id} not found (finished jobs are kept for the last ${config.queue.keepCompleted})`);
       const state = await job.getState();
       res.json({
@@ -141,6 +145,9 @@ export function createApp(runtime: Runtime): Express {
       res.json(await search(runtime, parseBody(searchRequestSchema, req.body)));
     }),
   );
+
+  app.use(lifecycle.router);
+  app.locals.closeLifecycle = lifecycle.close;
 
   app.get("/healthz", (_req, res) => {
     res.json({ status: "ok" });

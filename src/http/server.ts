@@ -30,6 +30,7 @@ export async function startServer(runtime: Runtime, options: { host?: string; po
       const timer = setTimeout(() => server.closeAllConnections(), graceMs);
       await closed;
       clearTimeout(timer);
+      await (app.locals.closeLifecycle as (() => Promise<void>) | undefined)?.();
     },
   };
 }

@@ -28,6 +28,8 @@ export interface VersionCatalog {
   open(version: string): Promise<OpenVersion>;
   /** The alias, read once, and the version it makes live. */
   live(): Promise<{ alias: AliasRecord; version: OpenVersion }>;
+  /** Drops a retired version's index data and forgets it. */
+  destroy(version: string): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -60,6 +62,12 @@ export function createVersionCatalog(config: Config, store: ObjectStore, embedde
       const { alias } = await readAlias(store);
       if (!alias.live) throw new UnavailableError("no index version is live yet; build one and swap it in");
       return { alias, version: await openRecord(await getVersion(store, alias.live)) };
+    },
+    destroy: async (version) => {
+      const record = await getVersion(store, version);
+      const open = await openRecord(record);
+      opened.delete(version);
+      await open.index.destroy();
     },
     close: async () => {
       for (const version of opened.values()) await (await version.catch(() => undefined))?.index.close();

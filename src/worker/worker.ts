@@ -7,6 +7,8 @@ import { INGEST_QUEUE, createIngestQueueEvents, deletePayloadSchema, ingestPaylo
 import { REFRESH_QUEUE, createRefreshQueue, refreshPayloadSchema, syncRefreshSchedules } from "../queues/refresh-queue.js";
 import { createLocalDirSource } from "../sources/local-dir.js";
 import { runRefresh } from "../sync/refresh.js";
+import { buildVersion, recordChange } from "../lifecycle/build.js";
+import { LIFECYCLE_QUEUE, buildPayloadSchema } from "../queues/lifecycle-queue.js";
 import type { Runtime } from "../runtime.js";
 import { processDelete, processIngest, recordFailure, type DeleteResult, type IngestResult, type JobDeps } from "./jobs.js";
 
@@ -34,9 +36,15 @@ export async function startIngestWorker(runtime: Runtime, options: { concurrency
     try {
       if (job.name === "ingest") {
         const payload = ingestPayloadSchema.parse(job.data);
-        return await processIngest(deps, payload, (progress: JobProgress) => job.updateProgress({ ...progress }));
+        const result = await processIngest(deps, payload, (progress: JobProgress) => job.updateProgress({ ...progress }));
+        await recordChange(runtime.redis, config, payload.documentId);
+        return result;
       }
-      if (job.name === "delete") return await processDelete(deps, deletePayloadSchema.parse(job.data));
+      if (job.name === "delete") {
+        const result = await processDelete(deps, deletePayloadSchema.parse(job.data));
+        await recordChange(runtime.redis, config, result.documentId);
+        return result;
+      }
       throw new UnrecoverableError(`unknown job name "${job.name}"`);
     } catch (error) {
       throw await settleFailure(runtime, job, error);
@@ -73,6 +81,18 @@ export async function startIngestWorker(runtime: Runtime, options: { concurrency
     { connection, prefix, concurrency: 1, lockDuration: config.queue.lockDurationMs, stalledInterval: config.queue.stalledIntervalMs },
   );
   refreshWorker.on("failed", (job, error) => logger.warn({ jobId: job?.id, reason: error.message }, "refresh failed"));
+  // Index builds, one at a time, on their own queue.
+  const buildWorker = new Worker(
+    LIFECYCLE_QUEUE,
+    async (job: Job) => {
+      const { version } = buildPayloadSchema.parse(job.data);
+      return buildVersion({ config, store: runtime.store, redis: runtime.redis, catalog: runtime.catalog, parser, logger }, version, (done, total) =>
+        job.updateProgress({ stage: "indexing", percent: total ? Math.round((100 * done) / total) : 100, detail: `${done}/${total} documents` }),
+      );
+    },
+    { connection, prefix, concurrency: 1, lockDuration: config.queue.lockDurationMs, stalledInterval: config.queue.stalledIntervalMs },
+  );
+  buildWorker.on("failed", (job, error) => logger.warn({ jobId: job?.id, reason: error.message }, "index build failed"));
   const schedules = await syncRefreshSchedules(refreshQueue, config);
   if (schedules.length) logger.info({ cron: config.refresh.cron, sources: config.refresh.sources }, "refresh scheduled");
   worker.on("failed", (job, error) => logger.warn({ jobId: job?.id, attemptsMade: job?.attemptsMade, reason: error.message }, `job ${job?.name ?? "?"} failed`));
@@ -92,6 +112,7 @@ export async function startIngestWorker(runtime: Runtime, options: { concurrency
         await worker.close(true);
       }
       await refreshWorker.close();
+      await buildWorker.close();
       await events.close();
       await refreshQueue.close();
       await parser.close();

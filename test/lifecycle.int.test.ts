@@ -1,0 +1,100 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { putDocument, searchApi, startStack, waitForJob, type Stack } from "./support/stack.js";
+
+const post = async (url: string, path: string, body: unknown, actor = "alice") => {
+  const response = await fetch(`${url}${path}`, { method: "POST", headers: { "content-type": "application/json", "x-ragops-actor": actor }, body: JSON.stringify(body) });
+  return { status: response.status, body: (await response.json()) as Record<string, unknown> & { error?: { code: string; message: string } } };
+};
+
+const DOCS: Record<string, string> = {
+  dock: "# Charging dock\n\nMount the CD-10 charging dock against a solid wall with 1.2 metres of clear floor in front of it.\n",
+  battery: "# Battery\n\nReplace the BP-48 battery pack when a full charge lasts less than six hours of picking.\n",
+  travel: "Travel\n\nHotel stays are reimbursed up to 180 EUR per night in high-cost cities with a receipt.\n",
+};
+
+async function buildGreen(stack: Stack, body: Record<string, unknown>): Promise<string> {
+  const created = await post(stack.url, "/v1/indexes", body);
+  expect(created.status, JSON.stringify(created.body)).toBe(202);
+  const job = await waitForJob(stack.url, String(created.body.buildJobId), 60_000);
+  expect(job.state, job.failedReason).toBe("completed");
+  return String(created.body.version);
+}
+
+describe("index lifecycle", () => {
+  let stack: Stack;
+
+  beforeAll(async () => {
+    stack = await startStack();
+    for (const [id, text] of Object.entries(DOCS)) await putDocument(stack.url, id, text);
+  });
+
+  afterAll(async () => {
+    await stack?.stop();
+  });
+
+  it("starts with the configured version live", async () => {
+    const listed = (await (await fetch(`${stack.url}/v1/indexes`)).json()) as { alias: { live: string }; versions: Array<{ version: string; state: string }> };
+    expect(listed.alias.live).toBe("v1");
+    expect(listed.versions).toEqual([expect.objectContaining({ version: "v1", state: "live" })]);
+  });
+
+  it("builds a green version with other chunking and other dimensions beside live, and searches either", async () => {
+    const green = await buildGreen(stack, { version: "v2", config: { embedder: { dimensions: 256 }, chunking: { sizeTokens: 300 } } });
+    const record = (await (await fetch(`${stack.url}/v1/indexes/${green}`)).json()) as { state: string; counts: { documents: number; datapoints: number } };
+    expect(record).toMatchObject({ state: "ready", counts: { documents: 3, datapoints: 3 } });
+    const fromGreen = await searchApi(stack.url, { query: "BP-48 battery pack", k: 1, index: "v2" });
+    expect(fromGreen.body).toMatchObject({ index: "v2", results: [expect.objectContaining({ documentId: "battery" })] });
+    const fromLive = await searchApi(stack.url, { query: "BP-48 battery pack", k: 1 });
+    expect(fromLive.body).toMatchObject({ index: "v1", results: [expect.objectContaining({ documentId: "battery" })] });
+  });
+
+  it("refuses to swap in a version without an evaluation unless forced, then swaps and rolls back", async () => {
+    const refused = await post(stack.url, "/v1/aliases/live/swap", { to: "v2", expectedVersion: "v1" });
+    expect(refused.status).toBe(409);
+    expect(refused.body.error?.message).toMatch(/no passing evaluation.*force: true/);
+
+    const swapped = await post(stack.url, "/v1/aliases/live/swap", { to: "v2", expectedVersion: "v1", force: true, reason: "new chunking" });
+    expect(swapped).toMatchObject({ status: 200, body: { live: "v2", previous: "v1" } });
+    expect((await searchApi(stack.url, { query: "hotel receipt", k: 1 })).body).toMatchObject({ index: "v2" });
+
+    const back = await post(stack.url, "/v1/aliases/live/rollback", { expectedVersion: "v2" });
+    expect(back).toMatchObject({ status: 200, body: { live: "v1", previous: "v2" } });
+    expect((await searchApi(stack.url, { query: "hotel receipt", k: 1 })).body).toMatchObject({ index: "v1" });
+  });
+
+  it("gives one of many racing swaps a 200 and the others a 409 naming the version now live", async () => {
+    const results = await Promise.all(Array.from({ length: 8 }, (_, i) => post(stack.url, "/v1/aliases/live/swap", { to: "v2", expectedVersion: "v1", force: true }, `op${i}`)));
+    expect(results.filter((r) => r.status === 200)).toHaveLength(1);
+    for (const r of results.filter((r) => r.status !== 200)) {
+      expect(r.status).toBe(409);
+      expect(r.body.error?.message).toMatch(/live is v2|already live/);
+    }
+    expect((await post(stack.url, "/v1/aliases/live/rollback", {})).status).toBe(200);
+  });
+
+  it("keeps every non-retired version following the corpus, including a document added during a build", async () => {
+    const created = await post(stack.url, "/v1/indexes", { version: "v3" });
+    // This upload races the build: it lands in v3 either through its own job or through the build's catch-up.
+    await putDocument(stack.url, "wifi", "# Wi-Fi\n\nThe robots need WPA2-Enterprise and port 8883 open for MQTT to the Flock broker.\n");
+    expect((await waitForJob(stack.url, String(created.body.buildJobId), 60_000)).state).toBe("completed");
+    for (const index of ["v1", "v2", "v3"]) {
+      const hit = await searchApi(stack.url, { query: "WPA2-Enterprise port 8883 MQTT", k: 1, index });
+      expect(hit.body, index).toMatchObject({ index, results: [expect.objectContaining({ documentId: "wifi" })] });
+    }
+  });
+
+  it("refuses to retire the live or previous version, retires another, and searches of it are refused", async () => {
+    expect((await post(stack.url, "/v1/indexes/v1/retire", {})).status).toBe(409);
+    expect((await post(stack.url, "/v1/indexes/v2/retire", {})).status).toBe(409);
+    const retired = await post(stack.url, "/v1/indexes/v3/retire", { reason: "experiment over" });
+    expect(retired).toMatchObject({ status: 200, body: { version: "v3", state: "retired" } });
+    expect((await searchApi(stack.url, { query: "dock", index: "v3" })).status).toBe(409);
+  });
+
+  it("records who did what in the audit log", async () => {
+    const audit = (await (await fetch(`${stack.url}/v1/audit?limit=100`)).json()) as { entries: Array<{ action: string; actor: string; to?: string; version?: string }> };
+    const actions = audit.entries.map((e) => e.action);
+    expect(actions).toEqual(expect.arrayContaining(["create", "build-end", "forced-promotion", "rollback", "retire"]));
+    expect(audit.entries.find((e) => e.action === "retire")).toMatchObject({ actor: "alice", version: "v3" });
+  });
+});
