@@ -1,3 +1,4 @@
+import { spawn } from "node:child_process";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { putDocument, searchApi, startStack, waitForJob, type Stack } from "./support/stack.js";
 
@@ -96,5 +97,45 @@ describe("index lifecycle", () => {
     const actions = audit.entries.map((e) => e.action);
     expect(actions).toEqual(expect.arrayContaining(["create", "build-end", "forced-promotion", "rollback", "retire"]));
     expect(audit.entries.find((e) => e.action === "retire")).toMatchObject({ actor: "alice", version: "v3" });
+  });
+});
+
+describe("ragops index and ragops audit", () => {
+  let stack: Stack;
+
+  beforeAll(async () => {
+    stack = await startStack();
+    await putDocument(stack.url, "dock", DOCS.dock as string);
+  });
+
+  afterAll(async () => {
+    await stack?.stop();
+  });
+
+  it("builds, lists, swaps, rolls back and shows the audit trail", async () => {
+    const env = { ...process.env, RAGOPS_DATA_DIR: stack.config.dataDir, REDIS_URL: stack.config.redis.url, RAGOPS_REDIS_PREFIX: stack.config.redis.prefix };
+    // Asynchronous: the worker that runs the build lives in this test process, whose event loop must keep turning.
+    const cli = (...args: string[]) =>
+      new Promise<{ status: number | null; out: string; err: string }>((resolve) => {
+        const child = spawn(process.execPath, ["--import", "tsx", "src/cli/main.ts", ...args], { env });
+        let out = "";
+        let err = "";
+        child.stdout.on("data", (d: Buffer) => (out += d.toString()));
+        child.stderr.on("data", (d: Buffer) => (err += d.toString()));
+        child.on("exit", (status) => resolve({ status, out, err }));
+      });
+    const created = await cli("index", "create", "--chunk-size", "300", "--dimensions", "256", "--wait");
+    expect(created.status, created.err).toBe(0);
+    expect(created.out).toMatch(/v2 is ready: 1 documents/);
+    expect((await cli("index", "list")).out).toMatch(/v1\s+│ live[\s\S]*v2\s+│ ready\s+│ 300\s+│ 256/);
+    const refused = await cli("index", "swap", "v2", "--expected", "v1");
+    expect(refused.status).toBe(1);
+    expect(refused.err).toMatch(/no passing evaluation/);
+    expect((await cli("index", "swap", "v2", "--expected", "v1", "--force", "--reason", "try smaller chunks")).out).toContain("live: v2, previous: v1");
+    expect((await cli("index", "rollback")).out).toContain("live: v1, previous: v2");
+    expect((await cli("index", "retire", "v2")).status).toBe(1); // previous is kept warm
+    const audit = (await cli("audit")).out;
+    expect(audit).toMatch(/forced-promotion[\s\S]*try smaller chunks/);
+    expect(audit).toMatch(/rollback/);
   });
 });

@@ -16,6 +16,7 @@ import { createLocalDirSource } from "../sources/local-dir.js";
 import { runRefresh, type RefreshSummary } from "../sync/refresh.js";
 import { search } from "../search.js";
 import { startIngestWorker } from "../worker/worker.js";
+import { addIndexCommands } from "./index-commands.js";
 import { formatDuration, formatSearchResults, tableStyle } from "./output.js";
 
 interface GlobalOptions {
@@ -74,7 +75,7 @@ export function buildProgram(): Command {
     .showHelpAfterError()
     .addHelpText(
       "after",
-      "\nEnvironment: RAGOPS_DATA_DIR, REDIS_URL, PORT, RAGOPS_MAX_UPLOAD_BYTES, RAGOPS_CHUNK_SIZE_TOKENS, ... (see README).\nExamples:\n  ragops serve --port 8080\n  ragops worker --concurrency 4\n  ragops ingest ./docs --tag handbook\n  ragops refresh --source ./docs --dry-run\n  ragops search \"how do I reset the dock\" -k 5",
+      "\nEnvironment: RAGOPS_DATA_DIR, REDIS_URL, PORT, RAGOPS_MAX_UPLOAD_BYTES, RAGOPS_CHUNK_SIZE_TOKENS, ... (see README).\nExamples:\n  ragops serve --port 8080\n  ragops worker --concurrency 4\n  ragops ingest ./docs --tag handbook\n  ragops refresh --source ./docs --dry-run\n  ragops index create --chunk-size 768 --wait && ragops index swap v2 --expected v1 --force\n  ragops search \"how do I reset the dock\" -k 5",
     );
 
   program
@@ -227,6 +228,7 @@ export function buildProgram(): Command {
       }
     });
 
+  addIndexCommands(program, configFrom);
   return program;
 }
 

@@ -2,11 +2,11 @@ import type { Queue } from "bullmq";
 import { Router, type NextFunction, type Request, type Response } from "express";
 import express from "express";
 import { z } from "zod";
-import { readAlias, rollbackLive, swapLive } from "../../indexer/lifecycle/alias.js";
-import { appendAudit, listAudit } from "../../indexer/lifecycle/audit.js";
-import { createVersion, effectiveState, getVersion, indexVersionConfigSchema, listVersions, moveVersion, patchVersion, versionNameSchema } from "../../indexer/lifecycle/versions.js";
-import { ConflictError } from "../errors.js";
-import { createLifecycleQueue, enqueueBuild } from "../queues/lifecycle-queue.js";
+import { readAlias } from "../../indexer/lifecycle/alias.js";
+import { listAudit } from "../../indexer/lifecycle/audit.js";
+import { indexVersionConfigSchema, versionNameSchema } from "../../indexer/lifecycle/versions.js";
+import { createAndBuild, retire, rollback, showVersion, showVersions, swap } from "../lifecycle/operations.js";
+import { createLifecycleQueue } from "../queues/lifecycle-queue.js";
 import type { Runtime } from "../runtime.js";
 import { parseBody } from "./errors.js";
 
@@ -37,6 +37,7 @@ function actorOf(req: Request): string {
 export function lifecycleRoutes(runtime: Runtime): { router: Router; queue: Queue; close(): Promise<void> } {
   const { store } = runtime;
   const queue = createLifecycleQueue(runtime.config);
+  const deps = { store, catalog: runtime.catalog, lifecycleQueue: queue };
   const router = Router();
   const json = express.json({ limit: "64kb" });
 
@@ -45,30 +46,22 @@ export function lifecycleRoutes(runtime: Runtime): { router: Router; queue: Queu
     json,
     route(async (req, res) => {
       const body = parseBody(createSchema, req.body ?? {});
-      const version = body.version ?? `v${(await listVersions(store)).length + 1}`;
-      const actor = actorOf(req);
-      await createVersion(store, { version, config: body.config ?? {}, actor });
-      await appendAudit(store, { actor, action: "create", version });
-      const jobId = await enqueueBuild(queue, version);
-      const record = await patchVersion(store, version, { buildJobId: jobId });
-      res.status(202).json({ ...record, links: { job: `/v1/jobs/${jobId}`, index: `/v1/indexes/${version}` } });
+      const record = await createAndBuild(deps, { ...body, actor: actorOf(req) });
+      res.status(202).json({ ...record, links: { job: `/v1/jobs/${record.buildJobId}`, index: `/v1/indexes/${record.version}` } });
     }),
   );
 
   router.get(
     "/v1/indexes",
     route(async (_req, res) => {
-      const { alias } = await readAlias(store);
-      res.json({ alias, versions: (await listVersions(store)).map((v) => ({ ...v, state: effectiveState(v, alias) })) });
+      res.json(await showVersions(deps));
     }),
   );
 
   router.get(
     "/v1/indexes/:version",
     route(async (req, res) => {
-      const { alias } = await readAlias(store);
-      const record = await getVersion(store, String(req.params.version));
-      res.json({ ...record, state: effectiveState(record, alias) });
+      res.json(await showVersion(deps, String(req.params.version)));
     }),
   );
 
@@ -76,16 +69,8 @@ export function lifecycleRoutes(runtime: Runtime): { router: Router; queue: Queu
     "/v1/indexes/:version/retire",
     json,
     route(async (req, res) => {
-      const version = String(req.params.version);
       const body = parseBody(retireSchema, req.body ?? {});
-      const { alias } = await readAlias(store);
-      if (alias.live === version || alias.previous === version) {
-        throw new ConflictError(`index version ${version} is ${alias.live === version ? "live" : "previous"}; swap or roll back first`, { alias });
-      }
-      const record = await moveVersion(store, version, "retired");
-      await runtime.catalog.destroy(version);
-      await appendAudit(store, { actor: actorOf(req), action: "retire", version, reason: body.reason });
-      res.json(record);
+      res.json(await retire(deps, { version: String(req.params.version), reason: body.reason, actor: actorOf(req) }));
     }),
   );
 
@@ -100,16 +85,7 @@ export function lifecycleRoutes(runtime: Runtime): { router: Router; queue: Queu
     "/v1/aliases/live/swap",
     json,
     route(async (req, res) => {
-      const body = parseBody(swapSchema, req.body);
-      const target = await getVersion(store, body.to);
-      const admitted = target.state === "evaluated" || (body.force === true && (target.state === "ready" || target.state === "failed"));
-      if (!admitted) {
-        const hint = target.state === "ready" ? "it has no passing evaluation; evaluate it, or pass force: true (recorded in the audit log)" : `it is ${target.state}`;
-        throw new ConflictError(`index version ${body.to} cannot be made live: ${hint}`, { state: target.state });
-      }
-      const change = await swapLive(store, { to: body.to, expectedVersion: body.expectedVersion, actor: actorOf(req) });
-      await appendAudit(store, { actor: actorOf(req), action: target.state === "evaluated" ? "swap" : "forced-promotion", from: change.from, to: change.to, reportId: target.reportId, reason: body.reason });
-      res.json(change.alias);
+      res.json(await swap(deps, { ...parseBody(swapSchema, req.body), actor: actorOf(req) }));
     }),
   );
 
@@ -117,10 +93,7 @@ export function lifecycleRoutes(runtime: Runtime): { router: Router; queue: Queu
     "/v1/aliases/live/rollback",
     json,
     route(async (req, res) => {
-      const body = parseBody(rollbackSchema, req.body ?? {});
-      const change = await rollbackLive(store, { actor: actorOf(req), ...(body.expectedVersion !== undefined ? { expectedVersion: body.expectedVersion } : {}) });
-      await appendAudit(store, { actor: actorOf(req), action: "rollback", from: change.from, to: change.to, reason: body.reason });
-      res.json(change.alias);
+      res.json(await rollback(deps, { ...parseBody(rollbackSchema, req.body ?? {}), actor: actorOf(req) }));
     }),
   );
 

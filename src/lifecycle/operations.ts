@@ -1,0 +1,76 @@
+import type { Queue } from "bullmq";
+import { readAlias, rollbackLive, swapLive, type AliasRecord } from "../../indexer/lifecycle/alias.js";
+import { appendAudit } from "../../indexer/lifecycle/audit.js";
+import { createVersion, effectiveState, getVersion, listVersions, moveVersion, patchVersion, type IndexVersion } from "../../indexer/lifecycle/versions.js";
+import { ConflictError } from "../errors.js";
+import { enqueueBuild } from "../queues/lifecycle-queue.js";
+import type { ObjectStore } from "../stores/object-store.js";
+import type { VersionCatalog } from "./catalog.js";
+
+/** The lifecycle operations, with their rules and audit entries: one place for the HTTP API and the CLI. */
+export interface LifecycleDeps {
+  store: ObjectStore;
+  catalog: VersionCatalog;
+  lifecycleQueue: Queue;
+}
+
+export type ShownVersion = IndexVersion & { state: ReturnType<typeof effectiveState> };
+
+export async function createAndBuild(deps: LifecycleDeps, request: { version?: string; config?: unknown; actor: string }): Promise<IndexVersion> {
+  const version = request.version ?? `v${(await listVersions(deps.store)).length + 1}`;
+  await createVersion(deps.store, { version, config: request.config ?? {}, actor: request.actor });
+  await appendAudit(deps.store, { actor: request.actor, action: "create", version });
+  const jobId = await enqueueBuild(deps.lifecycleQueue, version);
+  return patchVersion(deps.store, version, { buildJobId: jobId });
+}
+
+export async function showVersions(deps: Pick<LifecycleDeps, "store" | "catalog">): Promise<{ alias: AliasRecord; versions: ShownVersion[] }> {
+  const { alias } = await readAlias(deps.store);
+  return { alias, versions: await Promise.all((await listVersions(deps.store)).map((v) => withLiveCounts(deps, v, alias))) };
+}
+
+export async function showVersion(deps: Pick<LifecycleDeps, "store" | "catalog">, version: string): Promise<ShownVersion> {
+  const { alias } = await readAlias(deps.store);
+  return withLiveCounts(deps, await getVersion(deps.store, version), alias);
+}
+
+/** Versions keep growing after their build (they follow the corpus): count what they hold now. */
+async function withLiveCounts(deps: Pick<LifecycleDeps, "store" | "catalog">, record: IndexVersion, alias: AliasRecord): Promise<ShownVersion> {
+  const shown = { ...record, state: effectiveState(record, alias) };
+  if (record.state === "retired" || record.state === "failed" || record.state === "building") return shown;
+  const open = await deps.catalog.open(record.version);
+  let documents = 0;
+  for await (const _ of deps.store.list(`manifests/${open.profile}/`)) documents += 1;
+  return { ...shown, counts: { ...record.counts, documents, datapoints: await open.index.count() } };
+}
+
+/** Makes `to` live if live is still `expectedVersion`; a version without a passing evaluation needs `force`, which the audit log records. */
+export async function swap(deps: LifecycleDeps, request: { to: string; expectedVersion: string | null; force?: boolean; reason?: string; actor: string }): Promise<AliasRecord> {
+  const target = await getVersion(deps.store, request.to);
+  const admitted = target.state === "evaluated" || (request.force === true && (target.state === "ready" || target.state === "failed"));
+  if (!admitted) {
+    const hint = target.state === "ready" ? "it has no passing evaluation; evaluate it, or force it (API: force: true, CLI: --force; recorded in the audit log)" : `it is ${target.state}`;
+    throw new ConflictError(`index version ${request.to} cannot be made live: ${hint}`, { state: target.state });
+  }
+  const change = await swapLive(deps.store, { to: request.to, expectedVersion: request.expectedVersion, actor: request.actor });
+  await appendAudit(deps.store, { actor: request.actor, action: target.state === "evaluated" ? "swap" : "forced-promotion", from: change.from, to: change.to, reportId: target.reportId, reason: request.reason });
+  return change.alias;
+}
+
+export async function rollback(deps: LifecycleDeps, request: { expectedVersion?: string | null; reason?: string; actor: string }): Promise<AliasRecord> {
+  const change = await rollbackLive(deps.store, { actor: request.actor, ...(request.expectedVersion !== undefined ? { expectedVersion: request.expectedVersion } : {}) });
+  await appendAudit(deps.store, { actor: request.actor, action: "rollback", from: change.from, to: change.to, reason: request.reason });
+  return change.alias;
+}
+
+/** Drops a version's index data (the record stays, retired); live and previous are refused. */
+export async function retire(deps: LifecycleDeps, request: { version: string; reason?: string; actor: string }): Promise<IndexVersion> {
+  const { alias } = await readAlias(deps.store);
+  if (alias.live === request.version || alias.previous === request.version) {
+    throw new ConflictError(`index version ${request.version} is ${alias.live === request.version ? "live" : "previous"}; swap or roll back first`, { alias });
+  }
+  const record = await moveVersion(deps.store, request.version, "retired");
+  await deps.catalog.destroy(request.version);
+  await appendAudit(deps.store, { actor: request.actor, action: "retire", version: request.version, reason: request.reason });
+  return record;
+}
