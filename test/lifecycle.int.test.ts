@@ -139,3 +139,33 @@ describe("ragops index and ragops audit", () => {
     expect(audit).toMatch(/rollback/);
   });
 });
+
+describe("a build that fails", () => {
+  let stack: Stack;
+
+  beforeAll(async () => {
+    stack = await startStack();
+    await putDocument(stack.url, "dock", DOCS.dock as string);
+    await putDocument(stack.url, "battery", DOCS.battery as string);
+  });
+
+  afterAll(async () => {
+    await stack?.stop();
+  });
+
+  it("leaves its version failed with the reason and every other version as it was", async () => {
+    // The green version chunks differently, so it must re-read the bytes; one document's bytes are gone.
+    const record = (await (await fetch(`${stack.url}/v1/documents/battery`)).json()) as { rawKey: string };
+    await stack.runtime.store.delete(record.rawKey);
+    const created = await post(stack.url, "/v1/indexes", { version: "v2", config: { chunking: { sizeTokens: 300 } } });
+    const job = await waitForJob(stack.url, String(created.body.buildJobId), 60_000);
+    expect(job.state).toBe("failed");
+    const v2 = (await (await fetch(`${stack.url}/v1/indexes/v2`)).json()) as { state: string; error: string };
+    expect(v2).toMatchObject({ state: "failed", error: expect.stringMatching(/not found/) });
+    const v1 = (await (await fetch(`${stack.url}/v1/indexes/v1`)).json()) as { state: string; counts: { datapoints: number } };
+    expect(v1).toMatchObject({ state: "live", counts: { datapoints: 2 } });
+    expect((await searchApi(stack.url, { query: "BP-48 battery pack", k: 1 })).body).toMatchObject({ index: "v1", results: [expect.objectContaining({ documentId: "battery" })] });
+    const audit = (await (await fetch(`${stack.url}/v1/audit`)).json()) as { entries: Array<{ action: string; version?: string; reason?: string }> };
+    expect(audit.entries.find((e) => e.action === "build-end" && e.version === "v2")?.reason).toMatch(/^failed: /);
+  });
+});

@@ -38,6 +38,8 @@ export interface IndexVersion {
   reportId?: string;
   /** Why the build or the evaluation failed. */
   error?: string;
+  /** While building: documents done of total. */
+  progress?: { done: number; total: number };
 }
 
 export const versionKey = (version: string) => `indexes/${version}.json`;
@@ -96,7 +98,7 @@ export function effectiveState(record: IndexVersion, alias: AliasRecord): IndexS
 }
 
 /** Changes fields other than state (the build job id, counts), by compare-and-swap. */
-export async function patchVersion(store: ObjectStore, version: string, patch: Partial<Pick<IndexVersion, "buildJobId" | "counts" | "reportId">>): Promise<IndexVersion> {
+export async function patchVersion(store: ObjectStore, version: string, patch: Partial<Pick<IndexVersion, "buildJobId" | "counts" | "reportId" | "progress">>): Promise<IndexVersion> {
   for (let attempt = 1; ; attempt += 1) {
     const found = await readJson<IndexVersion>(store, versionKey(versionNameSchema.parse(version)));
     if (!found) throw new NotFoundError(`index version ${version} not found`);

@@ -3,7 +3,7 @@ import type { Config } from "../../config/schema.js";
 import { chunkDocument } from "../../ingest/chunk-document.js";
 import type { ParsePool } from "../../ingest/parsers/isolated.js";
 import { appendAudit } from "../../indexer/lifecycle/audit.js";
-import { moveVersion } from "../../indexer/lifecycle/versions.js";
+import { moveVersion, patchVersion } from "../../indexer/lifecycle/versions.js";
 import { documentKey, type DocumentRecord } from "../documents/records.js";
 import { errorMessage } from "../errors.js";
 import type { Logger } from "../logger.js";
@@ -64,6 +64,8 @@ export async function buildVersion(deps: BuildDeps, version: string, report: (do
     for (const id of ids) {
       counts = add(counts, await syncOne(deps, target, id));
       await report(++done, ids.length);
+      // Visible on the version too (GET /v1/indexes/:v, ragops index show), every few documents.
+      if (done % 10 === 0 || done === ids.length) await patchVersion(store, version, { progress: { done, total: ids.length } });
     }
     // Catch up with what changed while the build ran.
     const changed = new Set((await deps.redis.xrange(changeLogKey(config), `(${start}`, "+")).flatMap(([, fields]) => (fields[0] === "doc" ? [fields[1] as string] : [])));

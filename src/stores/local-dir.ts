@@ -50,7 +50,8 @@ export function createLocalDirStore(options: LocalDirStoreOptions): ObjectStore 
     const release = await lockfile.lock(pathOf(key), {
       realpath: false,
       lockfilePath,
-      stale: 10_000,
+      // Locks are held for milliseconds; a lock left by a killed process must not block its key for long.
+      stale: 2_000,
       retries: { retries: 200, minTimeout: 2, maxTimeout: 50, factor: 1.5 },
     });
     try {

@@ -1,0 +1,33 @@
+import { spawn } from "node:child_process";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { readAlias } from "../indexer/lifecycle/alias.js";
+import { createLocalDirStore } from "../src/stores/local-dir.js";
+
+describe("a swap interrupted by a crash", () => {
+  it("leaves the old alias or the new one, whole, whenever the process is killed", async () => {
+    const root = mkdtempSync(join(tmpdir(), "ragops-swap-crash-"));
+    const store = createLocalDirStore({ root });
+    const seen = new Set<string>();
+    for (const killAfterMs of [5, 20, 45, 80, 130, 200]) {
+      const child = spawn(process.execPath, ["--import", "tsx", "test/support/swap-loop.ts", root], { stdio: ["ignore", "pipe", "inherit"] });
+      // Start the clock once the loop has got past any lock a killed predecessor left and completed a swap.
+      await new Promise<void>((resolve) => child.stdout.on("data", (data: Buffer) => data.toString().includes("swapped") && resolve()));
+      await new Promise((resolve) => setTimeout(resolve, killAfterMs));
+      const exited = new Promise((resolve) => child.once("exit", resolve));
+      child.kill("SIGKILL");
+      await exited;
+      // A reader after the crash (a restarted server) sees a complete alias naming the two versions.
+      const { alias } = await readAlias(store);
+      expect(["v1", "v2"]).toContain(alias.live);
+      expect(alias.previous === null || (["v1", "v2"].includes(alias.previous) && alias.previous !== alias.live)).toBe(true);
+      seen.add(`${alias.live}/${alias.previous}`);
+      const keys: string[] = [];
+      for await (const meta of store.list("")) keys.push(meta.key);
+      expect(keys).toEqual(["aliases/live.json"]); // no half-written object became visible
+    }
+    expect(seen.size).toBeGreaterThan(1); // the kills landed at different points of the swap cycle
+  }, 60_000);
+});
