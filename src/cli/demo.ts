@@ -3,7 +3,8 @@
  * Starts a Redis when none answers, runs a worker and the control plane,
  * uploads the sample corpus (Markdown, text, PDF, DOCX, HTML) over HTTP, waits
  * for it to be indexed, runs four searches and prints them with heading path
- * and page, then shuts everything down.
+ * and page, builds a green index version beside the live one, swaps to it and
+ * rolls back, then shuts everything down.
  */
 import { readFile, readdir, rm } from "node:fs/promises";
 import { dirname, extname, join } from "node:path";
@@ -85,10 +86,48 @@ async function main(): Promise<void> {
     }
     console.log(`\n${firstHits}/${queries.length} questions answered first by the expected document.`);
     if (failed.length > 0 || chunks === 0) process.exitCode = 1;
+    await lifecycle(server.url, queries[0] as Query);
   } finally {
     await shutdown();
   }
   step(`done in ${formatDuration(Date.now() - started)}; everything shut down cleanly`);
+}
+
+/** Blue-green: build v2 with other chunking beside live v1, search both, swap, roll back, show the audit log. */
+async function lifecycle(url: string, query: Query): Promise<void> {
+  console.log("");
+  const call = async (method: string, path: string, body?: unknown) => {
+    const response = await fetch(`${url}${path}`, { method, headers: { "content-type": "application/json", "x-ragops-actor": "demo" }, ...(body ? { body: JSON.stringify(body) } : {}) });
+    const json = (await response.json()) as Record<string, unknown> & { error?: { message: string } };
+    if (!response.ok) throw new Error(`${method} ${path}: ${json.error?.message ?? response.status}`);
+    return json;
+  };
+  const top = async (index?: string) => {
+    const answer = (await call("POST", "/v1/search", { query: query.question, k: 1, ...(index ? { index } : {}) })) as unknown as SearchResponse;
+    const hit = answer.results[0];
+    return `index ${answer.index}: ${hit?.documentId ?? "-"} › ${hit?.headingPath.join(" › ") ?? ""} (${hit?.score.toFixed(3) ?? "-"})`;
+  };
+  const started = Date.now();
+  const created = await call("POST", "/v1/indexes", { version: "v2", config: { chunking: { sizeTokens: 300 }, embedder: { dimensions: 256 } } });
+  const job = String(created.buildJobId);
+  for (;;) {
+    const state = (await call("GET", `/v1/jobs/${job}`)) as { state: string; failedReason?: string };
+    if (state.state === "completed") break;
+    if (state.state === "failed") throw new Error(`building v2 failed: ${state.failedReason}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  const v2 = (await call("GET", "/v1/indexes/v2")) as { counts: { documents: number; datapoints: number } };
+  step(`built green v2 beside live v1 (300-token chunks, 256 dimensions): ${v2.counts.documents} documents, ${v2.counts.datapoints} datapoints in ${formatDuration(Date.now() - started)}`);
+  console.log(`  Q: ${query.question}\n    ${await top()}\n    ${await top("v2")}   (searched directly)`);
+  const swapped = await call("POST", "/v1/aliases/live/swap", { to: "v2", expectedVersion: "v1", force: true, reason: "demo: try smaller chunks" });
+  step(`swapped: live ${swapped.live}, previous ${swapped.previous} (forced: no evaluation yet; the audit log says so)`);
+  console.log(`    ${await top()}`);
+  const rolledBack = await call("POST", "/v1/aliases/live/rollback", { expectedVersion: "v2", reason: "demo: back to v1" });
+  step(`rolled back: live ${rolledBack.live}, previous ${rolledBack.previous}`);
+  console.log(`    ${await top()}`);
+  const audit = (await call("GET", "/v1/audit?limit=100")) as { entries: Array<{ actor: string; action: string; version?: string; from?: string | null; to?: string | null }> };
+  step("audit log:");
+  for (const e of audit.entries) console.log(`    ${e.actor.padEnd(17)} ${e.action.padEnd(17)} ${e.version ?? `${e.from ?? "-"} → ${e.to ?? "-"}`}`);
 }
 
 function step(message: string): void {
