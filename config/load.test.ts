@@ -59,3 +59,16 @@ describe("ragops start-up with a bad setting", () => {
     expect(result.stderr).toContain('PORT="not-a-port" (http.port)');
   });
 });
+
+describe("API tokens from the environment", () => {
+  it("reads name:token pairs, and never echoes a token in an error", () => {
+    expect(loadConfig({ env: { RAGOPS_API_TOKENS: "alice:0123456789abcdef0,bob:fedcba98765432100" } }).auth.tokens).toEqual({ alice: "0123456789abcdef0", bob: "fedcba98765432100" });
+    try {
+      loadConfig({ env: { RAGOPS_API_TOKENS: "alice:short-secret" } });
+      expect.unreachable();
+    } catch (error) {
+      expect((error as Error).message).toContain("RAGOPS_API_TOKENS=(hidden)");
+      expect((error as Error).message).not.toContain("short-secret");
+    }
+  });
+});

@@ -18,6 +18,7 @@ export const envBindings = [
   { env: "RAGOPS_NEAR_DUPLICATE_THRESHOLD", path: ["dedupe", "threshold"], type: "number" },
   { env: "RAGOPS_REFRESH_CRON", path: ["refresh", "cron"], type: "string" },
   { env: "RAGOPS_REFRESH_SOURCES", path: ["refresh", "sources"], type: "list" },
+  { env: "RAGOPS_API_TOKENS", path: ["auth", "tokens"], type: "pairs" },
   { env: "RAGOPS_EMBEDDER", path: ["embedder", "provider"], type: "string" },
   { env: "RAGOPS_EMBED_DIMENSIONS", path: ["embedder", "dimensions"], type: "number" },
   { env: "RAGOPS_EMBED_BATCH_SIZE", path: ["embedder", "batchSize"], type: "number" },
@@ -88,9 +89,17 @@ function readEnv(env: Env): { values: Json; sources: Map<string, string> } {
   for (const binding of envBindings) {
     const raw = env[binding.env];
     if (raw === undefined || raw === "") continue;
-    const value = binding.type === "number" ? parseNumber(raw) : binding.type === "list" ? raw.split(",").map((item) => item.trim()).filter(Boolean) : raw;
+    const value =
+      binding.type === "number"
+        ? parseNumber(raw)
+        : binding.type === "list"
+          ? raw.split(",").map((item) => item.trim()).filter(Boolean)
+          : binding.type === "pairs"
+            ? Object.fromEntries(raw.split(",").filter(Boolean).map((pair) => [pair.slice(0, pair.indexOf(":")).trim(), pair.slice(pair.indexOf(":") + 1).trim()]))
+            : raw;
     setPath(values, binding.path, value);
-    sources.set(binding.path.join("."), `${binding.env}=${JSON.stringify(raw)}`);
+    // Never echo secrets back in an error message.
+    sources.set(binding.path.join("."), binding.type === "pairs" ? `${binding.env}=(hidden)` : `${binding.env}=${JSON.stringify(raw)}`);
   }
   return { values, sources };
 }
@@ -103,9 +112,11 @@ function parseNumber(raw: string): number | string {
 
 function describeIssue(issue: z.core.$ZodIssue, sources: Map<string, string>, file: string | undefined): string {
   const path = issue.path.map(String).join(".");
-  const where = sources.get(path) ?? (file ? `${file}: ${path || "(top level)"}` : path || "(top level)");
   const message = issue.code === "unrecognized_keys" ? `unknown setting(s) ${issue.keys.map((k) => `"${k}"`).join(", ")}` : issue.message;
-  return sources.has(path) ? `${where} (${path}): ${message}` : `${where}: ${message}`;
+  // A problem inside a value set from the environment (auth.tokens.alice) is that variable's.
+  const bound = [...sources.keys()].find((key) => path === key || path.startsWith(`${key}.`));
+  if (bound) return `${sources.get(bound)} (${path}): ${message}`;
+  return `${file ? `${file}: ${path || "(top level)"}` : path || "(top level)"}: ${message}`;
 }
 
 function setPath(target: Json, path: readonly string[], value: unknown): void {

@@ -67,6 +67,13 @@ export const refreshSchema = z.strictObject({
   sources: z.array(z.string().min(1)).default([]).describe("Folders the scheduled refresh re-scans."),
 });
 
+export const authSchema = z.strictObject({
+  tokens: z
+    .record(z.string().regex(/^[\w.@-]{1,64}$/, "token names are 1-64 letters, digits, '_', '.', '@' or '-'"), z.string().min(16, "tokens must be at least 16 characters"))
+    .default({})
+    .describe("API tokens by name; when set, every /v1 request needs 'Authorization: Bearer <token>' and the audit log names the token. Empty: the API is open (local use)."),
+});
+
 export const embedderSchema = z.strictObject({
   provider: z.enum(["offline"]).default("offline").describe("Embedding provider. 'offline' is a deterministic lexical hashing embedder that needs no download."),
   dimensions: z.number().int().min(16).max(4096).default(384).describe("Vector dimensions."),
@@ -109,6 +116,7 @@ export const configSchema = z
     dedupe: dedupeSchema.prefault({}),
     sync: syncSchema.prefault({}),
     refresh: refreshSchema.prefault({}),
+    auth: authSchema.prefault({}),
     embedder: embedderSchema.prefault({}),
     index: indexSchema.prefault({}),
     queue: queueSchema.prefault({}),

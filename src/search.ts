@@ -57,8 +57,20 @@ export async function search(runtime: Pick<Runtime, "config" | "catalog">, reque
   const k = request.k ?? target.record.config.defaultTopK;
   if (k > config.index.maxTopK) throw new InvalidRequestError(`k must be at most ${config.index.maxTopK} (index.maxTopK); got ${k}`);
   const [vector] = await target.embedder.embed([request.query], { purpose: "query" });
-  const neighbors = await target.index.query(vector as Float32Array, { k, filter: toIndexFilter(request.filter) });
+  const filter = narrow(toIndexFilter(request.filter), target.record.config.filter);
+  if (filter === "nothing") return { index: target.record.version, k, results: [] };
+  const neighbors = await target.index.query(vector as Float32Array, { k, filter });
   return { index: target.record.version, k, results: neighbors.map(toResult) };
+}
+
+/** The version's pinned filter, narrowed by the request's: where both restrict a field, only values in both pass. */
+function narrow(request: IndexFilter | undefined, pinned: { tags?: string[]; contentTypes?: string[] } | undefined): IndexFilter | undefined | "nothing" {
+  if (!pinned) return request;
+  const both = (a: string[] | undefined, b: string[] | undefined) => (a && b ? a.filter((x) => b.includes(x)) : (a ?? b));
+  const tags = both(request?.tags, pinned.tags);
+  const contentTypes = both(request?.contentTypes, pinned.contentTypes);
+  if (tags?.length === 0 || contentTypes?.length === 0) return "nothing";
+  return { ...request, ...(tags ? { tags } : {}), ...(contentTypes ? { contentTypes } : {}) };
 }
 
 function toIndexFilter(filter: SearchRequest["filter"]): IndexFilter | undefined {

@@ -169,3 +169,59 @@ describe("a build that fails", () => {
     expect(audit.entries.find((e) => e.action === "build-end" && e.version === "v2")?.reason).toMatch(/^failed: /);
   });
 });
+
+describe("API tokens, pinned filters and embedder identity", () => {
+  const token = "alice-token-0123456789";
+  let stack: Stack;
+  const authed = (path: string, body?: unknown, bearer: string | null = token) =>
+    fetch(`${stack.url}${path}`, {
+      method: body === undefined ? "GET" : "POST",
+      headers: { "content-type": "application/json", ...(bearer ? { authorization: `Bearer ${bearer}` } : {}) },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+
+  beforeAll(async () => {
+    stack = await startStack({ auth: { tokens: { alice: token } } });
+  });
+
+  afterAll(async () => {
+    await stack?.stop();
+  });
+
+  it("refuses requests without a valid token and names the token in the audit log", async () => {
+    const missing = await authed("/v1/indexes", undefined, null);
+    expect(missing.status).toBe(401);
+    expect(((await missing.json()) as { error: { message: string } }).error.message).toMatch(/Authorization: Bearer/);
+    expect((await authed("/v1/indexes", undefined, "wrong-token-0123456789")).status).toBe(401);
+    expect((await fetch(`${stack.url}/healthz`)).status).toBe(200);
+
+    for (const [id, text, tags] of [["dock", DOCS.dock, "hardware"], ["travel", DOCS.travel, "policy"]] as const) {
+      const form = new FormData();
+      form.append("tags", tags);
+      form.append("file", new Blob([text as string]), `${id}.md`);
+      const put = await fetch(`${stack.url}/v1/documents/${id}`, { method: "PUT", body: form, headers: { authorization: `Bearer ${token}` } });
+      const { jobId } = (await put.json()) as { jobId: string };
+      for (;;) {
+        const job = (await (await authed(`/v1/jobs/${jobId}`)).json()) as { state: string };
+        if (job.state === "completed") break;
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+    }
+    const created = (await (await authed("/v1/indexes", { version: "hw", config: { filter: { tags: ["hardware"] } } })).json()) as { buildJobId: string; embedder: Record<string, unknown> };
+    expect(created.embedder).toEqual({ provider: "offline", model: "hashing-unigram-bigram", version: "1", dimensions: 384 });
+    for (;;) {
+      const job = (await (await authed(`/v1/jobs/${created.buildJobId}`)).json()) as { state: string };
+      if (job.state === "completed") break;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    const audit = (await (await authed("/v1/audit")).json()) as { entries: Array<{ actor: string; action: string; version?: string }> };
+    expect(audit.entries.find((e) => e.action === "create" && e.version === "hw")?.actor).toBe("alice");
+  });
+
+  it("applies a version's pinned filter to every search of it, narrowed by the request's", async () => {
+    const search = async (body: Record<string, unknown>) => (await (await authed("/v1/search", { k: 10, ...body })).json()) as { results: Array<{ documentId: string }> };
+    expect((await search({ query: "hotel receipt dock wall", index: "hw" })).results.map((r) => r.documentId)).toEqual(["dock"]);
+    expect((await search({ query: "hotel receipt dock wall", index: "hw", filter: { tags: ["policy"] } })).results).toEqual([]);
+    expect((await search({ query: "hotel receipt dock wall" })).results.map((r) => r.documentId).sort()).toEqual(["dock", "travel"]);
+  });
+});

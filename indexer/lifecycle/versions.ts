@@ -4,6 +4,8 @@ import { ConflictError, NotFoundError } from "../../src/errors.js";
 import { readJson, writeJson } from "../../src/stores/json-records.js";
 import type { ObjectStore } from "../../src/stores/object-store.js";
 import type { AliasRecord } from "./alias.js";
+import { createEmbedder } from "../embedders/index.js";
+import type { EmbedderIdentity } from "../embedders/embedder.js";
 import { nextState, type IndexEvent, type IndexState } from "./states.js";
 
 /**
@@ -20,6 +22,13 @@ export const indexVersionConfigSchema = z.strictObject({
   chunking: chunkingSchema.prefault({}),
   dedupe: dedupeSchema.prefault({}),
   defaultTopK: z.number().int().min(1).max(100).default(5),
+  /** Restricts every search of this version (e.g. only public documents); a request's own filter narrows it further. */
+  filter: z
+    .strictObject({
+      tags: z.array(z.string().min(1)).min(1).optional(),
+      contentTypes: z.array(z.string().min(1)).min(1).optional(),
+    })
+    .optional(),
 });
 
 export type IndexVersionConfig = z.infer<typeof indexVersionConfigSchema>;
@@ -28,6 +37,8 @@ export interface IndexVersion {
   version: string;
   state: IndexState;
   config: IndexVersionConfig;
+  /** The embedder's identity (provider, model, version, dimensions): vectors from any other never enter this version. */
+  embedder: EmbedderIdentity;
   counts: { documents: number; chunks: number; datapoints: number };
   createdAt: string;
   createdBy: string;
@@ -48,7 +59,7 @@ export async function createVersion(store: ObjectStore, request: { version: stri
   const version = versionNameSchema.parse(request.version);
   const config = indexVersionConfigSchema.parse(request.config ?? {});
   const now = new Date().toISOString();
-  const record: IndexVersion = { version, state: "building", config, counts: { documents: 0, chunks: 0, datapoints: 0 }, createdAt: now, createdBy: request.actor, updatedAt: now };
+  const record: IndexVersion = { version, state: "building", config, embedder: createEmbedder(config.embedder).identity, counts: { documents: 0, chunks: 0, datapoints: 0 }, createdAt: now, createdBy: request.actor, updatedAt: now };
   try {
     await writeJson(store, versionKey(version), record, 0);
   } catch (error) {

@@ -9,6 +9,7 @@ import { documentIdSchema } from "../queues/ingest-queue.js";
 import type { Runtime } from "../runtime.js";
 import { search, searchRequestSchema } from "../search.js";
 import { errorMiddleware, parseBody } from "./errors.js";
+import { authMiddleware } from "./auth.js";
 import { lifecycleRoutes } from "./lifecycle-routes.js";
 import { receiveUpload } from "./upload.js";
 
@@ -44,6 +45,11 @@ export function createApp(runtime: Runtime): Express {
     res.setHeader("x-request-id", requestId);
     next();
   });
+
+  app.use(authMiddleware(config.auth.tokens));
+  if (Object.keys(config.auth.tokens).length === 0 && !["127.0.0.1", "localhost", "::1"].includes(config.http.host)) {
+    logger.warn({ host: config.http.host }, "no API tokens configured (auth.tokens / RAGOPS_API_TOKENS) and listening beyond loopback: the API is open to anyone who can reach it");
+  }
 
   const upload = async (req: Request, res: Response, mode: SubmitRequest["mode"], pathId?: string) => {
     const allowedFields = pathId ? PUT_FIELDS : POST_FIELDS;

@@ -28,10 +28,9 @@ const retireSchema = z.strictObject({ reason: z.string().max(500).optional() });
 type Handler = (req: Request, res: Response) => Promise<void>;
 const route = (handler: Handler) => (req: Request, res: Response, next: NextFunction) => handler(req, res).catch(next);
 
-/** Who acts: the caller's name (x-ragops-actor) until API tokens exist. */
-function actorOf(req: Request): string {
-  const header = req.headers["x-ragops-actor"];
-  return typeof header === "string" && /^[\w.@:-]{1,64}$/.test(header) ? header : "anonymous";
+/** Who acts: the API token's name (see auth.ts), or what an open API's caller calls itself. */
+function actorOf(_req: Request, res: Response): string {
+  return String(res.locals.actor ?? "anonymous");
 }
 
 export function lifecycleRoutes(runtime: Runtime): { router: Router; queue: Queue; close(): Promise<void> } {
@@ -46,7 +45,7 @@ export function lifecycleRoutes(runtime: Runtime): { router: Router; queue: Queu
     json,
     route(async (req, res) => {
       const body = parseBody(createSchema, req.body ?? {});
-      const record = await createAndBuild(deps, { ...body, actor: actorOf(req) });
+      const record = await createAndBuild(deps, { ...body, actor: actorOf(req, res) });
       res.status(202).json({ ...record, links: { job: `/v1/jobs/${record.buildJobId}`, index: `/v1/indexes/${record.version}` } });
     }),
   );
@@ -70,7 +69,7 @@ export function lifecycleRoutes(runtime: Runtime): { router: Router; queue: Queu
     json,
     route(async (req, res) => {
       const body = parseBody(retireSchema, req.body ?? {});
-      res.json(await retire(deps, { version: String(req.params.version), reason: body.reason, actor: actorOf(req) }));
+      res.json(await retire(deps, { version: String(req.params.version), reason: body.reason, actor: actorOf(req, res) }));
     }),
   );
 
@@ -85,7 +84,7 @@ export function lifecycleRoutes(runtime: Runtime): { router: Router; queue: Queu
     "/v1/aliases/live/swap",
     json,
     route(async (req, res) => {
-      res.json(await swap(deps, { ...parseBody(swapSchema, req.body), actor: actorOf(req) }));
+      res.json(await swap(deps, { ...parseBody(swapSchema, req.body), actor: actorOf(req, res) }));
     }),
   );
 
@@ -93,7 +92,7 @@ export function lifecycleRoutes(runtime: Runtime): { router: Router; queue: Queu
     "/v1/aliases/live/rollback",
     json,
     route(async (req, res) => {
-      res.json(await rollback(deps, { ...parseBody(rollbackSchema, req.body ?? {}), actor: actorOf(req) }));
+      res.json(await rollback(deps, { ...parseBody(rollbackSchema, req.body ?? {}), actor: actorOf(req, res) }));
     }),
   );
 
