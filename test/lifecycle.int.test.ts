@@ -167,6 +167,10 @@ describe("a build that fails", () => {
     expect((await searchApi(stack.url, { query: "BP-48 battery pack", k: 1 })).body).toMatchObject({ index: "v1", results: [expect.objectContaining({ documentId: "battery" })] });
     const audit = (await (await fetch(`${stack.url}/v1/audit`)).json()) as { entries: Array<{ action: string; version?: string; reason?: string }> };
     expect(audit.entries.find((e) => e.action === "build-end" && e.version === "v2")?.reason).toMatch(/^failed: /);
+    // A failed version is partial: not even a forced swap makes it live.
+    const forced = await post(stack.url, "/v1/aliases/live/swap", { to: "v2", expectedVersion: "v1", force: true });
+    expect(forced.status).toBe(409);
+    expect(forced.body.error?.message).toMatch(/build failed .* retire it and build a new version/);
   });
 });
 

@@ -28,8 +28,9 @@ const MOVES: Record<IndexEvent, Partial<Record<IndexState, IndexState>>> = {
   "evaluation-passed": { ready: "evaluated", evaluated: "evaluated", previous: "previous", live: "live" },
   "evaluation-failed": { ready: "failed", evaluated: "failed" },
   promoted: { evaluated: "live" },
-  // An operator may promote without a passing evaluation; the audit log records it.
-  "forced-promotion": { ready: "live", evaluated: "live", failed: "live" },
+  // An operator may promote without a passing evaluation; the audit log records it. Never a failed
+  // version: it stopped following the corpus when it failed, so its index is partial.
+  "forced-promotion": { ready: "live", evaluated: "live" },
   demoted: { live: "previous" },
   "rolled-back-to": { previous: "live" },
   retired: { ready: "retired", evaluated: "retired", failed: "retired", previous: "retired" },

@@ -47,9 +47,14 @@ async function withLiveCounts(deps: Pick<LifecycleDeps, "store" | "catalog">, re
 /** Makes `to` live if live is still `expectedVersion`; a version without a passing evaluation needs `force`, which the audit log records. */
 export async function swap(deps: LifecycleDeps, request: { to: string; expectedVersion: string | null; force?: boolean; reason?: string; actor: string }): Promise<AliasRecord> {
   const target = await getVersion(deps.store, request.to);
-  const admitted = target.state === "evaluated" || (request.force === true && (target.state === "ready" || target.state === "failed"));
+  const admitted = target.state === "evaluated" || (request.force === true && target.state === "ready");
   if (!admitted) {
-    const hint = target.state === "ready" ? "it has no passing evaluation; evaluate it, or force it (API: force: true, CLI: --force; recorded in the audit log)" : `it is ${target.state}`;
+    const hint =
+      target.state === "ready"
+        ? "it has no passing evaluation; evaluate it, or force it (API: force: true, CLI: --force; recorded in the audit log)"
+        : target.state === "failed"
+          ? `its build failed (${target.error ?? "no reason recorded"}) and it stopped following the corpus; retire it and build a new version`
+          : `it is ${target.state}`;
     throw new ConflictError(`index version ${request.to} cannot be made live: ${hint}`, { state: target.state });
   }
   const change = await swapLive(deps.store, { to: request.to, expectedVersion: request.expectedVersion, actor: request.actor });
