@@ -1,20 +1,15 @@
 import type { Redis } from "ioredis";
 import type { Config } from "../../config/schema.js";
 import { chunkDocument } from "../../ingest/chunk-document.js";
-import type { ParsePool } from "../../ingest/parsers/isolated.js";
 import { appendAudit } from "../../indexer/lifecycle/audit.js";
 import { moveVersion, patchVersion } from "../../indexer/lifecycle/versions.js";
 import { documentKey, type DocumentRecord } from "../documents/records.js";
 import { errorMessage } from "../errors.js";
-import type { Logger } from "../logger.js";
 import { tryLockDocument } from "../queues/document-lock.js";
 import { readJson } from "../stores/json-records.js";
-import type { ObjectStore } from "../stores/object-store.js";
 import { manifestChunks, readManifest, type DocumentManifest } from "../sync/manifest.js";
-import { registryPrefix } from "../sync/profile.js";
-import { createChunkRegistry } from "../sync/registry.js";
-import { emptyCounts, syncDocument, type SyncCounts } from "../sync/sync-document.js";
-import type { OpenVersion, VersionCatalog } from "./catalog.js";
+import { addCounts, emptyCounts, syncDocument, type SyncCounts } from "../sync/sync-document.js";
+import { syncDepsFor, type OpenVersion, type PipelineDeps } from "./catalog.js";
 
 /**
  * Builds a new ("green") index version beside the live one.
@@ -27,14 +22,7 @@ import type { OpenVersion, VersionCatalog } from "./catalog.js";
  * the log shows changing after its start position: a job that began before the
  * version existed and ended during the build is not lost.
  */
-export interface BuildDeps {
-  config: Config;
-  store: ObjectStore;
-  redis: Redis;
-  catalog: VersionCatalog;
-  parser: ParsePool;
-  logger: Logger;
-}
+export type BuildDeps = PipelineDeps;
 
 export const changeLogKey = (config: Config) => `${config.redis.prefix}:changes`;
 
@@ -62,14 +50,14 @@ export async function buildVersion(deps: BuildDeps, version: string, report: (do
     let counts = emptyCounts();
     let done = 0;
     for (const id of ids) {
-      counts = add(counts, await syncOne(deps, target, id));
+      counts = addCounts(counts, await syncOne(deps, target, id));
       await report(++done, ids.length);
       // Visible on the version too (GET /v1/indexes/:v, ragops index show), every few documents.
       if (done % 10 === 0 || done === ids.length) await patchVersion(store, version, { progress: { done, total: ids.length } });
     }
     // Catch up with what changed while the build ran.
     const changed = new Set((await deps.redis.xrange(changeLogKey(config), `(${start}`, "+")).flatMap(([, fields]) => (fields[0] === "doc" ? [fields[1] as string] : [])));
-    for (const id of changed) counts = add(counts, await syncOne(deps, target, id));
+    for (const id of changed) counts = addCounts(counts, await syncOne(deps, target, id));
     const datapoints = await target.index.count();
     const result: BuildResult = { version, documents: ids.length, chunks: counts.chunks, datapoints, embedded: counts.embedded, replayed: changed.size };
     await moveVersion(store, version, "build-succeeded", { builtAt: new Date().toISOString(), counts: { documents: ids.length, chunks: counts.chunks, datapoints } });
@@ -88,10 +76,8 @@ export async function buildVersion(deps: BuildDeps, version: string, report: (do
 async function syncOne(deps: BuildDeps, target: OpenVersion, documentId: string): Promise<SyncCounts> {
   const lease = await waitForDocument(deps, documentId);
   try {
-    const { store, config } = deps;
-    const record = (await readJson<DocumentRecord>(store, documentKey(documentId)))?.value;
-    const registry = createChunkRegistry(deps.redis, registryPrefix(config.redis.prefix, target.profile));
-    const syncDeps = { store, redis: deps.redis, registry, targets: [{ version: target.record.version, index: target.index, embedder: target.embedder, cache: target.cache }], profile: target.profile, config: { ...config, dedupe: target.record.config.dedupe }, logger: deps.logger };
+    const record = (await readJson<DocumentRecord>(deps.store, documentKey(documentId)))?.value;
+    const syncDeps = syncDepsFor(deps, target.profile, [target]);
     const current = async () => true;
     if (!record || record.status === "deleting" || record.indexedVersion === undefined) {
       // Gone (or never indexed): make sure the version does not hold it either.
@@ -138,9 +124,4 @@ async function waitForDocument(deps: BuildDeps, documentId: string) {
   }
 }
 
-function add(a: SyncCounts, b: SyncCounts): SyncCounts {
-  const out = { ...a };
-  for (const key of Object.keys(out) as Array<keyof SyncCounts>) out[key] += b[key];
-  return out;
-}
 

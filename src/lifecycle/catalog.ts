@@ -7,7 +7,12 @@ import { appendAudit } from "../../indexer/lifecycle/audit.js";
 import { createVersion, getVersion, listVersions, moveVersion, type IndexVersion } from "../../indexer/lifecycle/versions.js";
 import { ConflictError, UnavailableError } from "../errors.js";
 import type { ObjectStore } from "../stores/object-store.js";
-import { profileKey } from "../sync/profile.js";
+import type { Redis } from "ioredis";
+import type { ParsePool } from "../../ingest/parsers/isolated.js";
+import type { Logger } from "../logger.js";
+import { profileKey, registryPrefix } from "../sync/profile.js";
+import { createChunkRegistry } from "../sync/registry.js";
+import type { SyncDeps, SyncTarget } from "../sync/sync-document.js";
 
 /**
  * The index versions a process works with, opened on demand: each version's
@@ -106,4 +111,28 @@ export function byProfile(versions: readonly OpenVersion[]): Map<string, OpenVer
   const groups = new Map<string, OpenVersion[]>();
   for (const v of versions) groups.set(v.profile, [...(groups.get(v.profile) ?? []), v]);
   return groups;
+}
+
+/** What the jobs and the build that write the corpus need; adapters wired at the entry point. */
+export interface PipelineDeps {
+  config: Config;
+  store: ObjectStore;
+  redis: Redis;
+  catalog: VersionCatalog;
+  parser: ParsePool;
+  logger: Logger;
+}
+
+/** Sync dependencies for one chunking profile: its registry, and every given version of it as a target. */
+export function syncDepsFor(deps: PipelineDeps, profile: string, versions: readonly OpenVersion[]): SyncDeps {
+  const first = versions[0] as OpenVersion;
+  return {
+    store: deps.store,
+    redis: deps.redis,
+    registry: createChunkRegistry(deps.redis, registryPrefix(deps.config.redis.prefix, profile)),
+    targets: versions.map((v): SyncTarget => ({ version: v.record.version, index: v.index, embedder: v.embedder, cache: v.cache })),
+    profile,
+    config: { ...deps.config, dedupe: first.record.config.dedupe },
+    logger: deps.logger,
+  };
 }

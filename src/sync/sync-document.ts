@@ -87,6 +87,12 @@ export const emptyCounts = (): SyncCounts => ({
   promoted: 0,
 });
 
+export function addCounts(total: SyncCounts, more: SyncCounts): SyncCounts {
+  const out = { ...total };
+  for (const key of Object.keys(out) as Array<keyof SyncCounts>) out[key] += more[key];
+  return out;
+}
+
 export function corpusLockKey(redisPrefix: string, profile: string): string {
   return `${redisPrefix}:corpus:${profile}:lock`;
 }

@@ -1,51 +1,18 @@
 import { createHash } from "node:crypto";
-import type { Redis } from "ioredis";
-import type { Config } from "../../config/schema.js";
 import { chunkDocument } from "../../ingest/chunk-document.js";
-import type { ParsePool } from "../../ingest/parsers/isolated.js";
 import { documentKey, type DocumentRecord } from "../documents/records.js";
 import { UnavailableError, UnprocessableDocumentError } from "../errors.js";
-import type { Logger } from "../logger.js";
 import type { DeletePayload, IngestPayload, JobProgress } from "../queues/ingest-queue.js";
 import { readJson, updateJson } from "../stores/json-records.js";
 import type { ObjectStore } from "../stores/object-store.js";
 import { manifestChunks, readManifest, type DocumentManifest } from "../sync/manifest.js";
-import { createChunkRegistry } from "../sync/registry.js";
-import { registryPrefix } from "../sync/profile.js";
-import { byProfile, type OpenVersion, type VersionCatalog } from "../lifecycle/catalog.js";
+import { byProfile, syncDepsFor, type OpenVersion, type PipelineDeps } from "../lifecycle/catalog.js";
 import type { ParsedDocument } from "../../ingest/types.js";
 import type { ChunkingConfig } from "../../config/schema.js";
-import { emptyCounts, syncDocument, type SyncCounts, type SyncDeps, type SyncTarget } from "../sync/sync-document.js";
+import { addCounts, emptyCounts, syncDocument, type SyncCounts } from "../sync/sync-document.js";
 
 /** What a job needs; the worker wires the adapters in. */
-export interface JobDeps {
-  config: Config;
-  store: ObjectStore;
-  redis: Redis;
-  catalog: VersionCatalog;
-  parser: ParsePool;
-  logger: Logger;
-}
-
-/** What syncing one document into one chunking profile needs. */
-function profileDeps(deps: JobDeps, profile: string, versions: readonly OpenVersion[]): SyncDeps {
-  const version = versions[0] as OpenVersion;
-  return {
-    store: deps.store,
-    redis: deps.redis,
-    registry: createChunkRegistry(deps.redis, registryPrefix(deps.config.redis.prefix, profile)),
-    targets: versions.map((v): SyncTarget => ({ version: v.record.version, index: v.index, embedder: v.embedder, cache: v.cache })),
-    profile,
-    config: { ...deps.config, dedupe: version.record.config.dedupe },
-    logger: deps.logger,
-  };
-}
-
-function addCounts(total: SyncCounts, more: SyncCounts): SyncCounts {
-  const out = { ...total };
-  for (const key of Object.keys(out) as Array<keyof SyncCounts>) out[key] += more[key];
-  return out;
-}
+export type JobDeps = PipelineDeps;
 
 export type ReportProgress = (progress: JobProgress) => Promise<void>;
 
@@ -102,7 +69,7 @@ export async function processIngest(deps: JobDeps, payload: IngestPayload, repor
     });
     await report({ stage: "chunking", percent: 20 });
     const next = manifestFor(payload, parsed, profile, (versions[0] as OpenVersion).record.config.chunking, fingerprint);
-    const counts = await syncDocument(profileDeps(deps, profile, versions), { documentId: payload.documentId, next, isCurrent, onProgress: report });
+    const counts = await syncDocument(syncDepsFor(deps, profile, versions), { documentId: payload.documentId, next, isCurrent, onProgress: report });
     if (counts === "stale") return stale();
     changed = true;
     shown = { manifest: next, counts };
@@ -178,7 +145,7 @@ export async function processDelete(deps: JobDeps, payload: DeletePayload): Prom
   if (!record || !(await current())) return { outcome: "stale", documentId: payload.documentId, ...emptyCounts() };
   let total = emptyCounts();
   for (const [profile, versions] of byProfile(await deps.catalog.following())) {
-    const counts = await syncDocument(profileDeps(deps, profile, versions), { documentId: payload.documentId, next: null, isCurrent: current });
+    const counts = await syncDocument(syncDepsFor(deps, profile, versions), { documentId: payload.documentId, next: null, isCurrent: current });
     if (counts === "stale") return { outcome: "stale", documentId: payload.documentId, ...emptyCounts() };
     total = addCounts(total, counts);
   }
