@@ -1,7 +1,7 @@
 import type { Queue } from "bullmq";
 import type { Redis } from "ioredis";
 import type { Config, EmbedderConfig } from "../config/schema.js";
-import { createEmbedder, type Embedder } from "../indexer/embedders/index.js";
+import type { Embedder } from "../indexer/embedders/index.js";
 import type { VectorIndex } from "../indexer/indexes/index.js";
 import { bootstrapVersions, createVersionCatalog, type VersionCatalog } from "./lifecycle/catalog.js";
 import { createLogger, type Logger } from "./logger.js";
@@ -15,7 +15,6 @@ export interface Runtime {
   config: Config;
   logger: Logger;
   store: ObjectStore;
-  embedder: Embedder;
   redis: Redis;
   queue: Queue;
   /** Index versions: the registry, opened on demand. */
@@ -36,7 +35,6 @@ export async function openRuntime(config: Config, options: RuntimeOptions = {}):
   const redis = createRedis(config.redis.url, "client");
   await connectRedis(redis, config.redis.url);
   const store = createObjectStore(config);
-  const embedder = (options.embedderFor ?? createEmbedder)(config.embedder);
   const queue = createIngestQueue(config);
   await bootstrapVersions(config, store);
   const catalog = createVersionCatalog(config, store, options.embedderFor);
@@ -44,7 +42,6 @@ export async function openRuntime(config: Config, options: RuntimeOptions = {}):
     config,
     logger,
     store,
-    embedder,
     redis,
     queue,
     catalog,

@@ -272,20 +272,6 @@ async function classify(ctx: Context, items: ReadonlyArray<{ hash: string; signa
   return matches;
 }
 
-/** The indexed chunk this one is a near-duplicate of, if any (best match, ties to the smaller hash). */
-async function nearestCanonical(ctx: Context, hash: string, signature: Uint32Array, exclude: ReadonlySet<string>): Promise<string | undefined> {
-  const { registry, config } = ctx.deps;
-  const candidates = [...(await registry.candidates(bandKeys(signature, ctx.minhash.bands)))].filter((c) => c !== hash && !exclude.has(c));
-  if (candidates.length === 0) return undefined;
-  let best: { hash: string; score: number } | undefined;
-  for (const [candidate, other] of await registry.signatures(candidates)) {
-    const score = similarity(signature, other);
-    if (score < config.dedupe.threshold) continue;
-    if (!best || score > best.score || (score === best.score && candidate < best.hash)) best = { hash: candidate, score };
-  }
-  return best?.hash;
-}
-
 async function upsertCanonical(ctx: Context, target: SyncTarget, hashes: readonly string[]): Promise<void> {
   if (hashes.length === 0) return;
   const { deps, counts } = ctx;
@@ -335,7 +321,7 @@ async function release(ctx: Context, h: string, touched: Set<string>): Promise<b
       continue;
     }
     const signature = minhash((await chunkOf(ctx, ctx.d, x))?.chunk.text ?? "", ctx.minhash);
-    const match = await nearestCanonical(ctx, x, signature, new Set([h]));
+    const match = (await classify(ctx, [{ hash: x, signature }], new Set([h]))).get(x);
     if (match) {
       await registry.markDuplicate(lease, x, match);
       touched.add(match);
