@@ -6,7 +6,8 @@ export default defineConfig({
     globalSetup: ["test/setup/redis.ts"],
     // LanceDB's native module is safest in child processes rather than worker threads.
     pool: "forks",
-    testTimeout: 30_000,
-    hookTimeout: 30_000,
+    // Limits for a busy 2-core machine: tests wait on events, these only stop a hung one.
+    testTimeout: 120_000,
+    hookTimeout: 120_000,
   },
 });

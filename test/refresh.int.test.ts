@@ -106,9 +106,9 @@ describe("the scheduled refresh", () => {
     const queue = createRefreshQueue(stack.config);
     try {
       expect((await queue.getJobSchedulers()).map((s) => s.key)).toEqual([schedulerId(dir)]);
-      const deadline = Date.now() + 20_000;
+      // Waits for the first scheduled run however long a busy machine takes (the test timeout bounds it).
       let completed: unknown[] = [];
-      while (completed.length === 0 && Date.now() < deadline) {
+      while (completed.length === 0) {
         completed = (await queue.getJobs(["completed"])).map((j) => j.returnvalue);
         await new Promise((resolve) => setTimeout(resolve, 100));
       }

@@ -11,12 +11,11 @@ function runUntilReady(args: string[], ready: RegExp): Promise<{ stop: (signal: 
   });
   let stderr = "";
   const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+  // Waits for the readiness line however long a busy machine takes; the test's own timeout bounds it.
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`not ready in time: ${stderr}`)), 20_000);
     child.stderr.on("data", (data: Buffer) => {
       stderr += data.toString();
       if (ready.test(stderr)) {
-        clearTimeout(timer);
         resolve({
           stop: async (signal) => {
             child.kill(signal);

@@ -14,9 +14,17 @@ describe("planRefresh", () => {
     expect(plan.deleted).toEqual(["gone"]);
   });
 
+  it("takes an object whose generation matches as unchanged, with no modification time to compare", () => {
+    const plan = planRefresh([{ uri: "gs://b/a", documentId: "a", size: 10, generation: "7" }], [{ documentId: "a", source: "gs://b/a", size: 10, generation: "7" }]);
+    expect(plan.unchanged.map((f) => f.documentId)).toEqual(["a"]);
+    expect(plan.suspect).toEqual([]);
+  });
+
   it("trusts a generation over a modification time when the source has one", () => {
-    const plan = planRefresh([{ uri: "gs://b/a", documentId: "a", size: 10, generation: "7" }], [{ documentId: "a", source: "gs://b/a", size: 10, generation: "6" }]);
-    expect(plan.suspect).toHaveLength(1);
+    // Same size and mtime, other generation: the object was rewritten, so it is read.
+    const plan = planRefresh([{ uri: "gs://b/a", documentId: "a", size: 10, mtimeMs: 5, generation: "7" }], [{ documentId: "a", source: "gs://b/a", size: 10, mtimeMs: 5, generation: "6" }]);
+    expect(plan.suspect.map((f) => f.documentId)).toEqual(["a"]);
+    expect(plan.unchanged).toEqual([]);
   });
 });
 
