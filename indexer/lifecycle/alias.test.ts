@@ -5,7 +5,7 @@ import { describe, expect, it } from "vitest";
 import { ConflictError } from "../../src/errors.js";
 import { createLocalDirStore } from "../../src/stores/local-dir.js";
 import type { ObjectStore } from "../../src/stores/object-store.js";
-import { readAlias, rollbackLive, swapLive } from "./alias.js";
+import { fenceRetired, readAlias, rollbackLive, swapLive } from "./alias.js";
 import { appendAudit, listAudit } from "./audit.js";
 
 const freshStore = () => createLocalDirStore({ root: mkdtempSync(join(tmpdir(), "ragops-alias-")) });
@@ -68,5 +68,54 @@ describe("audit log", () => {
     expect(second.entries.map((e) => e.version)).toEqual(["v2", "v3"]);
     const last = await listAudit(store, { limit: 2, after: second.next });
     expect(last).toEqual({ entries: [expect.objectContaining({ version: "v4" })] });
+  });
+});
+
+describe("retired versions fenced off in the alias", () => {
+  it("refuses to make a fenced version live, by swap or by rollback", async () => {
+    const store = freshStore();
+    await swapLive(store, { to: "v1", expectedVersion: null, actor: "ops" });
+    await fenceRetired(store, { version: "r1", actor: "ops" });
+    await expect(swapLive(store, { to: "r1", expectedVersion: "v1", actor: "ops" })).rejects.toThrow(/r1 is retired .* cannot be made live/);
+    expect((await readAlias(store)).alias).toMatchObject({ live: "v1", previous: null, retired: ["r1"] });
+  });
+
+  it("refuses to fence the live or the previous version, whatever the operator last read", async () => {
+    const store = freshStore();
+    await swapLive(store, { to: "v1", expectedVersion: null, actor: "ops" });
+    await swapLive(store, { to: "v2", expectedVersion: "v1", actor: "ops" });
+    await expect(fenceRetired(store, { version: "v2", actor: "ops" })).rejects.toThrow(/v2 is live/);
+    await expect(fenceRetired(store, { version: "v1", actor: "ops" })).rejects.toBeInstanceOf(ConflictError);
+    expect((await readAlias(store)).alias.retired).toBeUndefined();
+  });
+
+  it("fences a version once, so an interrupted retire can run again", async () => {
+    const store = freshStore();
+    await swapLive(store, { to: "v1", expectedVersion: null, actor: "ops" });
+    await fenceRetired(store, { version: "r1", actor: "ops" });
+    const before = await readAlias(store);
+    await fenceRetired(store, { version: "r1", actor: "ops" });
+    expect(await readAlias(store)).toEqual(before);
+  });
+
+  it("still swaps when only the fence changed since the swap read the alias", async () => {
+    const store = freshStore();
+    await swapLive(store, { to: "v1", expectedVersion: null, actor: "ops" });
+    // The retire's fence commits between the swap's read of the alias and its write.
+    let fenced = false;
+    const racing: ObjectStore = {
+      ...store,
+      get: async (key) => {
+        const got = await store.get(key);
+        if (!fenced) {
+          fenced = true;
+          await fenceRetired(store, { version: "r1", actor: "ops" });
+        }
+        return got;
+      },
+    };
+    const swapped = await swapLive(racing, { to: "v2", expectedVersion: "v1", actor: "ops" });
+    expect(swapped).toMatchObject({ from: "v1", to: "v2" });
+    expect((await readAlias(store)).alias).toMatchObject({ live: "v2", previous: "v1", retired: ["r1"] });
   });
 });

@@ -4,8 +4,8 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { ConflictError } from "../../src/errors.js";
 import { createLocalDirStore } from "../../src/stores/local-dir.js";
-import { readAlias, swapLive } from "./alias.js";
-import { createVersion, effectiveState, getVersion, listVersions, moveVersion } from "./versions.js";
+import { fenceRetired, readAlias, swapLive } from "./alias.js";
+import { cannotServe, createVersion, effectiveState, getVersion, listVersions, moveVersion } from "./versions.js";
 
 const freshStore = () => createLocalDirStore({ root: mkdtempSync(join(tmpdir(), "ragops-versions-")) });
 
@@ -40,5 +40,24 @@ describe("index version registry", () => {
     const v1 = await createVersion(store, { version: "v1", config: {}, actor: "ops" });
     await swapLive(store, { to: "v1", expectedVersion: null, actor: "ops" });
     expect(effectiveState(v1, (await readAlias(store)).alias)).toBe("live");
+  });
+
+  it("shows a version fenced off by an interrupted retire as retired, and says it cannot serve", async () => {
+    const store = freshStore();
+    const r1 = await createVersion(store, { version: "r1", config: {}, actor: "ops" }).then(() => moveVersion(store, "r1", "build-succeeded"));
+    expect(cannotServe(r1, (await readAlias(store)).alias)).toBeUndefined();
+    await fenceRetired(store, { version: "r1", actor: "ops" });
+    const { alias } = await readAlias(store);
+    expect(effectiveState(r1, alias)).toBe("retired");
+    expect(cannotServe(r1, alias)).toMatch(/^retired/);
+  });
+
+  it("says why a failed or building version cannot serve", async () => {
+    const store = freshStore();
+    const { alias } = await readAlias(store);
+    const building = await createVersion(store, { version: "b1", config: {}, actor: "ops" });
+    expect(cannotServe(building, alias)).toMatch(/^building/);
+    const failed = await moveVersion(store, "b1", "build-failed", { error: "embedder unreachable" });
+    expect(cannotServe(failed, alias)).toMatch(/^failed .*embedder unreachable/);
   });
 });

@@ -3,7 +3,7 @@ import { chunkingSchema, dedupeSchema, embedderSchema } from "../../config/schem
 import { ConflictError, NotFoundError } from "../../src/errors.js";
 import { readJson, writeJson } from "../../src/stores/json-records.js";
 import type { ObjectStore } from "../../src/stores/object-store.js";
-import type { AliasRecord } from "./alias.js";
+import { isFenced, type AliasRecord } from "./alias.js";
 import { createEmbedder } from "../embedders/index.js";
 import type { EmbedderIdentity } from "../embedders/embedder.js";
 import { nextState, type IndexEvent, type IndexState } from "./states.js";
@@ -101,11 +101,26 @@ export async function moveVersion(store: ObjectStore, version: string, event: In
   }
 }
 
-/** The state an operator sees: live and previous come from the alias, everything else from the record. */
+/**
+ * The state an operator sees: live and previous come from the alias, everything else from the record
+ * (a version the alias fences off is retired even if an interrupted retire left its record behind).
+ */
 export function effectiveState(record: IndexVersion, alias: AliasRecord): IndexState {
   if (alias.live === record.version) return "live";
   if (alias.previous === record.version) return "previous";
+  if (isFenced(alias, record.version)) return "retired";
   return record.state;
+}
+
+/**
+ * Why a version cannot answer searches as live (or be rolled back to), or
+ * undefined when it can: only a finished build holds a whole index.
+ */
+export function cannotServe(record: IndexVersion, alias: AliasRecord): string | undefined {
+  if (record.state === "retired" || isFenced(alias, record.version)) return "retired (its index data is dropped)";
+  if (record.state === "failed") return `failed (its build failed: ${record.error ?? "no reason recorded"}; its index is partial)`;
+  if (record.state === "building") return "building (its index is not complete yet)";
+  return undefined;
 }
 
 /** Changes fields other than state (the build job id, counts), by compare-and-swap. */

@@ -4,7 +4,7 @@ import { createEmbedder, type Embedder } from "../../indexer/embedders/index.js"
 import { openVectorIndex, type VectorIndex } from "../../indexer/indexes/index.js";
 import { readAlias, swapLive, type AliasRecord } from "../../indexer/lifecycle/alias.js";
 import { appendAudit } from "../../indexer/lifecycle/audit.js";
-import { createVersion, getVersion, listVersions, moveVersion, type IndexVersion } from "../../indexer/lifecycle/versions.js";
+import { cannotServe, createVersion, getVersion, listVersions, moveVersion, type IndexVersion } from "../../indexer/lifecycle/versions.js";
 import { ConflictError, UnavailableError } from "../errors.js";
 import type { ObjectStore } from "../stores/object-store.js";
 import type { Redis } from "ioredis";
@@ -31,9 +31,9 @@ export interface VersionCatalog {
   following(): Promise<OpenVersion[]>;
   /** One version by name; a retired version is refused. */
   open(version: string): Promise<OpenVersion>;
-  /** The alias, read once, and the version it makes live. */
+  /** The alias, read once, and the version it makes live; a live version that cannot serve (retired, failed) is an UnavailableError. */
   live(): Promise<{ alias: AliasRecord; version: OpenVersion }>;
-  /** Drops a retired version's index data and forgets it. */
+  /** Drops a retired version's index data and forgets it; any other version is refused. */
   destroy(version: string): Promise<void>;
   close(): Promise<void>;
 }
@@ -66,10 +66,15 @@ export function createVersionCatalog(config: Config, store: ObjectStore, embedde
     live: async () => {
       const { alias } = await readAlias(store);
       if (!alias.live) throw new UnavailableError("no index version is live yet; build one and swap it in");
-      return { alias, version: await openRecord(await getVersion(store, alias.live)) };
+      const record = await getVersion(store, alias.live);
+      // Never answer from a version whose index is gone or partial (an alias left so by an older release, or edited by hand).
+      const problem = cannotServe(record, alias);
+      if (problem) throw new UnavailableError(`the live index version ${alias.live} is ${problem}; roll back or swap in a ready version (ragops index rollback / ragops index swap)`, { details: { version: alias.live, state: record.state } });
+      return { alias, version: await openRecord(record) };
     },
     destroy: async (version) => {
       const record = await getVersion(store, version);
+      if (record.state !== "retired") throw new ConflictError(`index version ${version} is ${record.state}; only a retired version's index data is dropped`, { version, state: record.state });
       const open = await openRecord(record);
       opened.delete(version);
       await open.index.destroy();

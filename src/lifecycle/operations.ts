@@ -1,7 +1,8 @@
 import type { Queue } from "bullmq";
-import { readAlias, rollbackLive, swapLive, type AliasRecord } from "../../indexer/lifecycle/alias.js";
+import { fenceRetired, readAlias, rollbackLive, swapLive, type AliasRecord } from "../../indexer/lifecycle/alias.js";
 import { appendAudit } from "../../indexer/lifecycle/audit.js";
-import { createVersion, effectiveState, getVersion, listVersions, moveVersion, patchVersion, type IndexVersion } from "../../indexer/lifecycle/versions.js";
+import { nextState } from "../../indexer/lifecycle/states.js";
+import { cannotServe, createVersion, effectiveState, getVersion, listVersions, moveVersion, patchVersion, type IndexVersion } from "../../indexer/lifecycle/versions.js";
 import { ConflictError } from "../errors.js";
 import { enqueueBuild } from "../queues/lifecycle-queue.js";
 import type { ObjectStore } from "../stores/object-store.js";
@@ -37,7 +38,7 @@ export async function showVersion(deps: Pick<LifecycleDeps, "store" | "catalog">
 /** Versions keep growing after their build (they follow the corpus): count what they hold now. */
 async function withLiveCounts(deps: Pick<LifecycleDeps, "store" | "catalog">, record: IndexVersion, alias: AliasRecord): Promise<ShownVersion> {
   const shown = { ...record, state: effectiveState(record, alias) };
-  if (record.state === "retired" || record.state === "failed" || record.state === "building") return shown;
+  if (shown.state === "retired" || shown.state === "failed" || shown.state === "building") return shown;
   const open = await deps.catalog.open(record.version);
   let documents = 0;
   for await (const _ of deps.store.list(`manifests/${open.profile}/`)) documents += 1;
@@ -45,7 +46,7 @@ async function withLiveCounts(deps: Pick<LifecycleDeps, "store" | "catalog">, re
 }
 
 /** Makes `to` live if live is still `expectedVersion`; a version without a passing evaluation needs `force`, which the audit log records. */
-export async function swap(deps: LifecycleDeps, request: { to: string; expectedVersion: string | null; force?: boolean; reason?: string; actor: string }): Promise<AliasRecord> {
+export async function swap(deps: Pick<LifecycleDeps, "store">, request: { to: string; expectedVersion: string | null; force?: boolean; reason?: string; actor: string }): Promise<AliasRecord> {
   const target = await getVersion(deps.store, request.to);
   const admitted = target.state === "evaluated" || (request.force === true && target.state === "ready");
   if (!admitted) {
@@ -62,18 +63,33 @@ export async function swap(deps: LifecycleDeps, request: { to: string; expectedV
   return change.alias;
 }
 
-export async function rollback(deps: LifecycleDeps, request: { expectedVersion?: string | null; reason?: string; actor: string }): Promise<AliasRecord> {
-  const change = await rollbackLive(deps.store, { actor: request.actor, ...(request.expectedVersion !== undefined ? { expectedVersion: request.expectedVersion } : {}) });
+/** Makes previous live again, if live is still `expectedVersion` (when given); a previous that cannot serve (retired, failed, building) is refused. */
+export async function rollback(deps: Pick<LifecycleDeps, "store">, request: { expectedVersion?: string | null; reason?: string; actor: string }): Promise<AliasRecord> {
+  const admit = async (previous: string, alias: AliasRecord) => {
+    const record = await getVersion(deps.store, previous);
+    const problem = cannotServe(record, alias);
+    if (problem) throw new ConflictError(`cannot roll back to ${previous}: it is ${problem}; swap in a ready version instead`, { version: previous, state: record.state });
+  };
+  const change = await rollbackLive(deps.store, { actor: request.actor, admit, ...(request.expectedVersion !== undefined ? { expectedVersion: request.expectedVersion } : {}) });
   await appendAudit(deps.store, { actor: request.actor, action: "rollback", from: change.from, to: change.to, reason: request.reason });
   return change.alias;
 }
 
-/** Drops a version's index data (the record stays, retired); live and previous are refused. */
-export async function retire(deps: LifecycleDeps, request: { version: string; reason?: string; actor: string }): Promise<IndexVersion> {
-  const { alias } = await readAlias(deps.store);
-  if (alias.live === request.version || alias.previous === request.version) {
-    throw new ConflictError(`index version ${request.version} is ${alias.live === request.version ? "live" : "previous"}; swap or roll back first`, { alias });
-  }
+/**
+ * Drops a version's index data (the record stays, retired); live and previous
+ * are refused. The version is fenced off in the alias first, by
+ * compare-and-swap on the alias it read, so a swap or rollback racing this
+ * retire either commits first (and the retire is refused) or finds the version
+ * fenced (and is refused): see the protocol in indexer/lifecycle/alias.ts. The
+ * data is dropped only once nothing can make the version live again.
+ */
+export async function retire(deps: Pick<LifecycleDeps, "store" | "catalog">, request: { version: string; reason?: string; actor: string }): Promise<IndexVersion> {
+  const before = await getVersion(deps.store, request.version);
+  // A version still building is refused before it is fenced; no state leads back to building.
+  const move = nextState(before.state, "retired");
+  if (!move.ok) throw new ConflictError(`index version ${request.version}: ${move.reason}`, { version: request.version, state: before.state });
+  await fenceRetired(deps.store, { version: request.version, actor: request.actor });
+  // Of two retires of one version, one moves the record and drops the data; the other gets a ConflictError here.
   const record = await moveVersion(deps.store, request.version, "retired");
   await deps.catalog.destroy(request.version);
   await appendAudit(deps.store, { actor: request.actor, action: "retire", version: request.version, reason: request.reason });
