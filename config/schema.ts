@@ -22,6 +22,10 @@ export const httpSchema = z.strictObject({
   port: z.number().int().min(0).max(65535).default(8080).describe("HTTP port of the control plane (0 picks a free port)."),
   maxUploadBytes: z.number().int().positive().default(50 * MiB).describe("Largest accepted upload, bytes. Larger uploads get 413 while streaming."),
   shutdownGraceMs: z.number().int().min(0).default(10_000).describe("How long SIGTERM waits for in-flight requests, ms."),
+  allowedHosts: z
+    .array(z.string().regex(/^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(:\d{1,5})?$/, "a host is a name or address with an optional port, e.g. rag.internal or rag.internal:8080").transform((host) => host.toLowerCase()))
+    .default([])
+    .describe("With no API tokens, the names (name or name:port) requests may address the control plane by, besides localhost, 127.0.0.1, [::1] and the bound address on the bound port; other Host or Origin headers get 403 (DNS rebinding, cross-site requests)."),
 });
 
 export const chunkingSchema = z

@@ -9,7 +9,7 @@ import { documentIdSchema } from "../queues/ingest-queue.js";
 import type { Runtime } from "../runtime.js";
 import { search, searchRequestSchema } from "../search.js";
 import { errorMiddleware, parseBody } from "./errors.js";
-import { authMiddleware } from "./auth.js";
+import { authMiddleware, sameSiteGuard } from "./auth.js";
 import { lifecycleRoutes } from "./lifecycle-routes.js";
 import { receiveUpload } from "./upload.js";
 
@@ -38,6 +38,9 @@ export function createApp(runtime: Runtime): Express {
   const app = express();
   app.disable("x-powered-by");
   app.set("query parser", "simple");
+  // One spelling per route: /V1/... or /v1/.../ match nothing rather than a route by another name.
+  app.set("case sensitive routing", true);
+  app.set("strict routing", true);
 
   app.use((req, res, next) => {
     const requestId = typeof req.headers["x-request-id"] === "string" && req.headers["x-request-id"].length <= 128 ? req.headers["x-request-id"] : randomUUID();
@@ -46,6 +49,7 @@ export function createApp(runtime: Runtime): Express {
     next();
   });
 
+  app.use(sameSiteGuard({ tokens: config.auth.tokens, configuredHost: config.http.host, allowedHosts: config.http.allowedHosts }));
   app.use(authMiddleware(config.auth.tokens));
   if (Object.keys(config.auth.tokens).length === 0 && !["127.0.0.1", "localhost", "::1"].includes(config.http.host)) {
     logger.warn({ host: config.http.host }, "no API tokens configured (auth.tokens / RAGOPS_API_TOKENS) and listening beyond loopback: the API is open to anyone who can reach it");

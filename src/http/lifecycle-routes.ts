@@ -46,7 +46,8 @@ export function lifecycleRoutes(runtime: Runtime): { router: Router; queue: Queu
   const { store } = runtime;
   const queue = createLifecycleQueue(runtime.config);
   const deps = { store, catalog: runtime.catalog, lifecycleQueue: queue };
-  const router = Router();
+  // Case-sensitive and strict like the app: one spelling per route (see auth.ts).
+  const router = Router({ caseSensitive: true, strict: true });
   const json = express.json({ limit: "64kb" });
 
   router.post(
