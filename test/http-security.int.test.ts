@@ -177,6 +177,18 @@ describe("without API tokens", () => {
     return JSON.stringify({ to: alias.live === "v1" ? "v2" : "v1", expectedVersion: alias.live, force: true });
   };
 
+  describe("/readyz", () => {
+    it("names the version the alias makes live, after a swap too", async () => {
+      const before = await call(stack, { method: "GET", path: "/readyz" });
+      expect(before.json).toMatchObject({ status: "ready", live: "v1", checks: { redis: "ok", index: expect.stringMatching(/in v1\)$/) } });
+      const swapped = await call(stack, { method: "POST", path: "/v1/aliases/live/swap", headers: { ...JSON_TYPE, ...ops }, body: JSON.stringify({ to: "v2", expectedVersion: "v1", force: true }) });
+      expect(swapped.status, swapped.text).toBe(200);
+      const after = await call(stack, { method: "GET", path: "/readyz" });
+      expect(after.status).toBe(200);
+      expect(after.json).toMatchObject({ status: "ready", live: "v2", checks: { redis: "ok", index: expect.stringMatching(/in v2\)$/) } });
+    });
+  });
+
   describe("x-ragops-actor", () => {
     it("refuses any name in the system: namespace, however it is cased, and the audit log never records one", async () => {
       const before = await controlPlaneState(stack);

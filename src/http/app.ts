@@ -166,23 +166,26 @@ export function createApp(runtime: Runtime): Express {
   app.get(
     "/readyz",
     route(async (_req, res) => {
+      // Ready: Redis answers and the version the alias makes live opens (not index.version: a swap moves the alias).
       const checks: Record<string, string> = {};
       let ready = true;
+      let live: string | undefined;
+      const failed = (check: string) => (error: unknown) => {
+        checks[check] = `${check === "index" && live ? `${live}: ` : ""}${errorMessage(error)}`;
+        ready = false;
+      };
       await Promise.all([
-        runtime.redis.ping().then(
-          () => (checks.redis = "ok"),
-          (error: unknown) => ((checks.redis = errorMessage(error)), (ready = false)),
-        ),
-        runtime
-          .index()
-          .then((index) => index.count())
-          .then(
-            (count) => (checks.index = `ok (${count} datapoints in ${config.index.version})`),
-            (error: unknown) => ((checks.index = errorMessage(error)), (ready = false)),
-          ),
+        runtime.redis.ping().then(() => void (checks.redis = "ok"), failed("redis")),
+        runtime.catalog
+          .live()
+          .then(async ({ version }) => {
+            live = version.record.version;
+            checks.index = `ok (${await version.index.count()} datapoints in ${live})`;
+          })
+          .catch(failed("index")),
       ]);
-      if (!ready) throw new UnavailableError(`not ready: ${Object.entries(checks).map(([k, v]) => `${k}: ${v}`).join("; ")}`, { details: checks });
-      res.json({ status: "ready", checks });
+      if (!ready) throw new UnavailableError(`not ready: ${Object.entries(checks).map(([k, v]) => `${k}: ${v}`).join("; ")}`, { details: { ...checks, live } });
+      res.json({ status: "ready", live, checks });
     }),
   );
 
