@@ -75,7 +75,7 @@ export const authSchema = z.strictObject({
   tokens: z
     .record(z.string().regex(/^[\w.@-]{1,64}$/, "token names are 1-64 letters, digits, '_', '.', '@' or '-'"), z.string().min(16, "tokens must be at least 16 characters"))
     .default({})
-    .describe("API tokens by name; when set, every /v1 request needs 'Authorization: Bearer <token>' and the audit log names the token. Empty: the API is open (local use)."),
+    .describe("API tokens by name; when set, every request but GET /healthz and /readyz needs 'Authorization: Bearer <token>' and the audit log names the token. Empty: the API is open for local use (see http.allowedHosts)."),
 });
 
 export const embedderSchema = z.strictObject({

@@ -60,6 +60,7 @@ describe("hostAllowed", () => {
     expect(hostAllowed("192.168.1.5:8080", { ...policy, localAddress: "::ffff:192.168.1.5", configuredHost: "0.0.0.0" })).toBe(true);
     expect(hostAllowed("[fe80::1]:8080", { ...policy, localAddress: "fe80::1", configuredHost: "::" })).toBe(true);
     expect(hostAllowed("192.168.1.6:8080", { ...policy, localAddress: "::ffff:192.168.1.5", configuredHost: "0.0.0.0" })).toBe(false);
+    expect(hostAllowed("0.0.0.0:8080", { ...policy, localAddress: "::ffff:192.168.1.5", configuredHost: "0.0.0.0" })).toBe(false);
   });
 
   it("refuses any domain name that is not listed, on any port (DNS rebinding)", () => {

@@ -83,6 +83,7 @@ export function parseHost(value: string): HostPort | undefined {
 }
 
 const LOOPBACK_NAMES = new Set(["localhost", "127.0.0.1", "[::1]"]);
+const WILDCARDS = new Set(["0.0.0.0", "::", "[::]"]);
 
 export interface HostPolicy {
   /** The address and port the connection arrived on (the bound address, or the interface a wildcard bind answered on). */
@@ -121,7 +122,8 @@ export function hostAllowed(hostHeader: string | undefined, policy: HostPolicy):
   if (port !== policy.localPort) return false;
   const own = new Set(LOOPBACK_NAMES);
   if (policy.localAddress) own.add(addressAsHost(policy.localAddress));
-  own.add(addressAsHost(policy.configuredHost));
+  // A wildcard bind (0.0.0.0, ::) is no name a client addresses; the interface it answered on is localAddress.
+  if (!WILDCARDS.has(policy.configuredHost)) own.add(addressAsHost(policy.configuredHost));
   return own.has(host.hostname);
 }
 
