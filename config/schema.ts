@@ -22,6 +22,10 @@ export const httpSchema = z.strictObject({
   port: z.number().int().min(0).max(65535).default(8080).describe("HTTP port of the control plane (0 picks a free port)."),
   maxUploadBytes: z.number().int().positive().default(50 * MiB).describe("Largest accepted upload, bytes. Larger uploads get 413 while streaming."),
   shutdownGraceMs: z.number().int().min(0).default(10_000).describe("How long SIGTERM waits for in-flight requests, ms."),
+  allowedHosts: z
+    .array(z.string().regex(/^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(:\d{1,5})?$/, "a host is a name or address with an optional port, e.g. rag.internal or rag.internal:8080").transform((host) => host.toLowerCase()))
+    .default([])
+    .describe("With no API tokens, the names (name or name:port) requests may address the control plane by, besides localhost, 127.0.0.1, [::1] and the bound address on the bound port; other Host or Origin headers get 403 (DNS rebinding, cross-site requests)."),
 });
 
 export const chunkingSchema = z
@@ -71,7 +75,7 @@ export const authSchema = z.strictObject({
   tokens: z
     .record(z.string().regex(/^[\w.@-]{1,64}$/, "token names are 1-64 letters, digits, '_', '.', '@' or '-'"), z.string().min(16, "tokens must be at least 16 characters"))
     .default({})
-    .describe("API tokens by name; when set, every /v1 request needs 'Authorization: Bearer <token>' and the audit log names the token. Empty: the API is open (local use)."),
+    .describe("API tokens by name; when set, every request but GET /healthz and /readyz needs 'Authorization: Bearer <token>' and the audit log names the token. Empty: the API is open for local use (see http.allowedHosts)."),
 });
 
 export const embedderSchema = z.strictObject({

@@ -8,6 +8,7 @@ export const errorStatus = {
   unknown_field: 400,
   invalid_key: 400,
   unauthorized: 401,
+  forbidden: 403,
   not_found: 404,
   conflict: 409,
   payload_too_large: 413,
@@ -56,6 +57,13 @@ export class UnknownFieldError extends RagopsError {
 export class InvalidKeyError extends RagopsError {
   constructor(key: string, reason: string) {
     super("invalid_key", `invalid key ${JSON.stringify(key)}: ${reason}`, { details: { key } });
+  }
+}
+
+/** The request is refused whoever sends it this way (a cross-site request, a reserved name). */
+export class ForbiddenError extends RagopsError {
+  constructor(message: string, options?: RagopsErrorOptions) {
+    super("forbidden", message, options);
   }
 }
 

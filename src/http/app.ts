@@ -9,7 +9,7 @@ import { documentIdSchema } from "../queues/ingest-queue.js";
 import type { Runtime } from "../runtime.js";
 import { search, searchRequestSchema } from "../search.js";
 import { errorMiddleware, parseBody } from "./errors.js";
-import { authMiddleware } from "./auth.js";
+import { authMiddleware, sameSiteGuard } from "./auth.js";
 import { lifecycleRoutes } from "./lifecycle-routes.js";
 import { receiveUpload } from "./upload.js";
 
@@ -38,6 +38,9 @@ export function createApp(runtime: Runtime): Express {
   const app = express();
   app.disable("x-powered-by");
   app.set("query parser", "simple");
+  // One spelling per route: /V1/... or /v1/.../ match nothing rather than a route by another name.
+  app.set("case sensitive routing", true);
+  app.set("strict routing", true);
 
   app.use((req, res, next) => {
     const requestId = typeof req.headers["x-request-id"] === "string" && req.headers["x-request-id"].length <= 128 ? req.headers["x-request-id"] : randomUUID();
@@ -46,6 +49,7 @@ export function createApp(runtime: Runtime): Express {
     next();
   });
 
+  app.use(sameSiteGuard({ tokens: config.auth.tokens, configuredHost: config.http.host, allowedHosts: config.http.allowedHosts }));
   app.use(authMiddleware(config.auth.tokens));
   if (Object.keys(config.auth.tokens).length === 0 && !["127.0.0.1", "localhost", "::1"].includes(config.http.host)) {
     logger.warn({ host: config.http.host }, "no API tokens configured (auth.tokens / RAGOPS_API_TOKENS) and listening beyond loopback: the API is open to anyone who can reach it");
@@ -162,23 +166,26 @@ export function createApp(runtime: Runtime): Express {
   app.get(
     "/readyz",
     route(async (_req, res) => {
+      // Ready: Redis answers and the version the alias makes live opens (not index.version: a swap moves the alias).
       const checks: Record<string, string> = {};
       let ready = true;
+      let live: string | undefined;
+      const failed = (check: string) => (error: unknown) => {
+        checks[check] = `${check === "index" && live ? `${live}: ` : ""}${errorMessage(error)}`;
+        ready = false;
+      };
       await Promise.all([
-        runtime.redis.ping().then(
-          () => (checks.redis = "ok"),
-          (error: unknown) => ((checks.redis = errorMessage(error)), (ready = false)),
-        ),
-        runtime
-          .index()
-          .then((index) => index.count())
-          .then(
-            (count) => (checks.index = `ok (${count} datapoints in ${config.index.version})`),
-            (error: unknown) => ((checks.index = errorMessage(error)), (ready = false)),
-          ),
+        runtime.redis.ping().then(() => void (checks.redis = "ok"), failed("redis")),
+        runtime.catalog
+          .live()
+          .then(async ({ version }) => {
+            live = version.record.version;
+            checks.index = `ok (${await version.index.count()} datapoints in ${live})`;
+          })
+          .catch(failed("index")),
       ]);
-      if (!ready) throw new UnavailableError(`not ready: ${Object.entries(checks).map(([k, v]) => `${k}: ${v}`).join("; ")}`, { details: checks });
-      res.json({ status: "ready", checks });
+      if (!ready) throw new UnavailableError(`not ready: ${Object.entries(checks).map(([k, v]) => `${k}: ${v}`).join("; ")}`, { details: { ...checks, live } });
+      res.json({ status: "ready", live, checks });
     }),
   );
 

@@ -8,6 +8,7 @@ import { indexVersionConfigSchema, versionNameSchema } from "../../indexer/lifec
 import { createAndBuild, retire, rollback, showVersion, showVersions, swap } from "../lifecycle/operations.js";
 import { createLifecycleQueue } from "../queues/lifecycle-queue.js";
 import type { Runtime } from "../runtime.js";
+import { InvalidRequestError } from "../errors.js";
 import { parseBody } from "./errors.js";
 
 /**
@@ -28,6 +29,14 @@ const retireSchema = z.strictObject({ reason: z.string().max(500).optional() });
 type Handler = (req: Request, res: Response) => Promise<void>;
 const route = (handler: Handler) => (req: Request, res: Response, next: NextFunction) => handler(req, res).catch(next);
 
+/** The :version of the path, a valid version name, or a 400 that says what one is. */
+function versionParam(req: Request): string {
+  const value = String(req.params.version);
+  const parsed = versionNameSchema.safeParse(value);
+  if (!parsed.success) throw new InvalidRequestError(`invalid index version ${JSON.stringify(value)}: ${parsed.error.issues[0]?.message ?? "not a version name"}`);
+  return parsed.data;
+}
+
 /** Who acts: the API token's name (see auth.ts), or what an open API's caller calls itself. */
 function actorOf(_req: Request, res: Response): string {
   return String(res.locals.actor ?? "anonymous");
@@ -37,7 +46,8 @@ export function lifecycleRoutes(runtime: Runtime): { router: Router; queue: Queu
   const { store } = runtime;
   const queue = createLifecycleQueue(runtime.config);
   const deps = { store, catalog: runtime.catalog, lifecycleQueue: queue };
-  const router = Router();
+  // Case-sensitive and strict like the app: one spelling per route (see auth.ts).
+  const router = Router({ caseSensitive: true, strict: true });
   const json = express.json({ limit: "64kb" });
 
   router.post(
@@ -60,7 +70,7 @@ export function lifecycleRoutes(runtime: Runtime): { router: Router; queue: Queu
   router.get(
     "/v1/indexes/:version",
     route(async (req, res) => {
-      res.json(await showVersion(deps, String(req.params.version)));
+      res.json(await showVersion(deps, versionParam(req)));
     }),
   );
 
@@ -69,7 +79,7 @@ export function lifecycleRoutes(runtime: Runtime): { router: Router; queue: Queu
     json,
     route(async (req, res) => {
       const body = parseBody(retireSchema, req.body ?? {});
-      res.json(await retire(deps, { version: String(req.params.version), reason: body.reason, actor: actorOf(req, res) }));
+      res.json(await retire(deps, { version: versionParam(req), reason: body.reason, actor: actorOf(req, res) }));
     }),
   );
 
