@@ -189,7 +189,7 @@ describe("headings join the text under them", () => {
   it("never makes a chunk of a title line that stands alone before a paragraph longer than a window", () => {
     const chunks = chunkDocument(parseMarkdown(Buffer.from(`# Kestrel pump\n\n${longParagraph}\n`)), meta, opts);
     expect(chunks.length).toBeGreaterThan(1);
-    for (const c of chunks) expect(c.text.replace(/^Kestrel pump\n\n/, "").replace(/^# Kestrel pump\n\n/, "")).toMatch(/moves water/);
+    for (const c of chunks) expect(c.text).toMatch(/moves water/);
   });
 
   it("never makes a chunk of a title section, even with minSectionTokens 0", () => {
