@@ -40,11 +40,13 @@ export interface Chunk {
   documentId: string;
   version: number;
   ordinal: number;
+  /** What is embedded, hashed and returned by search: the heading path of the section it starts in ("A > B"), a blank line, then its body. */
   text: string;
   tokenCount: number;
-  /** Offsets of `text` in the parsed document's text. */
+  /** Offsets in the parsed document's text of what `text` holds after its heading-path line (all of it when it has none). */
   charStart: number;
   charEnd: number;
+  /** The part of the heading path all of the chunk's body sits under (title lines and one-line sections aside). */
   headingPath: string[];
   /** Index of the first section this chunk's text comes from. */
   sectionIndex: number;

@@ -41,3 +41,32 @@ export function underSameParent(section: Section, next: Section): boolean {
 export function sectionTokens(blocks: readonly Span[]): number {
   return blocks.reduce((sum, block) => sum + block.tokens, Math.max(0, blocks.length - 1));
 }
+
+const ATX_HEADING = /^ {0,3}#{1,6}(?:[ \t]|$)/;
+const SETEXT_UNDERLINE = /^ {0,3}(?:=+|-+)[ \t]*$/;
+
+/**
+ * Where a section's heading ends and its body begins. A section with a
+ * heading path starts with its heading: one ATX line (`## Install`), a
+ * setext heading (lines up to its `===`/`---` underline, all in the first
+ * block), or, in formats we assemble (HTML, DOCX, PDF), the heading text as
+ * one line. A section without a heading path (text before the first heading)
+ * is all body.
+ */
+export function headingEnd(text: string, section: Section): number {
+  if (section.headingPath.length === 0) return section.charStart;
+  const lineEnd = (from: number) => {
+    const newline = text.indexOf("\n", from);
+    return newline === -1 || newline > section.charEnd ? section.charEnd : newline;
+  };
+  const first = lineEnd(section.charStart);
+  if (ATX_HEADING.test(text.slice(section.charStart, first))) return first;
+  for (let start = first + 1; start < section.charEnd; ) {
+    const end = lineEnd(start);
+    const line = text.slice(start, end);
+    if (line.trim() === "") break; // the first block ended without an underline
+    if (SETEXT_UNDERLINE.test(line)) return end;
+    start = end + 1;
+  }
+  return first;
+}

@@ -1,3 +1,4 @@
+import { isUtf8 } from "node:buffer";
 import { extname } from "node:path";
 import { fileTypeFromBuffer } from "file-type";
 import { UnprocessableDocumentError, UnsupportedMediaTypeError } from "../../src/errors.js";
@@ -6,6 +7,10 @@ import type { DocumentKind } from "../types.js";
 /**
  * What a document really is, from its bytes first (magic numbers), then from
  * its name and declared type for the text formats bytes cannot tell apart.
+ * Magic numbers are a few bytes; ordinary prose can start with them ("The
+ * free…" has `free` at bytes 4–7, QuickTime's atom). So a document named or
+ * declared as a text format whose bytes decode as text is that text; only a
+ * PDF header, the one parseable format that may be pure ASCII, still wins.
  */
 export const KIND_CONTENT_TYPES: Record<DocumentKind, string> = {
   pdf: "application/pdf",
@@ -52,8 +57,9 @@ export async function detectKind(bytes: Buffer, claim: { filename?: string; cont
   // A text BOM first: file-type reads UTF-16's FF FE as an MPEG frame.
   if (hasTextBom(bytes)) return claimed === "html" || claimed === "markdown" ? claimed : looksLikeHtml(bytes) ? "html" : "text";
   const sniffed = await fileTypeFromBuffer(bytes).catch(() => undefined);
-  const named = claim.filename ? `"${claim.filename}"` : "the document";
   if (sniffed?.mime === "application/pdf") return "pdf";
+  if (isTextClaim(claimed) && isUtf8Text(bytes)) return claimed === "text" && looksLikeHtml(bytes) ? "html" : claimed;
+  const named = claim.filename ? `"${claim.filename}"` : "the document";
   if (sniffed?.ext === "docx") return "docx";
   // file-type names a DOCX only when its parts come in a certain order; a zip called .docx gets the DOCX parser, which checks it.
   if (sniffed?.ext === "zip" && claimed === "docx") return "docx";
@@ -66,6 +72,15 @@ export async function detectKind(bytes: Buffer, claim: { filename?: string; cont
   if (claimed === "html" || looksLikeHtml(bytes)) return "html";
   if (claimed === "markdown") return "markdown";
   return "text";
+}
+
+function isTextClaim(kind: DocumentKind | undefined): kind is "text" | "markdown" | "html" {
+  return kind === "text" || kind === "markdown" || kind === "html";
+}
+
+/** Valid UTF-8 without NUL: what no binary format we know of is, and every text file in UTF-8 or ASCII is. */
+function isUtf8Text(bytes: Buffer): boolean {
+  return !bytes.includes(0) && isUtf8(bytes);
 }
 
 function hasTextBom(bytes: Buffer): boolean {

@@ -1,5 +1,6 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { UnprocessableDocumentError, UnsupportedMediaTypeError } from "../../src/errors.js";
 import type { ParsedDocument } from "../types.js";
@@ -136,5 +137,49 @@ describe("type detection", () => {
     const error = await detectKind(png, { filename: "diagram.pdf" }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(UnsupportedMediaTypeError);
     expect((error as Error).message).toMatch(/"diagram.pdf" is image\/png by its content \(named as PDF\)/);
+  });
+
+  // Regression (issue 9, item 6): file-type reads "The free…" as QuickTime, "BM25…" as a bitmap.
+  it.each([
+    ["The free software movement.", "video/quicktime"],
+    ["BM25 ranking notes: k1 and b.", "image/bmp"],
+    ["MZ stands for Mark Zbikowski.", "application/x-msdownload"],
+    ["ID3 tags hold the artist.", "audio/mpeg"],
+    ["GIF89a added transparency.", "image/gif"],
+    ["fLaC is the FLAC stream marker.", "audio/flac"],
+    ["#!AMR starts an AMR file.", "audio/amr"],
+  ])("reads a text named .md or .txt as text even when it starts like a binary format: %s", async (text, lookalike) => {
+    for (const [filename, kind] of [["notes.md", "markdown"], ["notes.txt", "text"]] as const) {
+      expect((await parseDocument(Buffer.from(text), { filename })).kind, `${filename} (${lookalike})`).toBe(kind);
+    }
+    expect(await detectKind(Buffer.from(text), { contentType: "text/markdown; charset=utf-8" })).toBe("markdown");
+    expect(await detectKind(Buffer.from(text), { filename: "notes.html" })).toBe("html");
+  });
+
+  it("accepts every printable UTF-8 text named x.md or x.txt as that kind, whatever signature it starts with", async () => {
+    const magic = fc.constantFrom("", "free", "BM", "MZ", "ID3", "GIF89a", "GIF87a", "fLaC", "#!AMR", "RIFF", "OggS", "{\\rtf1", "<?xml ", "WEBVTT");
+    const printable = fc.string({ unit: "binary", minLength: 1, maxLength: 200 }).map((s) => s.replace(/[^\P{C}\n\t]/gu, ""));
+    const body = fc.tuple(fc.string({ maxLength: 4 }), printable).map(([lead, rest]) => lead.replace(/[^\P{C}]/gu, "") + rest);
+    await fc.assert(
+      fc.asyncProperty(magic, body, fc.constantFrom(["x.md", "markdown"] as const, ["x.txt", "text"] as const), async (prefix, rest, [filename, kind]) => {
+        const text = prefix + rest;
+        fc.pre(text.trim() !== "");
+        const doc = await parseDocument(Buffer.from(text, "utf8"), { filename });
+        expect(doc.kind).toBe(kind);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it("still refuses binary junk named .txt, saying it is binary", async () => {
+    const junk = Buffer.from(Array.from({ length: 2000 }, (_, i) => (i * 131 + 7) % 256));
+    await expect(parseDocument(junk, { filename: "junk.txt" })).rejects.toThrow(/binary/);
+    const bitmap = Buffer.concat([Buffer.from("BM"), Buffer.alloc(64, 0)]);
+    await expect(parseDocument(bitmap, { filename: "scan.txt" })).rejects.toThrow(/"scan.txt" is image\/bmp by its content \(named as TEXT\)/);
+  });
+
+  it("treats a real PDF or DOCX named .txt as what its bytes are", async () => {
+    expect(await detectKind(fixture("guide.docx"), { filename: "guide.txt" })).toBe("docx");
+    expect(await detectKind(fixture("manual.pdf"), { filename: "manual.md" })).toBe("pdf");
   });
 });
