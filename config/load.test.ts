@@ -72,3 +72,10 @@ describe("API tokens from the environment", () => {
     }
   });
 });
+
+describe("allowed hosts from the environment", () => {
+  it("reads a comma-separated list, lowercased, and names the variable when an entry is not a host", () => {
+    expect(loadConfig({ env: { RAGOPS_ALLOWED_HOSTS: "Rag.Internal, rag.internal:9000" } }).http.allowedHosts).toEqual(["rag.internal", "rag.internal:9000"]);
+    expect(() => loadConfig({ env: { RAGOPS_ALLOWED_HOSTS: "http://rag.internal/" } })).toThrow(/RAGOPS_ALLOWED_HOSTS/);
+  });
+});

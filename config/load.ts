@@ -11,6 +11,7 @@ export const envBindings = [
   { env: "RAGOPS_HOST", path: ["http", "host"], type: "string" },
   { env: "PORT", path: ["http", "port"], type: "number" },
   { env: "RAGOPS_MAX_UPLOAD_BYTES", path: ["http", "maxUploadBytes"], type: "number" },
+  { env: "RAGOPS_ALLOWED_HOSTS", path: ["http", "allowedHosts"], type: "list" },
   { env: "RAGOPS_CHUNK_SIZE_TOKENS", path: ["chunking", "sizeTokens"], type: "number" },
   { env: "RAGOPS_CHUNK_OVERLAP_RATIO", path: ["chunking", "overlapRatio"], type: "number" },
   { env: "RAGOPS_MIN_SECTION_TOKENS", path: ["chunking", "minSectionTokens"], type: "number" },
