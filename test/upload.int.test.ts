@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, readdirSync, readlinkSync, rmSync } from "node:fs";
-import { connect } from "node:net";
+import { connect, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import fc from "fast-check";
@@ -66,46 +66,52 @@ describe("uploads", () => {
     return Buffer.from(`--${BOUNDARY}\r\nContent-Disposition: form-data; name="file"; filename="${filename}"\r\nContent-Type: text/markdown\r\n\r\n`);
   }
 
-  /**
-   * Sends a request head declaring `contentLength` and then `body` on a raw socket.
-   * With `abort`, waits until the server has created the temp file and destroys the
-   * connection. Resolves with what the server logged once it gave the upload up.
-   */
-  async function sendPartialUpload(body: Buffer, options: { contentLength: number; abort: boolean }): Promise<{ code: string }> {
-    const rejected = nextRejectedUpload();
+  /** Sends a request head declaring `contentLength`, then `body`, on a raw socket. */
+  function sendPartialUpload(body: Buffer, contentLength: number): Socket {
     const url = new URL(stack.url);
     const socket = connect(Number(url.port), url.hostname);
     socket.on("error", () => undefined);
-    socket.write(`POST /v1/documents HTTP/1.1\r\nHost: ${url.host}\r\nContent-Type: multipart/form-data; boundary=${BOUNDARY}\r\nContent-Length: ${options.contentLength}\r\n\r\n`);
+    socket.write(`POST /v1/documents HTTP/1.1\r\nHost: ${url.host}\r\nContent-Type: multipart/form-data; boundary=${BOUNDARY}\r\nContent-Length: ${contentLength}\r\n\r\n`);
     socket.write(body);
-    if (options.abort) {
-      await vi.waitFor(() => expect(tempFiles().length).toBeGreaterThan(0), { timeout: 20_000, interval: 20 });
-      socket.destroy();
-    }
-    const outcome = await rejected;
-    socket.destroy();
-    return outcome;
+    return socket;
+  }
+
+  /** Waits until the server streams every upload into a temp file it holds open, then drops the connections. */
+  async function abortWhileStreaming(count: number): Promise<Array<{ code: string }>> {
+    const rejected = Array.from({ length: count }, () => nextRejectedUpload());
+    const sockets = Array.from({ length: count }, () => sendPartialUpload(partialFile(4 * 1024), MAX_UPLOAD));
+    await vi.waitFor(
+      () => {
+        expect(tempFiles()).toHaveLength(count);
+        expect(tempFds()).toHaveLength(count);
+      },
+      { timeout: 20_000, interval: 20 },
+    );
+    for (const socket of sockets) socket.destroy();
+    return Promise.all(rejected);
   }
 
   const partialFile = (bytes: number) => Buffer.concat([multipartHead(), Buffer.alloc(bytes, "a")]);
 
   describe("an upload that does not complete leaves no temp file and no open descriptor", () => {
     it("when the client destroys the connection mid-file", async () => {
-      await sendPartialUpload(partialFile(8 * 1024), { contentLength: MAX_UPLOAD, abort: true });
+      await abortWhileStreaming(1);
+      expect(tempFiles()).toEqual([]);
+      expect(tempFds()).toEqual([]);
+    });
+
+    it("after many uploads aborted at once", async () => {
+      await abortWhileStreaming(8);
       expect(tempFiles()).toEqual([]);
       expect(tempFds()).toEqual([]);
     });
 
     it("when the multipart body ends without its closing boundary", async () => {
+      const rejected = nextRejectedUpload();
       const body = partialFile(8 * 1024);
-      const outcome = await sendPartialUpload(body, { contentLength: body.length, abort: false });
-      expect(outcome.code).toBe("invalid_request");
-      expect(tempFiles()).toEqual([]);
-      expect(tempFds()).toEqual([]);
-    });
-
-    it("after many aborted uploads at once", async () => {
-      await Promise.all(Array.from({ length: 8 }, async () => sendPartialUpload(partialFile(4 * 1024), { contentLength: MAX_UPLOAD, abort: true })));
+      const socket = sendPartialUpload(body, body.length);
+      expect((await rejected).code).toBe("invalid_request");
+      socket.destroy();
       expect(tempFiles()).toEqual([]);
       expect(tempFds()).toEqual([]);
     });
