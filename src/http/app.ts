@@ -1,31 +1,16 @@
 import { randomUUID } from "node:crypto";
 import express, { type Express, type NextFunction, type Request, type Response } from "express";
-import { z } from "zod";
 import { deleteDocument, getDocument, getDocumentChunks, parseDocumentId, submitDocument, type SubmitRequest } from "../documents/service.js";
 import { registryPrefix } from "../sync/profile.js";
 import { createChunkRegistry } from "../sync/registry.js";
-import { NotFoundError, UnavailableError, errorMessage } from "../errors.js";
-import { documentIdSchema } from "../queues/ingest-queue.js";
+import { NotFoundError, UnavailableError, errorMessage, isRagopsError } from "../errors.js";
 import type { Runtime } from "../runtime.js";
 import { search, searchRequestSchema } from "../search.js";
 import { errorMiddleware, parseBody } from "./errors.js";
 import { authMiddleware, sameSiteGuard } from "./auth.js";
 import { lifecycleRoutes } from "./lifecycle-routes.js";
-import { receiveUpload } from "./upload.js";
-
-const tagSchema = z.string().regex(/^[A-Za-z0-9][\w.:-]{0,63}$/, "tags are 1-64 letters, digits, '_', '.', ':' or '-'");
-
-const uploadFieldsSchema = z.strictObject({
-  id: documentIdSchema.optional(),
-  title: z.string().trim().min(1).max(512).optional(),
-  tags: z
-    .string()
-    .optional()
-    .transform((value) => (value ?? "").split(",").map((tag) => tag.trim()).filter(Boolean))
-    .pipe(z.array(tagSchema).max(64)),
-  source: z.string().trim().min(1).max(2048).optional(),
-  date: z.string().regex(/^\d{4}-\d{2}-\d{2}([T ][\d:.]+(Z|[+-]\d{2}:?\d{2})?)?$/, "date must be ISO 8601, e.g. 2026-03-14").optional(),
-});
+import { checkUploadField, parseUploadFields } from "./upload-fields.js";
+import { drainRefusedUpload, receiveUpload } from "./upload.js";
 
 const POST_FIELDS = ["id", "title", "tags", "source", "date"] as const;
 const PUT_FIELDS = ["title", "tags", "source", "date"] as const;
@@ -57,19 +42,17 @@ export function createApp(runtime: Runtime): Express {
 
   const upload = async (req: Request, res: Response, mode: SubmitRequest["mode"], pathId?: string) => {
     const allowedFields = pathId ? PUT_FIELDS : POST_FIELDS;
-    // Ask the client to stop sending if we reject before reading everything.
-    res.on("finish", () => {
-      if (!req.complete) setTimeout(() => req.socket.destroy(), 5_000).unref();
-    });
+    const notStored = (error: unknown) => logger.info({ requestId: res.locals.requestId, code: isRagopsError(error) ? error.code : "internal", reason: errorMessage(error) }, "upload not stored");
     let received;
     try {
-      received = await receiveUpload(req, { store, maxBytes: config.http.maxUploadBytes, allowedFields });
+      received = await receiveUpload(req, { store, maxBytes: config.http.maxUploadBytes, allowedFields, checkField: checkUploadField });
     } catch (error) {
-      if (!req.complete) res.setHeader("connection", "close");
+      notStored(error);
+      drainRefusedUpload(req, res);
       throw error;
     }
     try {
-      const fields = parseBody(uploadFieldsSchema, received.fields, "the upload form");
+      const fields = parseUploadFields(received.fields);
       const result = await submitDocument(
         { config, store, queue },
         {
@@ -86,6 +69,7 @@ export function createApp(runtime: Runtime): Express {
       res.status(202).json({ ...result, status: "queued", links: { document: `/v1/documents/${result.documentId}`, job: `/v1/jobs/${result.jobId}` } });
     } catch (error) {
       await store.delete(received.upload.key).catch(() => false);
+      notStored(error);
       throw error;
     }
   };

@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { Transform, type TransformCallback } from "node:stream";
-import type { Request } from "express";
+import type { Request, Response } from "express";
 import busboy from "busboy";
 import { resolveContentType } from "../documents/content-types.js";
 import { InvalidRequestError, PayloadTooLargeError, UnknownFieldError, UnprocessableDocumentError, UnsupportedMediaTypeError } from "../errors.js";
@@ -22,10 +22,17 @@ export interface ReceiveOptions {
   store: ObjectStore;
   maxBytes: number;
   allowedFields: readonly string[];
+  /** Validates one form field as it arrives (throws), so a bad field is refused before the file is read. */
+  checkField?: (name: string, value: string) => void;
 }
 
 const FORM_OVERHEAD_BYTES = 1024 * 1024;
 
+/**
+ * Resolves once the file is stored. Rejects only after everything it created is
+ * gone: on a client abort, a malformed body or a limit, the temp file is closed
+ * and deleted (or the stored object removed) before the promise settles.
+ */
 export function receiveUpload(req: Request, options: ReceiveOptions): Promise<ReceivedUpload> {
   const declaredLength = Number(req.headers["content-length"] ?? NaN);
   if (declaredLength > options.maxBytes + FORM_OVERHEAD_BYTES) return Promise.reject(new PayloadTooLargeError(options.maxBytes));
@@ -35,27 +42,41 @@ export function receiveUpload(req: Request, options: ReceiveOptions): Promise<Re
   return new Promise((resolve, reject) => {
     const fields: Record<string, string> = {};
     let stored: Promise<StoredUpload> | undefined;
+    /** The file part on its way to the store; destroying it makes the store drop its temp file. */
+    let inFlight: Transform | undefined;
     let failed = false;
+    let resolved = false;
     let parser: busboy.Busboy;
     try {
-      parser = busboy({ headers: req.headers, preservePath: true, limits: { files: 1, fields: 20, fieldSize: 64 * 1024, parts: 24 } });
+      parser = busboy({
+        headers: req.headers,
+        preservePath: true, // so that a path in the name is refused, not silently cut
+        defParamCharset: "utf8", // file names as browsers, fetch and curl send them (filename*= is decoded as it says)
+        limits: { files: 1, fields: 20, fieldSize: 64 * 1024, parts: 24 },
+      });
     } catch (error) {
       reject(new InvalidRequestError(`malformed multipart request: ${(error as Error).message}`));
       return;
     }
 
     const fail = (error: unknown) => {
-      if (failed) return;
+      if (failed || resolved) return;
       failed = true;
       req.unpipe(parser);
-      req.resume(); // drain and discard what the client still sends
-      void stored?.then((upload) => options.store.delete(upload.key)).catch(() => undefined);
-      reject(error);
+      inFlight?.destroy(error as Error);
+      const cleanedUp = stored ? stored.then((upload) => options.store.delete(upload.key)).then(noop, noop) : Promise.resolve();
+      void cleanedUp.then(() => reject(error));
     };
 
     parser.on("field", (name, value, info) => {
+      if (failed) return;
       if (!options.allowedFields.includes(name)) return fail(new UnknownFieldError(name, `the upload form (allowed: file, ${options.allowedFields.join(", ")})`));
       if (info.valueTruncated) return fail(new InvalidRequestError(`form field "${name}" is longer than 64 KiB`));
+      try {
+        options.checkField?.(name, value);
+      } catch (error) {
+        return fail(error);
+      }
       fields[name] = value;
     });
 
@@ -76,16 +97,21 @@ export function receiveUpload(req: Request, options: ReceiveOptions): Promise<Re
       }
       const key = uploadKey(randomUUID());
       const limited = stream.pipe(sizeLimiter(options.maxBytes));
+      inFlight = limited;
       // The limiter can fail (empty, too large) before the store has attached to it; keep its reason.
       let limitError: unknown;
       limited.on("error", (error) => (limitError ??= error));
       stream.on("error", (error) => limited.destroy(error));
       stored = options.store.put(key, limited, { contentType }).then((meta) => ({ key, size: meta.size, filename, contentType }));
-      stored.catch((error: unknown) => {
-        stream.unpipe();
-        stream.resume();
-        fail(limitError ?? error);
-      });
+      stored.then(
+        () => (inFlight = undefined),
+        (error: unknown) => {
+          inFlight = undefined;
+          stream.unpipe();
+          stream.resume();
+          fail(limitError ?? error);
+        },
+      );
     });
 
     parser.on("filesLimit", () => fail(new InvalidRequestError("send exactly one file per upload")));
@@ -95,12 +121,57 @@ export function receiveUpload(req: Request, options: ReceiveOptions): Promise<Re
     parser.on("close", () => {
       if (failed) return;
       if (!stored) return fail(new InvalidRequestError('the upload has no part named "file"'));
-      stored.then((upload) => (failed ? undefined : resolve({ upload, fields })), fail);
+      stored.then((upload) => {
+        if (failed) return;
+        resolved = true;
+        resolve({ upload, fields });
+      }, noop);
     });
     req.on("error", fail);
-    req.on("aborted", () => fail(new InvalidRequestError("the client aborted the upload")));
+    req.on("close", () => {
+      if (!req.complete) fail(new InvalidRequestError("the client closed the connection before the upload was complete"));
+    });
     req.pipe(parser);
   });
+}
+
+const noop = () => undefined;
+
+const MiB = 1024 * 1024;
+
+/** How much of a refused upload is still read, and for how long, so that the client can read the answer. */
+export interface DrainLimits {
+  /** @defaultValue 8 MiB */
+  bytes: number;
+  /** @defaultValue 10_000 ms */
+  ms: number;
+}
+
+export const DEFAULT_DRAIN_LIMITS: DrainLimits = { bytes: 8 * MiB, ms: 10_000 };
+
+/**
+ * After refusing an upload before its body was read, read and discard the rest
+ * instead of closing: closing a socket with unread data makes TCP reset the
+ * connection, and a client still sending (Node's fetch) then reports
+ * `write EPIPE` instead of our 4xx. Past a bound (bytes or time), or when the
+ * client declared more than the bound, the connection is closed after the answer.
+ */
+export function drainRefusedUpload(req: Request, res: Response, limits: DrainLimits = DEFAULT_DRAIN_LIMITS): void {
+  if (req.complete || req.destroyed) return;
+  const declaredLength = Number(req.headers["content-length"] ?? NaN);
+  if (declaredLength > limits.bytes) {
+    res.setHeader("connection", "close");
+    return;
+  }
+  let drained = 0;
+  const close = () => req.socket.destroy();
+  const timer = setTimeout(close, limits.ms).unref();
+  req.once("close", () => clearTimeout(timer));
+  req.on("data", (chunk: Buffer) => {
+    drained += chunk.length;
+    if (drained > limits.bytes) close();
+  });
+  req.resume();
 }
 
 function sizeLimiter(maxBytes: number): Transform {
@@ -122,8 +193,7 @@ export function checkFilename(raw: string | undefined): string {
   const name = (raw ?? "").normalize("NFC");
   if (!name) throw new InvalidRequestError('the "file" part has no filename');
   if (name.length > 255) throw new InvalidRequestError("the filename is longer than 255 characters");
-  // eslint-disable-next-line no-control-regex
-  if (/[\u0000-\u001f\u007f]/.test(name)) throw new InvalidRequestError("the filename contains control characters");
+  if (/\p{Cc}/u.test(name)) throw new InvalidRequestError(`the filename ${JSON.stringify(name)} contains control characters`);
   if (/[\\/]/.test(name) || name === "." || name === "..") throw new InvalidRequestError(`the filename ${JSON.stringify(name)} must be a plain file name, without directories or '..'`);
   return name;
 }

@@ -1,4 +1,4 @@
-import { mkdtempSync, readdirSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, utimesSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -21,5 +21,21 @@ describe("local-dir store", () => {
     await store.put("k", "v");
     await expect(store.put("k", "w", { ifGenerationMatch: 0 })).rejects.toThrow();
     expect(readdirSync(join(root, ".tmp"))).toEqual([]);
+  });
+
+  it("removes temp files left by a crashed writer when it opens, and keeps those still being written", async () => {
+    const root = mkdtempSync(join(tmpdir(), "ragops-store-"));
+    mkdirSync(join(root, ".tmp"));
+    const twoHoursAgo = new Date(Date.now() - 2 * 60 * 60 * 1000);
+    for (const name of ["left-by-a-crash", "left-by-a-kill"]) {
+      writeFileSync(join(root, ".tmp", name), "partial upload");
+      utimesSync(join(root, ".tmp", name), twoHoursAgo, twoHoursAgo);
+    }
+    // Another process may be streaming an upload into the shared directory right now.
+    writeFileSync(join(root, ".tmp", "another-process-writing"), "partial upload");
+    const store = createLocalDirStore({ root, staleTempMs: 60 * 60 * 1000 });
+    await store.put("k", "v");
+    expect(readdirSync(join(root, ".tmp"))).toEqual(["another-process-writing"]);
+    expect((await store.get("k")).body.toString()).toBe("v");
   });
 });

@@ -33,14 +33,27 @@ interface Trailer {
 
 export interface LocalDirStoreOptions {
   root: string;
+  /**
+   * A temp file not written for this long was left by a writer that crashed or
+   * was killed, and is removed when the store opens. Several processes share the
+   * directory, so a younger one may be another process's write in progress: an
+   * upload writes at least every few minutes (the HTTP server gives a request 15
+   * minutes in all), and every other write is one call.
+   * @defaultValue 3_600_000 (1 hour), in ms
+   */
+  staleTempMs?: number;
 }
+
+const DEFAULT_STALE_TEMP_MS = 60 * 60 * 1000;
 
 export function createLocalDirStore(options: LocalDirStoreOptions): ObjectStore {
   const root = options.root;
   const tmpDir = join(root, ".tmp");
   const lockDir = join(root, ".locks");
+  // A failed sweep must not make the store unusable; the next open tries again.
+  const swept = sweepStaleTempFiles(tmpDir, options.staleTempMs ?? DEFAULT_STALE_TEMP_MS).catch(() => 0);
   let ready: Promise<void> | undefined;
-  const ensureDirs = () => (ready ??= Promise.all([mkdir(tmpDir, { recursive: true }), mkdir(lockDir, { recursive: true })]).then(() => undefined));
+  const ensureDirs = () => (ready ??= Promise.all([swept, mkdir(tmpDir, { recursive: true }), mkdir(lockDir, { recursive: true })]).then(() => undefined));
 
   const pathOf = (key: string) => join(root, ...validateKey(key).split("/"));
 
@@ -223,6 +236,29 @@ export function createLocalDirStore(options: LocalDirStoreOptions): ObjectStore 
     list,
     close: async () => undefined,
   };
+}
+
+/** Removes the files of dir not modified for olderThanMs; returns how many. */
+export async function sweepStaleTempFiles(dir: string, olderThanMs: number, now = Date.now()): Promise<number> {
+  let names: string[];
+  try {
+    names = await readdir(dir);
+  } catch (error) {
+    if (isCode(error, "ENOENT", "ENOTDIR")) return 0;
+    throw error;
+  }
+  let removed = 0;
+  for (const name of names) {
+    const path = join(dir, name);
+    try {
+      if (now - (await stat(path)).mtimeMs < olderThanMs) continue;
+      await rm(path, { force: true });
+      removed += 1;
+    } catch (error) {
+      if (!isCode(error, "ENOENT")) throw error; // finished (renamed or removed) by its writer meanwhile
+    }
+  }
+  return removed;
 }
 
 function checkPrecondition(key: string, current: ObjectMeta | undefined, expected: Generation | undefined): void {
