@@ -16,7 +16,7 @@ const DOCS: Record<string, string> = {
 async function buildGreen(stack: Stack, body: Record<string, unknown>): Promise<string> {
   const created = await post(stack.url, "/v1/indexes", body);
   expect(created.status, JSON.stringify(created.body)).toBe(202);
-  const job = await waitForJob(stack.url, String(created.body.buildJobId), 60_000);
+  const job = await waitForJob(stack.url, String(created.body.buildJobId));
   expect(job.state, job.failedReason).toBe("completed");
   return String(created.body.version);
 }
@@ -77,7 +77,7 @@ describe("index lifecycle", () => {
     const created = await post(stack.url, "/v1/indexes", { version: "v3" });
     // This upload races the build: it lands in v3 either through its own job or through the build's catch-up.
     await putDocument(stack.url, "wifi", "# Wi-Fi\n\nThe robots need WPA2-Enterprise and port 8883 open for MQTT to the Flock broker.\n");
-    expect((await waitForJob(stack.url, String(created.body.buildJobId), 60_000)).state).toBe("completed");
+    expect((await waitForJob(stack.url, String(created.body.buildJobId))).state).toBe("completed");
     for (const index of ["v1", "v2", "v3"]) {
       const hit = await searchApi(stack.url, { query: "WPA2-Enterprise port 8883 MQTT", k: 1, index });
       expect(hit.body, index).toMatchObject({ index, results: [expect.objectContaining({ documentId: "wifi" })] });
@@ -158,7 +158,7 @@ describe("a build that fails", () => {
     const record = (await (await fetch(`${stack.url}/v1/documents/battery`)).json()) as { rawKey: string };
     await stack.runtime.store.delete(record.rawKey);
     const created = await post(stack.url, "/v1/indexes", { version: "v2", config: { chunking: { sizeTokens: 300 } } });
-    const job = await waitForJob(stack.url, String(created.body.buildJobId), 60_000);
+    const job = await waitForJob(stack.url, String(created.body.buildJobId));
     expect(job.state).toBe("failed");
     const v2 = (await (await fetch(`${stack.url}/v1/indexes/v2`)).json()) as { state: string; error: string };
     expect(v2).toMatchObject({ state: "failed", error: expect.stringMatching(/not found/) });

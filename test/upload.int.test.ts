@@ -203,45 +203,82 @@ describe("uploads", () => {
  * The server runs in its own process here: in one process the client never
  * sees the connection reset that makes Node's fetch report `write EPIPE`.
  */
-describe("refused uploads can be read by Node's fetch", () => {
-  const maxUploadBytes = 1024 * 1024;
-  let server: ChildProcess;
-  let url: string;
-  let dataDir: string;
+/** A control plane in its own process (in one process the EPIPE never shows), ready when it says where it listens. */
+async function spawnServer(env: Record<string, string>): Promise<{ url: string; stop(): Promise<void> }> {
+  const dataDir = mkdtempSync(join(tmpdir(), "ragops-refusals-"));
+  const server: ChildProcess = spawn(process.execPath, ["--import", "tsx", "src/cli/main.ts", "serve"], {
+    env: { ...process.env, REDIS_URL: inject("redisUrl"), RAGOPS_DATA_DIR: dataDir, RAGOPS_REDIS_PREFIX: `refusals${process.pid}`, PORT: "0", ...env },
+    stdio: ["ignore", "ignore", "pipe"],
+  });
+  const url = await new Promise<string>((resolve, reject) => {
+    let stderr = "";
+    server.stderr?.on("data", (data: Buffer) => {
+      stderr += data.toString();
+      const listening = /control plane on (http:\/\/\S+)/.exec(stderr);
+      if (listening?.[1]) resolve(listening[1]);
+    });
+    server.once("exit", (code) => reject(new Error(`the server exited with ${code}: ${stderr}`)));
+  });
+  return {
+    url,
+    stop: async () => {
+      if (server.exitCode === null) {
+        const exited = new Promise((resolve) => server.once("exit", resolve));
+        server.kill("SIGTERM");
+        await exited;
+      }
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+async function errorOf(response: Response): Promise<{ status: number; code: string; message: string }> {
+  const { error } = (await response.json()) as { error: { code: string; message: string } };
+  return { status: response.status, ...error };
+}
+
+// Each case a few times: whether the reset beats the answer is a race.
+const attempts = Array.from({ length: 5 }, (_, i) => i + 1);
+
+describe("uploads refused before the body is read, by the token or the Host check, can be read by Node's fetch", () => {
+  const content = new Uint8Array(8 * 1024 * 1024).fill(0x61);
+  let withTokens: Awaited<ReturnType<typeof spawnServer>>;
+  let open: Awaited<ReturnType<typeof spawnServer>>;
 
   beforeAll(async () => {
-    dataDir = mkdtempSync(join(tmpdir(), "ragops-refusals-"));
-    server = spawn(process.execPath, ["--import", "tsx", "src/cli/main.ts", "serve"], {
-      env: { ...process.env, REDIS_URL: inject("redisUrl"), RAGOPS_DATA_DIR: dataDir, RAGOPS_REDIS_PREFIX: `refusals${process.pid}`, PORT: "0", RAGOPS_MAX_UPLOAD_BYTES: String(maxUploadBytes) },
-      stdio: ["ignore", "ignore", "pipe"],
-    });
-    url = await new Promise<string>((resolve, reject) => {
-      let stderr = "";
-      server.stderr?.on("data", (data: Buffer) => {
-        stderr += data.toString();
-        const listening = /control plane on (http:\/\/\S+)/.exec(stderr);
-        if (listening?.[1]) resolve(listening[1]);
-      });
-      server.once("exit", (code) => reject(new Error(`the server exited with ${code}: ${stderr}`)));
-    });
-  }, 60_000);
-
-  afterAll(async () => {
-    if (server && server.exitCode === null) {
-      const exited = new Promise((resolve) => server.once("exit", resolve));
-      server.kill("SIGTERM");
-      await exited;
-    }
-    rmSync(dataDir, { recursive: true, force: true });
+    [withTokens, open] = await Promise.all([spawnServer({ RAGOPS_API_TOKENS: "alice:0123456789abcdef0" }), spawnServer({})]);
   });
 
-  async function errorOf(response: Response): Promise<{ status: number; code: string; message: string }> {
-    const { error } = (await response.json()) as { error: { code: string; message: string } };
-    return { status: response.status, ...error };
-  }
+  afterAll(async () => {
+    await Promise.all([withTokens?.stop(), open?.stop()]);
+  });
 
-  // Each case a few times: whether the reset beats the answer is a race.
-  const attempts = Array.from({ length: 5 }, (_, i) => i + 1);
+  it.each(attempts)("answers an upload without a token with a readable 401 (attempt %i)", async () => {
+    const response = await uploadDocument(withTokens.url, { name: "big.md", content });
+    expect(await errorOf(response)).toMatchObject({ status: 401, code: "unauthorized", message: expect.stringContaining("Authorization: Bearer") });
+  });
+
+  it.each(attempts)("answers a cross-site upload in open mode with a readable 403 (attempt %i)", async () => {
+    const form = new FormData();
+    form.append("file", new Blob([content], { type: "text/markdown" }), "big.md");
+    const response = await fetch(`${open.url}/v1/documents`, { method: "POST", body: form, headers: { origin: "https://attacker.example" } });
+    expect(await errorOf(response)).toMatchObject({ status: 403 });
+  });
+});
+
+describe("refused uploads can be read by Node's fetch", () => {
+  const maxUploadBytes = 1024 * 1024;
+  let server: Awaited<ReturnType<typeof spawnServer>>;
+  let url: string;
+
+  beforeAll(async () => {
+    server = await spawnServer({ RAGOPS_MAX_UPLOAD_BYTES: String(maxUploadBytes) });
+    url = server.url;
+  });
+
+  afterAll(async () => {
+    await server?.stop();
+  });
 
   it.each(attempts)("answers an upload declared over the limit with a readable 413 (attempt %i)", async () => {
     const response = await uploadDocument(url, { name: "huge.md", content: new Uint8Array(3 * maxUploadBytes).fill(0x61) });

@@ -69,7 +69,7 @@ export async function uploadDocument(
   return fetch(`${url}${path}`, { method, body: form });
 }
 
-export async function waitForJob(url: string, jobId: string, timeoutMs = 20_000): Promise<{ state: string; failedReason?: string; result?: unknown }> {
+export async function waitForJob(url: string, jobId: string, timeoutMs = 100_000): Promise<{ state: string; failedReason?: string; result?: unknown }> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const response = await fetch(`${url}/v1/jobs/${jobId}`);
@@ -90,13 +90,13 @@ export async function putDocument(url: string, id: string, text: string, fields:
   const response = await uploadDocument(url, { name: `${id}.md`, content: text }, fields, "PUT", `/v1/documents/${id}`);
   const body = (await response.json()) as { jobId: string; error?: { message: string } };
   if (!response.ok) throw new Error(`PUT ${id}: ${response.status} ${body.error?.message}`);
-  return (await waitForJob(url, body.jobId, 60_000)) as { state: string; failedReason?: string; result?: Record<string, unknown> };
+  return (await waitForJob(url, body.jobId)) as { state: string; failedReason?: string; result?: Record<string, unknown> };
 }
 
 export async function deleteDocument(url: string, id: string): Promise<{ state: string; result?: Record<string, unknown> }> {
   const response = await fetch(`${url}/v1/documents/${id}`, { method: "DELETE" });
   const body = (await response.json()) as { jobId: string };
-  return (await waitForJob(url, body.jobId, 60_000)) as { state: string; result?: Record<string, unknown> };
+  return (await waitForJob(url, body.jobId)) as { state: string; result?: Record<string, unknown> };
 }
 
 /** Every datapoint of the stack's index: id to text. */
