@@ -1,5 +1,4 @@
 import type { ChunkingConfig, Config } from "../../config/schema.js";
-import { chunkDocument } from "../../ingest/chunk-document.js";
 import type { ParsePool } from "../../ingest/parsers/isolated.js";
 import type { ZipLimits } from "../../ingest/parsers/zip-guard.js";
 import { UnprocessableDocumentError } from "../errors.js";
@@ -7,8 +6,8 @@ import { manifestChunks, type DocumentManifest, type SourceFingerprint } from ".
 
 /**
  * The one way stored bytes become a document's manifests, for ingest jobs and
- * index builds alike: parsed in the parse pool under every ingest limit, then
- * chunked with each profile's chunking config. A rebuild therefore treats a
+ * index builds alike: parsed under every ingest limit and chunked with each
+ * profile's chunking config, in the parse pool. A rebuild therefore treats a
  * document exactly as its upload did (they once drifted: builds parsed
  * without the zip-bomb limits).
  */
@@ -37,11 +36,17 @@ export function zipLimitsOf(ingest: Config["ingest"]): ZipLimits {
 /** One manifest per profile, in the order given; the bytes are parsed once. */
 export async function manifestsOf(parser: ParsePool, ingest: Config["ingest"], doc: StoredDocument, bytes: Buffer, profiles: readonly ManifestProfile[]): Promise<DocumentManifest[]> {
   if (profiles.length === 0) return [];
-  const parsed = await parser.parse(bytes, { filename: doc.filename, contentType: doc.contentType, zipLimits: zipLimitsOf(ingest) });
-  const meta = { documentId: doc.documentId, version: doc.version, contentType: parsed.contentType, ...doc.metadata };
+  // Parsed and chunked in the parse pool: a 45 MB text takes seconds to chunk, which the job's event loop must not spend.
+  const prepared = await parser.prepare(bytes, {
+    filename: doc.filename,
+    contentType: doc.contentType,
+    zipLimits: zipLimitsOf(ingest),
+    meta: { documentId: doc.documentId, version: doc.version, ...doc.metadata },
+    chunking: profiles.map((p) => p.chunking),
+  });
   const indexedAt = new Date().toISOString();
-  return profiles.map(({ profile, chunking }) => {
-    const chunks = chunkDocument(parsed, meta, chunking);
+  return profiles.map(({ profile }, i) => {
+    const chunks = prepared.chunks[i] ?? [];
     const first = chunks[0];
     if (!first) throw new UnprocessableDocumentError("the document has no text to index");
     return {
@@ -52,7 +57,7 @@ export async function manifestsOf(parser: ParsePool, ingest: Config["ingest"], d
       rawKey: doc.rawKey,
       fingerprint: doc.fingerprint,
       title: first.title,
-      contentType: parsed.contentType,
+      contentType: prepared.contentType,
       tags: first.tags,
       ...(first.date ? { date: first.date } : {}),
       chunks: manifestChunks(chunks),
