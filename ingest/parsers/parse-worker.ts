@@ -65,35 +65,44 @@ function tinyPdf(text: string): Buffer {
 
 /**
  * pdf.js loads its worker code and native canvas on the first PDF (some 250 MB
- * resident): done once before the first document, so it counts as the
- * process's baseline, not against the first PDF's memory limit.
+ * resident): done once, before the first PDF, so it counts as the process's
+ * baseline and not against that document's memory limit. Processes that never
+ * see a PDF never pay for it.
  */
 async function warmUp(): Promise<void> {
   const bytes = tinyPdf("warm up");
-  await prepare({ bytes, options: { filename: "warm-up.pdf" }, meta: { documentId: "warm-up", version: 1, source: "warm-up", tags: [] }, chunking: [{ sizeTokens: 512, overlapRatio: 0.15, minSectionTokens: 64 }] });
+  await prepare({ bytes, options: { filename: "warm-up.pdf" }, meta: { documentId: "warm-up", version: 1, source: "warm-up", tags: [] }, chunking: [] });
 }
 
-async function main(): Promise<void> {
+const looksLikePdf = (bytes: Uint8Array) => Buffer.from(bytes.buffer, bytes.byteOffset, Math.min(bytes.byteLength, 1024)).includes("%PDF");
+
+function main(): void {
   const maxBytes = Number(process.env.RAGOPS_PARSE_MAX_MEMORY_MB) * 1024 * 1024;
   const watchdog = new Worker(WATCHDOG, { eval: true, execArgv: [], workerData: { maxBytes, intervalMs: 10 } });
   watchdog.unref();
-  await warmUp();
-  const booted = process.memoryUsage.rss();
+  let booted = process.memoryUsage.rss();
+  let warm = false;
   const send = (message: ParseProcessMessage) => process.send?.(message);
-  process.on("message", (task: PrepareTask) => {
+  // The pool sends one task at a time and waits for its reply.
+  process.on("message", async (task: PrepareTask) => {
+    if (!warm && looksLikePdf(task.bytes)) {
+      await warmUp().catch(() => undefined);
+      warm = true;
+      booted = process.memoryUsage.rss();
+    }
     // Each parse may add the limit to what the process holds when it starts.
     watchdog.postMessage(process.memoryUsage.rss());
-    void prepare(task).then(
-      (prepared) => send({ ok: true, prepared, retire: retire(booted, maxBytes) }),
-      (error: unknown) =>
-        send({
-          ok: false,
-          retire: retire(booted, maxBytes),
-          error: isRagopsError(error)
-            ? { name: error.name, code: error.code, message: error.message, retryable: error.retryable }
-            : { name: (error as Error)?.name ?? "Error", message: (error as Error)?.message ?? String(error) },
-        }),
-    );
+    try {
+      send({ ok: true, prepared: await prepare(task), retire: retire(booted, maxBytes) });
+    } catch (error) {
+      send({
+        ok: false,
+        retire: retire(booted, maxBytes),
+        error: isRagopsError(error)
+          ? { name: error.name, code: error.code, message: error.message, retryable: error.retryable }
+          : { name: (error as Error)?.name ?? "Error", message: (error as Error)?.message ?? String(error) },
+      });
+    }
   });
   process.on("disconnect", () => process.exit(0));
   send({ ready: true });
@@ -104,4 +113,4 @@ function retire(booted: number, maxBytes: number): boolean {
   return process.memoryUsage.rss() > booted + maxBytes / 2;
 }
 
-if (process.send && process.env.RAGOPS_PARSE_PROCESS === "1") void main();
+if (process.send && process.env.RAGOPS_PARSE_PROCESS === "1") main();
