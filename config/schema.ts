@@ -37,7 +37,7 @@ export const chunkingSchema = z
 
 export const ingestSchema = z.strictObject({
   parseTimeoutMs: z.number().int().min(100).default(60_000).describe("Longest a document may take to parse before its job fails, ms."),
-  parseMaxMemoryMb: z.number().int().min(64).default(1024).describe("Heap limit of the thread that parses one document, MB."),
+  parseMaxMemoryMb: z.number().int().min(64).default(1024).describe("Memory the parse of one document may add to its parse process, JS heap and buffers together (resident memory), MB; past it the document fails as expanding too far."),
   zipMaxEntries: z.number().int().min(1).default(5_000).describe("Most entries a DOCX (zip) may hold."),
   zipMaxUncompressedBytes: z.number().int().min(1024).default(200 * MiB).describe("Most bytes a DOCX may expand to when unzipped (zip-bomb guard)."),
 });

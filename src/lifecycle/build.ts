@@ -1,13 +1,13 @@
 import type { Redis } from "ioredis";
 import type { Config } from "../../config/schema.js";
-import { chunkDocument } from "../../ingest/chunk-document.js";
 import { appendAudit } from "../../indexer/lifecycle/audit.js";
 import { moveVersion, patchVersion } from "../../indexer/lifecycle/versions.js";
 import { documentKey, type DocumentRecord } from "../documents/records.js";
-import { errorMessage } from "../errors.js";
+import { errorMessage, isRagopsError } from "../errors.js";
 import { tryLockDocument } from "../queues/document-lock.js";
 import { readJson } from "../stores/json-records.js";
-import { manifestChunks, readManifest, type DocumentManifest } from "../sync/manifest.js";
+import { manifestsOf } from "../sync/document-manifest.js";
+import { readManifest, type DocumentManifest } from "../sync/manifest.js";
 import { addCounts, emptyCounts, syncDocument, type SyncCounts } from "../sync/sync-document.js";
 import { syncDepsFor, type OpenVersion, type PipelineDeps } from "./catalog.js";
 
@@ -38,6 +38,13 @@ export interface BuildResult {
   datapoints: number;
   embedded: number;
   replayed: number;
+  /** Documents this version leaves out because their bytes cannot be indexed under its settings and the ingest limits (as a job would refuse them). */
+  failed: BuildFailure[];
+}
+
+export interface BuildFailure {
+  documentId: string;
+  reason: string;
 }
 
 export async function buildVersion(deps: BuildDeps, version: string, report: (done: number, total: number) => Promise<void> | void): Promise<BuildResult> {
@@ -48,20 +55,30 @@ export async function buildVersion(deps: BuildDeps, version: string, report: (do
     const ids: string[] = [];
     for await (const meta of store.list("documents/")) ids.push(meta.key.slice("documents/".length, -".json".length));
     let counts = emptyCounts();
+    const failures = new Map<string, string>();
+    const add = (outcome: SyncOutcome, documentId: string) => {
+      if ("failed" in outcome) failures.set(documentId, outcome.failed);
+      else {
+        failures.delete(documentId);
+        counts = addCounts(counts, outcome.counts);
+      }
+    };
     let done = 0;
     for (const id of ids) {
-      counts = addCounts(counts, await syncOne(deps, target, id));
+      add(await syncOne(deps, target, id), id);
       await report(++done, ids.length);
       // Visible on the version too (GET /v1/indexes/:v, ragops index show), every few documents.
       if (done % 10 === 0 || done === ids.length) await patchVersion(store, version, { progress: { done, total: ids.length } });
     }
     // Catch up with what changed while the build ran.
     const changed = new Set((await deps.redis.xrange(changeLogKey(config), `(${start}`, "+")).flatMap(([, fields]) => (fields[0] === "doc" ? [fields[1] as string] : [])));
-    for (const id of changed) counts = addCounts(counts, await syncOne(deps, target, id));
+    for (const id of changed) add(await syncOne(deps, target, id), id);
     const datapoints = await target.index.count();
-    const result: BuildResult = { version, documents: ids.length, chunks: counts.chunks, datapoints, embedded: counts.embedded, replayed: changed.size };
+    const failed = [...failures].map(([documentId, reason]) => ({ documentId, reason }));
+    for (const f of failed) deps.logger.warn({ version, ...f }, `index version ${version} leaves out document ${f.documentId}`);
+    const result: BuildResult = { version, documents: ids.length, chunks: counts.chunks, datapoints, embedded: counts.embedded, replayed: changed.size, failed };
     await moveVersion(store, version, "build-succeeded", { builtAt: new Date().toISOString(), counts: { documents: ids.length, chunks: counts.chunks, datapoints } });
-    await appendAudit(store, { actor: "system:build", action: "build-end", version, reason: `${ids.length} documents, ${datapoints} datapoints, ${counts.embedded} embedded` });
+    await appendAudit(store, { actor: "system:build", action: "build-end", version, reason: `${ids.length} documents, ${datapoints} datapoints, ${counts.embedded} embedded${failed.length ? `; ${failed.length} failed: ${failed.map((f) => `${f.documentId} (${f.reason})`).join(", ")}` : ""}` });
     deps.logger.info(result, `index version ${version} built`);
     return result;
   } catch (error) {
@@ -72,8 +89,11 @@ export async function buildVersion(deps: BuildDeps, version: string, report: (do
   }
 }
 
+/** What syncing one document did: its counts, or why the version leaves it out. */
+type SyncOutcome = { counts: SyncCounts } | { failed: string };
+
 /** One document into the version being built, under the document's lease. */
-async function syncOne(deps: BuildDeps, target: OpenVersion, documentId: string): Promise<SyncCounts> {
+async function syncOne(deps: BuildDeps, target: OpenVersion, documentId: string): Promise<SyncOutcome> {
   const lease = await waitForDocument(deps, documentId);
   try {
     const record = (await readJson<DocumentRecord>(deps.store, documentKey(documentId)))?.value;
@@ -82,38 +102,39 @@ async function syncOne(deps: BuildDeps, target: OpenVersion, documentId: string)
     if (!record || record.status === "deleting" || record.indexedVersion === undefined) {
       // Gone (or never indexed): make sure the version does not hold it either.
       const gone = await syncDocument(syncDeps, { documentId, next: null, isCurrent: current });
-      return gone === "stale" ? emptyCounts() : { ...gone, chunks: 0 };
+      return { counts: gone === "stale" ? emptyCounts() : { ...gone, chunks: 0 } };
     }
-    const next = await manifestOf(deps, target, record);
+    let next: DocumentManifest;
+    try {
+      next = await manifestOf(deps, target, record);
+    } catch (error) {
+      // The document's own fault (a zip bomb, a corrupt file): this version goes without it, as a job would; anything else fails the build.
+      if (isRagopsError(error) && error.code === "unprocessable_document") return { failed: error.message };
+      throw error;
+    }
     const counts = await syncDocument(syncDeps, { documentId, next, isCurrent: current });
-    return counts === "stale" ? emptyCounts() : counts;
+    return { counts: counts === "stale" ? emptyCounts() : counts };
   } finally {
     await lease.release();
   }
 }
 
-/** The document as this version's chunking profile has it: its manifest when the profile already holds this version of the bytes, else parsed and chunked anew. */
+/** The document as this version's chunking profile has it: its manifest when the profile already holds this version of the bytes, else made anew as an ingest job makes it. */
 async function manifestOf(deps: BuildDeps, target: OpenVersion, record: DocumentRecord): Promise<DocumentManifest> {
   const existing = await readManifest(deps.store, target.profile, record.id);
   if (existing && existing.version === record.indexedVersion && existing.fingerprint.sha256 === record.fingerprint?.sha256) return existing;
   const { body } = await deps.store.get(record.rawKey);
-  const parsed = await deps.parser.parse(body, { filename: record.filename, contentType: record.contentType });
-  const chunks = chunkDocument(parsed, { documentId: record.id, version: record.version, source: record.source, contentType: parsed.contentType, title: record.title, tags: record.tags, date: record.date }, target.record.config.chunking);
-  const first = chunks[0];
-  return {
+  const stored = {
     documentId: record.id,
     version: record.indexedVersion ?? record.version,
-    profile: target.profile,
-    source: record.source,
     rawKey: record.rawKey,
+    filename: record.filename,
+    contentType: record.contentType,
+    metadata: { source: record.source, title: record.title, tags: record.tags, date: record.date },
     fingerprint: record.fingerprint ?? { size: body.length, sha256: "" },
-    title: first?.title ?? record.title ?? record.filename,
-    contentType: parsed.contentType,
-    tags: first?.tags ?? record.tags,
-    ...(first?.date ? { date: first.date } : {}),
-    chunks: manifestChunks(chunks),
-    indexedAt: new Date().toISOString(),
   };
+  const [manifest] = await manifestsOf(deps.parser, deps.config.ingest, stored, body, [{ profile: target.profile, chunking: target.record.config.chunking }]);
+  return manifest as DocumentManifest;
 }
 
 async function waitForDocument(deps: BuildDeps, documentId: string) {

@@ -13,6 +13,7 @@ import type { ObjectStore } from "../stores/object-store.js";
 import { withCorpusLease, type CorpusLease } from "./corpus-lock.js";
 import { manifestKey, readManifest, type DocumentManifest, type ManifestChunk } from "./manifest.js";
 import type { ChunkRegistry } from "./registry.js";
+import { createPause, inSlices, type Pause } from "./yield.js";
 
 /**
  * Moves one document of the corpus from the chunks it had to the chunks it
@@ -110,7 +111,12 @@ interface Context {
   minhash: MinHashOptions;
   /** Other documents' manifests read during this sync. */
   manifests: Map<string, DocumentManifest | undefined>;
+  /** Lets the event loop in during loops over thousands of chunks. */
+  pause: Pause;
 }
+
+/** Chunks per Redis pipeline, embedding call or index call of one step: a large document is many short steps, not one long block. */
+const SLICE = 1_000;
 
 export async function syncDocument(deps: SyncDeps, request: SyncRequest): Promise<SyncCounts | "stale"> {
   const { registry, config } = deps;
@@ -124,12 +130,18 @@ export async function syncDocument(deps: SyncDeps, request: SyncRequest): Promis
     counts: emptyCounts(),
     minhash: { permutations: config.dedupe.permutations, shingleWords: config.dedupe.shingleWords, bands: config.dedupe.bands },
     manifests: new Map(),
+    pause: createPause(),
   };
   const signatures = new Map<string, Uint32Array>();
-  const signatureOf = (chunk: ManifestChunk) => {
-    let signature = signatures.get(chunk.hash);
-    if (!signature) signatures.set(chunk.hash, (signature = minhash(chunk.text, ctx.minhash)));
-    return signature;
+  const signed = async (chunks: readonly ManifestChunk[]) => {
+    const out: Array<{ hash: string; signature: Uint32Array }> = [];
+    for (const chunk of chunks) {
+      await ctx.pause();
+      let signature = signatures.get(chunk.hash);
+      if (!signature) signatures.set(chunk.hash, (signature = minhash(chunk.text, ctx.minhash)));
+      out.push({ hash: chunk.hash, signature });
+    }
+    return out;
   };
   const hashes = [...ctx.byHash.keys()];
 
@@ -139,19 +151,23 @@ export async function syncDocument(deps: SyncDeps, request: SyncRequest): Promis
   const leavingBefore = await onlyMine(ctx, before.removed);
   const held = await Promise.all(deps.targets.map((t) => t.index.fetch(before.added)));
   const unknown = before.added.filter((h) => !knownDup.has(h) && held.some((stored) => !stored.has(h))).map((h) => ctx.byHash.get(h) as ManifestChunk);
-  const preview = config.dedupe.nearDuplicates ? await classify(ctx, unknown.map((c) => ({ hash: c.hash, signature: signatureOf(c) })), leavingBefore) : new Map<string, string>();
+  const preview = config.dedupe.nearDuplicates ? await classify(ctx, await signed(unknown), leavingBefore) : new Map<string, string>();
   const likely = unknown.filter((c) => !preview.has(c.hash));
   await request.onProgress?.({ stage: "embedding", percent: 30, detail: `${likely.length} new chunks to embed` });
   for (const [i, target] of deps.targets.entries()) {
-    const texts = new Map(likely.filter((c) => !held[i]?.has(c.hash)).map((c) => [c.hash, c.text]));
-    const embedded = await embedWithCache(target.embedder, target.cache, texts, {
-      batchSize: config.embedder.batchSize,
-      concurrency: config.embedder.concurrency,
-      onProgress: (done, total) => request.onProgress?.({ stage: "embedding", percent: 30 + Math.round((50 * done) / Math.max(1, total)), detail: `${done}/${total} chunks for ${target.version}` }),
+    const wanted = likely.filter((c) => !held[i]?.has(c.hash));
+    let done = 0;
+    await inSlices(wanted, SLICE, async (slice) => {
+      const embedded = await embedWithCache(target.embedder, target.cache, new Map(slice.map((c) => [c.hash, c.text])), {
+        batchSize: config.embedder.batchSize,
+        concurrency: config.embedder.concurrency,
+        onProgress: (n) => request.onProgress?.({ stage: "embedding", percent: 30 + Math.round((50 * (done + n)) / Math.max(1, wanted.length)), detail: `${done + n}/${wanted.length} chunks for ${target.version}` }),
+      });
+      done += slice.length;
+      ctx.counts.embedded += embedded.embedded;
+      ctx.counts.cacheHits += embedded.cacheHits;
+      for (const [h, v] of embedded.vectors) ctx.vectors.get(target.version)?.set(h, v);
     });
-    ctx.counts.embedded += embedded.embedded;
-    ctx.counts.cacheHits += embedded.cacheHits;
-    for (const [h, v] of embedded.vectors) ctx.vectors.get(target.version)?.set(h, v);
   }
 
   await request.onProgress?.({ stage: "indexing", percent: 85 });
@@ -169,7 +185,7 @@ export async function syncDocument(deps: SyncDeps, request: SyncRequest): Promis
     const touched = new Set<string>(); // indexed chunks whose restricts or payload may have changed
 
     if (next) await registry.setDocMeta(lease, ctx.d, { tags: next.tags, contentType: next.contentType });
-    await registry.addRefs(lease, ctx.d, hashes);
+    await inSlices(hashes, SLICE, (slice) => registry.addRefs(lease, ctx.d, slice));
 
     // 1. Every chunk of the document is canonical (indexed in every target) or a near-duplicate of a canonical chunk.
     const dupOf = await registry.dupOf(hashes);
@@ -177,6 +193,7 @@ export async function syncDocument(deps: SyncDeps, request: SyncRequest): Promis
     const mine: string[] = [];
     const pending: ManifestChunk[] = [];
     for (const chunk of next?.chunks ?? []) {
+      await ctx.pause();
       const known = dupOf.get(chunk.hash);
       if (canonical.has(chunk.hash)) {
         mine.push(chunk.hash);
@@ -187,10 +204,11 @@ export async function syncDocument(deps: SyncDeps, request: SyncRequest): Promis
         counts.nearDuplicates += 1;
       } else pending.push(chunk);
     }
-    const items = pending.map((c) => ({ hash: c.hash, signature: signatureOf(c) }));
+    const items = await signed(pending);
     const matches = config.dedupe.nearDuplicates ? await classify(ctx, items, leaving) : new Map<string, string>();
     const fresh: Array<{ hash: string; signature: Uint32Array; bands: string[] }> = [];
     for (const item of items) {
+      await ctx.pause();
       const match = matches.get(item.hash);
       if (match) {
         await registry.markDuplicate(lease, item.hash, match);
@@ -198,13 +216,15 @@ export async function syncDocument(deps: SyncDeps, request: SyncRequest): Promis
         counts.nearDuplicates += 1;
       } else fresh.push({ ...item, bands: bandKeys(item.signature, ctx.minhash.bands) });
     }
-    await registry.markCanonicalMany(lease, fresh);
+    await inSlices(fresh, SLICE, (slice) => registry.markCanonicalMany(lease, slice));
     for (const { hash } of fresh) if (dupOf.has(hash)) await registry.unmarkDuplicate(lease, hash);
     mine.push(...fresh.map((f) => f.hash));
     // Each target gets the canonical chunks it lacks (all of them for a version being built).
     for (const target of deps.targets) {
-      const stored = await target.index.fetch(mine);
-      await upsertCanonical(ctx, target, mine.filter((h) => !stored.has(h)));
+      await inSlices(mine, SLICE, async (slice) => {
+        const stored = await target.index.fetch(slice);
+        await upsertCanonical(ctx, target, slice.filter((h) => !stored.has(h)));
+      });
     }
 
     // 2. Chunks the document no longer has: drop its reference, and the datapoint when nobody else needs it.
@@ -224,7 +244,7 @@ export async function syncDocument(deps: SyncDeps, request: SyncRequest): Promis
     for (const h of diff.removed) await registry.removeRef(lease, ctx.d, h);
 
     // 3. Restricts and payloads of indexed chunks that gained or lost this document.
-    for (const target of deps.targets) await refreshMetadata(ctx, target, [...touched]);
+    for (const target of deps.targets) await inSlices([...touched], SLICE, (slice) => refreshMetadata(ctx, target, slice));
 
     if (next) await writeJson(deps.store, manifestKey(deps.profile, ctx.d), next);
     else {
@@ -252,12 +272,15 @@ async function classify(ctx: Context, items: ReadonlyArray<{ hash: string; signa
   const matches = new Map<string, string>();
   if (items.length === 0) return matches;
   const bandLists = items.map((item) => bandKeys(item.signature, ctx.minhash.bands));
-  const candidateSets = await registry.candidatesMany(bandLists);
+  const candidateSets: Set<string>[] = [];
+  await inSlices(bandLists, SLICE, async (slice) => void candidateSets.push(...(await registry.candidatesMany(slice))));
   const all = new Set<string>();
   for (const set of candidateSets) for (const c of set) all.add(c);
   const signatures = await registry.signatures([...all]);
   const local = new Map<string, string[]>(); // band key -> chunks of this batch that will be indexed
-  items.forEach((item, i) => {
+  const signatureOf = new Map(items.map((item) => [item.hash, item.signature]));
+  for (const [i, item] of items.entries()) {
+    await ctx.pause();
     let best: { hash: string; score: number } | undefined;
     const consider = (candidate: string, other: Uint32Array | undefined) => {
       if (!other || candidate === item.hash || exclude.has(candidate)) return;
@@ -265,10 +288,10 @@ async function classify(ctx: Context, items: ReadonlyArray<{ hash: string; signa
       if (score >= config.dedupe.threshold && (!best || score > best.score || (score === best.score && candidate < best.hash))) best = { hash: candidate, score };
     };
     for (const candidate of candidateSets[i] ?? []) consider(candidate, signatures.get(candidate));
-    if (!best) for (const band of bandLists[i] ?? []) for (const earlier of local.get(band) ?? []) consider(earlier, items.find((x) => x.hash === earlier)?.signature);
+    if (!best) for (const band of bandLists[i] ?? []) for (const earlier of local.get(band) ?? []) consider(earlier, signatureOf.get(earlier));
     if (best) matches.set(item.hash, best.hash);
-    else for (const band of bandLists[i] ?? []) local.set(band, [...(local.get(band) ?? []), item.hash]);
-  });
+    else for (const band of bandLists[i] ?? []) local.set(band, local.get(band) ?? []).get(band)?.push(item.hash);
+  }
   return matches;
 }
 

@@ -1,14 +1,12 @@
 import { createHash } from "node:crypto";
-import { chunkDocument } from "../../ingest/chunk-document.js";
 import { documentKey, type DocumentRecord } from "../documents/records.js";
-import { UnavailableError, UnprocessableDocumentError } from "../errors.js";
+import { UnavailableError } from "../errors.js";
 import type { DeletePayload, IngestPayload, JobProgress } from "../queues/ingest-queue.js";
 import { readJson, updateJson } from "../stores/json-records.js";
 import type { ObjectStore } from "../stores/object-store.js";
-import { manifestChunks, readManifest, type DocumentManifest } from "../sync/manifest.js";
+import { manifestsOf } from "../sync/document-manifest.js";
+import { readManifest, type DocumentManifest } from "../sync/manifest.js";
 import { byProfile, syncDepsFor, type OpenVersion, type PipelineDeps } from "../lifecycle/catalog.js";
-import type { ParsedDocument } from "../../ingest/types.js";
-import type { ChunkingConfig } from "../../config/schema.js";
 import { addCounts, emptyCounts, syncDocument, type SyncCounts } from "../sync/sync-document.js";
 
 /** What a job needs; the worker wires the adapters in. */
@@ -46,29 +44,27 @@ export async function processIngest(deps: JobDeps, payload: IngestPayload, repor
   await report({ stage: "parsing", percent: 5 });
   const { body } = await store.get(payload.objectKey);
   const fingerprint = { size: body.length, sha256: createHash("sha256").update(body).digest("hex"), ...(payload.fingerprint ?? {}) };
-  const groups = byProfile(await deps.catalog.following());
-  let parsed: ParsedDocument | undefined;
+  const groups = [...byProfile(await deps.catalog.following())];
+  const previous = await Promise.all(groups.map(([profile]) => readManifest(store, profile, payload.documentId)));
+  const previousRawKey = previous.find((m) => m !== undefined)?.rawKey;
+  // The same bytes and metadata as a profile's indexed version: nothing to parse, embed or write for it.
+  const unchanged = previous.map((m) => (m && sameDocument(m, fingerprint.sha256, payload) ? m : undefined));
+  const toBuild = groups.filter((_, i) => !unchanged[i]).map(([profile, versions]) => ({ profile, chunking: (versions[0] as OpenVersion).record.config.chunking }));
+  const stored = { documentId: payload.documentId, version: payload.version, rawKey: payload.objectKey, filename: payload.filename, contentType: payload.contentType, metadata: payload.metadata, fingerprint };
+  const built = await manifestsOf(deps.parser, config.ingest, stored, body, toBuild);
+  await report({ stage: "chunking", percent: 20 });
   let total = emptyCounts();
   let changed = false;
   let shown: { manifest: DocumentManifest; counts: SyncCounts } | undefined;
-  let previousRawKey: string | undefined;
-  for (const [profile, versions] of groups) {
-    const previous = await readManifest(store, profile, payload.documentId);
-    previousRawKey ??= previous?.rawKey;
-    if (previous && sameDocument(previous, fingerprint.sha256, payload)) {
-      // The same bytes and metadata as this profile's indexed version: nothing to parse, embed or write.
-      const counts = { ...emptyCounts(), chunks: previous.chunks.length, unchanged: previous.chunks.length };
-      shown ??= { manifest: { ...previous, fingerprint: { ...previous.fingerprint, ...(payload.fingerprint ?? {}) } }, counts };
+  for (const [i, [profile, versions]] of groups.entries()) {
+    const same = unchanged[i];
+    if (same) {
+      const counts = { ...emptyCounts(), chunks: same.chunks.length, unchanged: same.chunks.length };
+      shown ??= { manifest: { ...same, fingerprint: { ...same.fingerprint, ...(payload.fingerprint ?? {}) } }, counts };
       total = addCounts(total, counts);
       continue;
     }
-    parsed ??= await deps.parser.parse(body, {
-      filename: payload.filename,
-      contentType: payload.contentType,
-      zipLimits: { maxEntries: config.ingest.zipMaxEntries, maxUncompressedBytes: config.ingest.zipMaxUncompressedBytes },
-    });
-    await report({ stage: "chunking", percent: 20 });
-    const next = manifestFor(payload, parsed, profile, (versions[0] as OpenVersion).record.config.chunking, fingerprint);
+    const next = built.find((m) => m.profile === profile) as DocumentManifest;
     const counts = await syncDocument(syncDepsFor(deps, profile, versions), { documentId: payload.documentId, next, isCurrent, onProgress: report });
     if (counts === "stale") return stale();
     changed = true;
@@ -79,27 +75,6 @@ export async function processIngest(deps: JobDeps, payload: IngestPayload, repor
   await finish(deps, payload, shown.manifest, shown.counts, previousRawKey);
   await report({ stage: "done", percent: 100, detail: changed ? `${total.chunks} chunks, ${total.embedded} embedded` : "unchanged" });
   return { outcome: changed ? "indexed" : "unchanged", documentId: payload.documentId, version: payload.version, ...total };
-}
-
-function manifestFor(payload: IngestPayload, parsed: ParsedDocument, profile: string, chunking: ChunkingConfig, fingerprint: DocumentManifest["fingerprint"]): DocumentManifest {
-  const meta = { documentId: payload.documentId, version: payload.version, contentType: parsed.contentType, ...payload.metadata };
-  const chunks = chunkDocument(parsed, meta, chunking);
-  if (chunks.length === 0) throw new UnprocessableDocumentError("the document has no text to index");
-  const first = chunks[0] as (typeof chunks)[number];
-  return {
-    documentId: payload.documentId,
-    version: payload.version,
-    profile,
-    source: payload.metadata.source,
-    rawKey: payload.objectKey,
-    fingerprint,
-    title: first.title,
-    contentType: parsed.contentType,
-    tags: first.tags,
-    ...(first.date ? { date: first.date } : {}),
-    chunks: manifestChunks(chunks),
-    indexedAt: new Date().toISOString(),
-  };
 }
 
 function sameDocument(previous: DocumentManifest, sha256: string, payload: IngestPayload): boolean {

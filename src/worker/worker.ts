@@ -21,7 +21,7 @@ export interface IngestWorker {
 export async function startIngestWorker(runtime: Runtime, options: { concurrency?: number } = {}): Promise<IngestWorker> {
   const { config, logger } = runtime;
   const concurrency = options.concurrency ?? config.queue.concurrency;
-  const parser = createParsePool({ threads: concurrency, timeoutMs: config.ingest.parseTimeoutMs, maxMemoryMb: config.ingest.parseMaxMemoryMb });
+  const parser = createParsePool({ processes: concurrency, timeoutMs: config.ingest.parseTimeoutMs, maxMemoryMb: config.ingest.parseMaxMemoryMb });
   const deps: JobDeps = { config, store: runtime.store, redis: runtime.redis, catalog: runtime.catalog, parser, logger };
   const { connection, prefix } = queueConnection(config);
 
