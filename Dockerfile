@@ -7,6 +7,7 @@ COPY package.json package-lock.json ./
 RUN npm ci --ignore-scripts --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY config ./config
+COPY core ./core
 COPY src ./src
 COPY ingest ./ingest
 COPY indexer ./indexer

@@ -2,7 +2,7 @@ import { defineConfig } from "vitest/config";
 
 export default defineConfig({
   test: {
-    include: ["{src,ingest,indexer,config,test}/**/*.test.ts"],
+    include: ["{core,src,ingest,indexer,config,test}/**/*.test.ts"],
     globalSetup: ["test/setup/redis.ts"],
     // LanceDB's native module is safest in child processes rather than worker threads.
     pool: "forks",

@@ -26,7 +26,7 @@ import { ensureRedis } from "../src/dev/local-redis.js";
 import { createIngestQueueEvents } from "../src/queues/ingest-queue.js";
 import { openRuntime } from "../src/runtime.js";
 import { createLocalDirSource } from "../src/sources/local-dir.js";
-import { runRefresh } from "../src/sync/refresh.js";
+import { runRefresh } from "../src/documents/refresh.js";
 import { startIngestWorker } from "../src/worker/worker.js";
 import { applyEdits, corpusStats, generateCorpus, type CorpusDoc } from "./corpus.mjs";
 import { machine, printTable, writeResults } from "./machine.js";

@@ -1,6 +1,6 @@
 import type { Embedder, EmbedderIdentity } from "./embedders/embedder.js";
-import { ConflictError, NotFoundError } from "../src/errors.js";
-import type { ObjectStore } from "../src/stores/object-store.js";
+import { ConflictError, NotFoundError } from "../core/errors.js";
+import type { ObjectStore } from "../core/object-store.js";
 
 /**
  * Vectors by (embedder identity, chunk hash), in the object store. Each object

@@ -3,12 +3,12 @@ import type { Redis } from "ioredis";
 import type { Config, EmbedderConfig } from "../config/schema.js";
 import type { Embedder } from "../indexer/embedders/index.js";
 import type { VectorIndex } from "../indexer/indexes/index.js";
-import { bootstrapVersions, createVersionCatalog, type VersionCatalog } from "./lifecycle/catalog.js";
-import { createLogger, type Logger } from "./logger.js";
+import { bootstrapVersions, createVersionCatalog, type VersionCatalog } from "../indexer/lifecycle/catalog.js";
+import { createLogger, type Logger } from "../core/logger.js";
 import { createIngestQueue } from "./queues/ingest-queue.js";
 import { connectRedis, createRedis } from "./queues/redis.js";
 import { createObjectStore } from "./stores/index.js";
-import type { ObjectStore } from "./stores/object-store.js";
+import type { ObjectStore } from "../core/object-store.js";
 
 /** The adapters one process uses, opened from config at an entry point and closed once. */
 export interface Runtime {

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import type { IndexFilter, Neighbor } from "../indexer/indexes/vector-index.js";
-import { InvalidRequestError } from "./errors.js";
+import { InvalidRequestError } from "../core/errors.js";
 import { versionNameSchema } from "../indexer/lifecycle/versions.js";
 import { documentIdSchema } from "./queues/ingest-queue.js";
 import type { Runtime } from "./runtime.js";

@@ -8,12 +8,12 @@ import { loadConfig } from "../config/load.js";
 import type { Config } from "../config/schema.js";
 import { chunkDocument } from "../ingest/chunk-document.js";
 import { parseMarkdown } from "../ingest/parsers/markdown.js";
-import { uploadKey } from "../src/documents/records.js";
+import { uploadKey } from "../core/documents.js";
 import { getDocument, submitDocument } from "../src/documents/service.js";
 import { openRuntime, type Runtime } from "../src/runtime.js";
-import { manifestChunks } from "../src/sync/manifest.js";
-import { profileKey, registryPrefix } from "../src/sync/profile.js";
-import { createChunkRegistry } from "../src/sync/registry.js";
+import { manifestChunks } from "../indexer/sync/manifest.js";
+import { profileKey, registryPrefix } from "../indexer/sync/profile.js";
+import { createChunkRegistry } from "../indexer/sync/registry.js";
 
 /** A document big enough that its job is still running when the worker is killed. */
 function bigDocument(seed: number, sections = 3000): string {

@@ -7,7 +7,7 @@ import { createIngestQueueEvents } from "../src/queues/ingest-queue.js";
 import { createRefreshQueue, schedulerId } from "../src/queues/refresh-queue.js";
 import { createLocalDirSource } from "../src/sources/local-dir.js";
 import type { DocumentSource } from "../src/sources/source.js";
-import { runRefresh, type RefreshSummary } from "../src/sync/refresh.js";
+import { runRefresh, type RefreshSummary } from "../src/documents/refresh.js";
 import { indexContents, searchApi, startStack, type Stack } from "./support/stack.js";
 
 /** The local folder source, counting how many files the refresh really reads. */

@@ -1,8 +1,8 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { profileKey, registryPrefix } from "../src/sync/profile.js";
-import { createChunkRegistry } from "../src/sync/registry.js";
-import { readManifest } from "../src/sync/manifest.js";
+import { profileKey, registryPrefix } from "../indexer/sync/profile.js";
+import { createChunkRegistry } from "../indexer/sync/registry.js";
+import { readManifest } from "../indexer/sync/manifest.js";
 import { deleteDocument, indexContents, putDocument, startStack, type Stack } from "./support/stack.js";
 
 /** Sections drawn from a small pool, so documents share chunks and an edit can drop or add shared text. */

@@ -1,5 +1,5 @@
 import type { Connection, Table } from "@lancedb/lancedb";
-import { UnavailableError } from "../../src/errors.js";
+import { UnavailableError } from "../../core/errors.js";
 import type { Datapoint, IndexFilter, Neighbor, Restricts, StoredDatapoint, VectorIndex } from "./vector-index.js";
 
 /**

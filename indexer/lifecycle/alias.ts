@@ -1,6 +1,6 @@
-import { ConflictError } from "../../src/errors.js";
-import { readJson, updateJson } from "../../src/stores/json-records.js";
-import type { ObjectStore } from "../../src/stores/object-store.js";
+import { ConflictError } from "../../core/errors.js";
+import { readJson, updateJson } from "../../core/json-records.js";
+import type { ObjectStore } from "../../core/object-store.js";
 
 /**
  * The `live` alias: which index version answers searches, and which one was

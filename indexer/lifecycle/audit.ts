@@ -1,5 +1,5 @@
-import { ConflictError, NotFoundError } from "../../src/errors.js";
-import type { ObjectStore } from "../../src/stores/object-store.js";
+import { ConflictError, NotFoundError } from "../../core/errors.js";
+import type { ObjectStore } from "../../core/object-store.js";
 
 /**
  * The audit log: append-only JSON Lines in the object store, one segment per

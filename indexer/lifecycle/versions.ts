@@ -1,8 +1,8 @@
 import { z } from "zod";
 import { chunkingSchema, dedupeSchema, embedderSchema } from "../../config/schema.js";
-import { ConflictError, NotFoundError } from "../../src/errors.js";
-import { readJson, writeJson } from "../../src/stores/json-records.js";
-import type { ObjectStore } from "../../src/stores/object-store.js";
+import { ConflictError, NotFoundError } from "../../core/errors.js";
+import { readJson, writeJson } from "../../core/json-records.js";
+import type { ObjectStore } from "../../core/object-store.js";
 import { isFenced, type AliasRecord } from "./alias.js";
 import { createEmbedder } from "../embedders/index.js";
 import type { EmbedderIdentity } from "../embedders/embedder.js";

@@ -1,7 +1,7 @@
 import { isUtf8 } from "node:buffer";
 import { extname } from "node:path";
 import { fileTypeFromBuffer } from "file-type";
-import { UnprocessableDocumentError, UnsupportedMediaTypeError } from "../../src/errors.js";
+import { UnprocessableDocumentError, UnsupportedMediaTypeError } from "../../core/errors.js";
 import type { DocumentKind } from "../types.js";
 
 /**

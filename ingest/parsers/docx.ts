@@ -1,5 +1,5 @@
 import mammoth from "mammoth";
-import { UnprocessableDocumentError } from "../../src/errors.js";
+import { UnprocessableDocumentError } from "../../core/errors.js";
 import type { ParsedDocument } from "../types.js";
 import { parseHtmlString } from "./html.js";
 import { checkZipLimits, type ZipLimits } from "./zip-guard.js";

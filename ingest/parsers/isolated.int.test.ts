@@ -3,7 +3,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { createDeflate } from "node:zlib";
 import { afterAll, describe, expect, it } from "vitest";
-import { UnprocessableDocumentError } from "../../src/errors.js";
+import { UnprocessableDocumentError } from "../../core/errors.js";
 import { createParsePool } from "./isolated.js";
 
 const fixture = (name: string) => readFileSync(join(import.meta.dirname, "..", "..", "test", "fixtures", name));

@@ -1,6 +1,6 @@
 import { fork, type ChildProcess } from "node:child_process";
 import { fileURLToPath } from "node:url";
-import { RagopsError, UnprocessableDocumentError } from "../../src/errors.js";
+import { RagopsError, UnprocessableDocumentError } from "../../core/errors.js";
 import type { ChunkingOptions, DocumentMeta } from "../types.js";
 import type { ParseOptions } from "./index.js";
 import { MEMORY_MARKER, type ParseProcessMessage, type PrepareReply, type PrepareTask, type PreparedDocument } from "./parse-protocol.js";

@@ -1,5 +1,5 @@
 import { Worker } from "node:worker_threads";
-import { isRagopsError } from "../../src/errors.js";
+import { isRagopsError } from "../../core/errors.js";
 import { chunkDocument } from "../chunk-document.js";
 import { parseDocument } from "./index.js";
 import { MEMORY_MARKER, type ParseProcessMessage, type PrepareTask, type PreparedDocument } from "./parse-protocol.js";

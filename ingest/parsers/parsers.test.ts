@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { UnprocessableDocumentError, UnsupportedMediaTypeError } from "../../src/errors.js";
+import { UnprocessableDocumentError, UnsupportedMediaTypeError } from "../../core/errors.js";
 import type { ParsedDocument } from "../types.js";
 import { detectKind, parseDocument } from "./index.js";
 import { parseHtml } from "./html.js";

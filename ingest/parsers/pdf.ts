@@ -1,5 +1,5 @@
 import { PDFParse } from "pdf-parse";
-import { UnprocessableDocumentError } from "../../src/errors.js";
+import { UnprocessableDocumentError } from "../../core/errors.js";
 import type { ParsedDocument } from "../types.js";
 import { createDocumentBuilder } from "./builder.js";
 

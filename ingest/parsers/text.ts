@@ -1,4 +1,4 @@
-import { UnprocessableDocumentError } from "../../src/errors.js";
+import { UnprocessableDocumentError } from "../../core/errors.js";
 import type { ParsedDocument } from "../types.js";
 import { createDocumentBuilder } from "./builder.js";
 

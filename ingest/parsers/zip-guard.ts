@@ -1,5 +1,5 @@
 import yauzl from "yauzl";
-import { UnprocessableDocumentError } from "../../src/errors.js";
+import { UnprocessableDocumentError } from "../../core/errors.js";
 
 /**
  * Refuses zip containers (DOCX) that would inflate past the limits, before any

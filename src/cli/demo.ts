@@ -14,7 +14,7 @@ import { loadConfig, ConfigError } from "../../config/load.js";
 import { ensureRedis, type LocalRedis } from "../dev/local-redis.js";
 import { SUPPORTED_EXTENSIONS, resolveContentType } from "../documents/content-types.js";
 import { idFromPath } from "../documents/ingest-files.js";
-import { errorMessage } from "../errors.js";
+import { errorMessage } from "../../core/errors.js";
 import { startServer, type RunningServer } from "../http/server.js";
 import { openRuntime, type Runtime } from "../runtime.js";
 import type { SearchResponse } from "../search.js";

@@ -1,3 +1,4 @@
+import type { Queue } from "bullmq";
 import { readFileSync } from "node:fs";
 import { userInfo } from "node:os";
 import type { Command } from "commander";
@@ -5,9 +6,9 @@ import cliProgress from "cli-progress";
 import Table from "cli-table3";
 import type { Config } from "../../config/schema.js";
 import { listAudit } from "../../indexer/lifecycle/audit.js";
-import { InvalidRequestError } from "../errors.js";
-import { createAndBuild, retire, rollback, showVersion, showVersions, swap, type LifecycleDeps } from "../lifecycle/operations.js";
-import { createLifecycleQueue } from "../queues/lifecycle-queue.js";
+import { InvalidRequestError } from "../../core/errors.js";
+import { createAndBuild, retire, rollback, showVersion, showVersions, swap, type LifecycleDeps } from "../../indexer/lifecycle/operations.js";
+import { createLifecycleQueue, enqueueBuild } from "../queues/lifecycle-queue.js";
 import { openRuntime } from "../runtime.js";
 import { formatDuration, tableStyle } from "./output.js";
 
@@ -16,11 +17,13 @@ type ConfigFrom = (command: Command, overrides?: Record<string, unknown>) => Con
 
 const actor = () => `cli:${userInfo().username}`;
 
-async function withLifecycle<T>(config: Config, fn: (deps: LifecycleDeps) => Promise<T>): Promise<T> {
+type CliLifecycle = LifecycleDeps & { lifecycleQueue: Queue };
+
+async function withLifecycle<T>(config: Config, fn: (deps: CliLifecycle) => Promise<T>): Promise<T> {
   const runtime = await openRuntime(config);
   const lifecycleQueue = createLifecycleQueue(config);
   try {
-    return await fn({ store: runtime.store, catalog: runtime.catalog, lifecycleQueue });
+    return await fn({ store: runtime.store, catalog: runtime.catalog, lifecycleQueue, startBuild: (version) => enqueueBuild(lifecycleQueue, version) });
   } finally {
     await lifecycleQueue.close();
     await runtime.close();
@@ -28,7 +31,7 @@ async function withLifecycle<T>(config: Config, fn: (deps: LifecycleDeps) => Pro
 }
 
 /** Follows a build job to its end with a progress bar; throws with the reason when it fails. */
-async function followBuild(deps: LifecycleDeps, jobId: string): Promise<void> {
+async function followBuild(deps: CliLifecycle, jobId: string): Promise<void> {
   const bar = process.stderr.isTTY ? new cliProgress.SingleBar({ format: "building [{bar}] {value}/{total} documents", hideCursor: true }, cliProgress.Presets.shades_classic) : undefined;
   let started = false;
   for (;;) {

@@ -3,7 +3,7 @@ import { accessSync, constants, mkdirSync } from "node:fs";
 import { createServer } from "node:net";
 import { delimiter, join } from "node:path";
 import { Redis } from "ioredis";
-import { UnavailableError } from "../errors.js";
+import { UnavailableError } from "../../core/errors.js";
 
 /**
  * For the demo and the tests: use the Redis at `url` when one answers, or start

@@ -1,4 +1,4 @@
-import { UnsupportedMediaTypeError } from "../errors.js";
+import { UnsupportedMediaTypeError } from "../../core/errors.js";
 import { KIND_CONTENT_TYPES, SUPPORTED_DESCRIPTION, claimedKind } from "../../ingest/parsers/detect.js";
 
 export { SUPPORTED_EXTENSIONS } from "../../ingest/parsers/detect.js";

@@ -4,10 +4,10 @@ import { readdir, stat } from "node:fs/promises";
 import { basename, extname, join, relative, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import type { Job, QueueEvents } from "bullmq";
-import { InvalidRequestError, PayloadTooLargeError, errorMessage } from "../errors.js";
+import { InvalidRequestError, PayloadTooLargeError, errorMessage } from "../../core/errors.js";
 import type { JobProgress } from "../queues/ingest-queue.js";
 import { SUPPORTED_EXTENSIONS, resolveContentType } from "./content-types.js";
-import { uploadKey } from "./records.js";
+import { uploadKey } from "../../core/documents.js";
 import { submitDocument, type DocumentServiceDeps, type SubmitResult } from "./service.js";
 
 /** Files named on a command line, and directories walked for supported types. */

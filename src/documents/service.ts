@@ -1,11 +1,11 @@
 import type { Queue } from "bullmq";
 import type { Config } from "../../config/schema.js";
-import { ConflictError, InvalidRequestError, NotFoundError } from "../errors.js";
+import { ConflictError, InvalidRequestError, NotFoundError } from "../../core/errors.js";
 import { documentIdSchema, enqueueDelete, enqueueIngest, deleteJobId, ingestJobId } from "../queues/ingest-queue.js";
-import { readJson, writeJson } from "../stores/json-records.js";
-import type { ObjectStore } from "../stores/object-store.js";
-import { readManifest, type ManifestChunk } from "../sync/manifest.js";
-import { documentKey, type DocumentRecord } from "./records.js";
+import { readJson, writeJson } from "../../core/json-records.js";
+import type { ObjectStore } from "../../core/object-store.js";
+import { readManifest, type ManifestChunk } from "../../indexer/sync/manifest.js";
+import { documentKey, type DocumentRecord } from "../../core/documents.js";
 
 /** Upload, replace, read and delete documents: the part shared by HTTP and CLI. */
 export interface DocumentServiceDeps {

@@ -1,9 +1,9 @@
 import { randomUUID } from "node:crypto";
 import express, { type Express, type NextFunction, type Request, type Response } from "express";
 import { deleteDocument, getDocument, getDocumentChunks, parseDocumentId, submitDocument, type SubmitRequest } from "../documents/service.js";
-import { registryPrefix } from "../sync/profile.js";
-import { createChunkRegistry } from "../sync/registry.js";
-import { NotFoundError, UnavailableError, errorMessage, isRagopsError } from "../errors.js";
+import { registryPrefix } from "../../indexer/sync/profile.js";
+import { createChunkRegistry } from "../../indexer/sync/registry.js";
+import { NotFoundError, UnavailableError, errorMessage, isRagopsError } from "../../core/errors.js";
 import type { Runtime } from "../runtime.js";
 import { search, searchRequestSchema } from "../search.js";
 import { errorMiddleware, parseBody } from "./errors.js";

@@ -1,6 +1,6 @@
 import { timingSafeEqual } from "node:crypto";
 import type { RequestHandler } from "express";
-import { ForbiddenError, InvalidRequestError, RagopsError } from "../errors.js";
+import { ForbiddenError, InvalidRequestError, RagopsError } from "../../core/errors.js";
 import { sendError } from "./errors.js";
 
 /**

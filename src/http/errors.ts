@@ -1,7 +1,7 @@
 import type { ErrorRequestHandler, Request, Response } from "express";
 import type { z } from "zod";
-import { InvalidRequestError, PayloadTooLargeError, RagopsError, UnknownFieldError, UnsupportedMediaTypeError, isRagopsError } from "../errors.js";
-import type { Logger } from "../logger.js";
+import { InvalidRequestError, PayloadTooLargeError, RagopsError, UnknownFieldError, UnsupportedMediaTypeError, isRagopsError } from "../../core/errors.js";
+import type { Logger } from "../../core/logger.js";
 
 /** The one error shape: {"error": {"code", "message", "requestId", "details"?}}. */
 export function sendError(res: Response, error: RagopsError): void {

@@ -5,10 +5,10 @@ import { z } from "zod";
 import { readAlias } from "../../indexer/lifecycle/alias.js";
 import { listAudit } from "../../indexer/lifecycle/audit.js";
 import { indexVersionConfigSchema, versionNameSchema } from "../../indexer/lifecycle/versions.js";
-import { createAndBuild, retire, rollback, showVersion, showVersions, swap } from "../lifecycle/operations.js";
-import { createLifecycleQueue } from "../queues/lifecycle-queue.js";
+import { createAndBuild, retire, rollback, showVersion, showVersions, swap } from "../../indexer/lifecycle/operations.js";
+import { createLifecycleQueue, enqueueBuild } from "../queues/lifecycle-queue.js";
 import type { Runtime } from "../runtime.js";
-import { InvalidRequestError } from "../errors.js";
+import { InvalidRequestError } from "../../core/errors.js";
 import { parseBody } from "./errors.js";
 
 /**
@@ -45,7 +45,7 @@ function actorOf(_req: Request, res: Response): string {
 export function lifecycleRoutes(runtime: Runtime): { router: Router; queue: Queue; close(): Promise<void> } {
   const { store } = runtime;
   const queue = createLifecycleQueue(runtime.config);
-  const deps = { store, catalog: runtime.catalog, lifecycleQueue: queue };
+  const deps = { store, catalog: runtime.catalog, startBuild: (version: string) => enqueueBuild(queue, version) };
   // Case-sensitive and strict like the app: one spelling per route (see auth.ts).
   const router = Router({ caseSensitive: true, strict: true });
   const json = express.json({ limit: "64kb" });

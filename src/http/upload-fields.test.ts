@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { InvalidRequestError } from "../errors.js";
+import { InvalidRequestError } from "../../core/errors.js";
 import { parseUploadFields } from "./upload-fields.js";
 
 function rejection(fields: Record<string, string>): InvalidRequestError {

@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { InvalidRequestError } from "../errors.js";
+import { InvalidRequestError } from "../../core/errors.js";
 import { checkFilename } from "./upload.js";
 
 const printable = fc.string({ unit: "binary", maxLength: 30 }).filter((s) => !/[\p{Cc}/\\]/u.test(s));

@@ -3,10 +3,10 @@ import { Transform, type TransformCallback } from "node:stream";
 import type { Request, Response } from "express";
 import busboy from "busboy";
 import { resolveContentType } from "../documents/content-types.js";
-import { InvalidRequestError, PayloadTooLargeError, UnknownFieldError, UnprocessableDocumentError, UnsupportedMediaTypeError } from "../errors.js";
-import { uploadKey } from "../documents/records.js";
+import { InvalidRequestError, PayloadTooLargeError, UnknownFieldError, UnprocessableDocumentError, UnsupportedMediaTypeError } from "../../core/errors.js";
+import { uploadKey } from "../../core/documents.js";
 import type { StoredUpload } from "../documents/service.js";
-import type { ObjectStore } from "../stores/object-store.js";
+import type { ObjectStore } from "../../core/object-store.js";
 
 /**
  * Receives one multipart upload and streams its file part straight to the

@@ -40,11 +40,7 @@ export type IngestPayload = z.infer<typeof ingestPayloadSchema>;
 export type DeletePayload = z.infer<typeof deletePayloadSchema>;
 export type JobName = "ingest" | "delete";
 
-export interface JobProgress {
-  stage: "queued" | "parsing" | "chunking" | "embedding" | "indexing" | "done";
-  percent: number;
-  detail?: string;
-}
+export type { JobProgress } from "../../indexer/sync/progress.js";
 
 /**
  * Job ids name the document and version, plus a nonce: a document deleted and

@@ -1,5 +1,5 @@
 import { Redis, type RedisOptions } from "ioredis";
-import { UnavailableError } from "../errors.js";
+import { UnavailableError } from "../../core/errors.js";
 
 /**
  * ioredis connections. Workers block on Redis and must retry for ever

@@ -4,7 +4,7 @@ import { extname, join, relative, resolve, sep } from "node:path";
 import type { Readable } from "node:stream";
 import { pathToFileURL } from "node:url";
 import { SUPPORTED_EXTENSIONS } from "../documents/content-types.js";
-import { InvalidRequestError } from "../errors.js";
+import { InvalidRequestError } from "../../core/errors.js";
 import type { DocumentSource, SourceEntry } from "./source.js";
 
 /** Every supported file under a directory (dot-files and dot-directories skipped). */

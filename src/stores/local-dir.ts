@@ -5,9 +5,9 @@ import { dirname, join, relative, sep } from "node:path";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import lockfile from "proper-lockfile";
-import { ConflictError, NotFoundError } from "../errors.js";
-import { validateKey, validatePrefix } from "./keys.js";
-import type { DeleteOptions, Generation, ListOptions, ObjectMeta, ObjectStore, PutOptions } from "./object-store.js";
+import { ConflictError, NotFoundError } from "../../core/errors.js";
+import { validateKey, validatePrefix } from "../../core/keys.js";
+import type { DeleteOptions, Generation, ListOptions, ObjectMeta, ObjectStore, PutOptions } from "../../core/object-store.js";
 
 /**
  * Object store on a local directory.

@@ -1,13 +1,13 @@
 import { createHash } from "node:crypto";
-import { documentKey, type DocumentRecord } from "../documents/records.js";
-import { UnavailableError } from "../errors.js";
+import { documentKey, type DocumentRecord } from "../../core/documents.js";
+import { UnavailableError } from "../../core/errors.js";
 import type { DeletePayload, IngestPayload, JobProgress } from "../queues/ingest-queue.js";
-import { readJson, updateJson } from "../stores/json-records.js";
-import type { ObjectStore } from "../stores/object-store.js";
-import { manifestsOf } from "../sync/document-manifest.js";
-import { readManifest, type DocumentManifest } from "../sync/manifest.js";
-import { byProfile, syncDepsFor, type OpenVersion, type PipelineDeps } from "../lifecycle/catalog.js";
-import { addCounts, emptyCounts, syncDocument, type SyncCounts } from "../sync/sync-document.js";
+import { readJson, updateJson } from "../../core/json-records.js";
+import type { ObjectStore } from "../../core/object-store.js";
+import { manifestsOf } from "../../indexer/sync/document-manifest.js";
+import { readManifest, type DocumentManifest } from "../../indexer/sync/manifest.js";
+import { byProfile, syncDepsFor, type OpenVersion, type PipelineDeps } from "../../indexer/lifecycle/catalog.js";
+import { addCounts, emptyCounts, syncDocument, type SyncCounts } from "../../indexer/sync/sync-document.js";
 
 /** What a job needs; the worker wires the adapters in. */
 export type JobDeps = PipelineDeps;

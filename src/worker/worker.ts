@@ -1,13 +1,13 @@
 import { DelayedError, UnrecoverableError, Worker, type Job } from "bullmq";
 import { ZodError } from "zod";
 import { createParsePool } from "../../ingest/parsers/isolated.js";
-import { errorMessage, isRagopsError } from "../errors.js";
-import { tryLockDocument } from "../queues/document-lock.js";
+import { errorMessage, isRagopsError } from "../../core/errors.js";
+import { tryLockDocument } from "../../indexer/sync/document-lock.js";
 import { INGEST_QUEUE, createIngestQueueEvents, deletePayloadSchema, ingestPayloadSchema, queueConnection, type JobProgress } from "../queues/ingest-queue.js";
 import { REFRESH_QUEUE, createRefreshQueue, refreshPayloadSchema, syncRefreshSchedules } from "../queues/refresh-queue.js";
 import { createLocalDirSource } from "../sources/local-dir.js";
-import { runRefresh } from "../sync/refresh.js";
-import { buildVersion, recordChange } from "../lifecycle/build.js";
+import { runRefresh } from "../documents/refresh.js";
+import { buildVersion, recordChange } from "../../indexer/lifecycle/build.js";
 import { LIFECYCLE_QUEUE, buildPayloadSchema } from "../queues/lifecycle-queue.js";
 import type { Runtime } from "../runtime.js";
 import { processDelete, processIngest, recordFailure, type DeleteResult, type IngestResult, type JobDeps } from "./jobs.js";

@@ -1,7 +1,7 @@
 import { Readable } from "node:stream";
 import { describe, expect, it } from "vitest";
-import { ConflictError, InvalidKeyError, NotFoundError } from "../../src/errors.js";
-import type { ObjectStore } from "../../src/stores/object-store.js";
+import { ConflictError, InvalidKeyError, NotFoundError } from "../../core/errors.js";
+import type { ObjectStore } from "../../core/object-store.js";
 
 /** The behaviour every ObjectStore adapter must have; run once per adapter. */
 export function objectStoreConformance(name: string, open: () => Promise<ObjectStore>): void {

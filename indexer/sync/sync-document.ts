@@ -1,19 +1,19 @@
 import type { Redis } from "ioredis";
 import type { Config } from "../../config/schema.js";
 import { bandKeys, minhash, similarity, type MinHashOptions } from "../../ingest/dedupe/minhash.js";
-import { diffChunks, primaryDocument } from "../../ingest/sync/diff.js";
-import { embedWithCache, type EmbeddingCache } from "../../indexer/embedding-cache.js";
-import type { Embedder } from "../../indexer/embedders/embedder.js";
-import type { Datapoint, Restricts, VectorIndex } from "../../indexer/indexes/vector-index.js";
-import { UnavailableError } from "../errors.js";
-import type { Logger } from "../logger.js";
-import type { JobProgress } from "../queues/ingest-queue.js";
-import { writeJson } from "../stores/json-records.js";
-import type { ObjectStore } from "../stores/object-store.js";
+import { diffChunks, primaryDocument } from "./diff.js";
+import { embedWithCache, type EmbeddingCache } from "../embedding-cache.js";
+import type { Embedder } from "../embedders/embedder.js";
+import type { Datapoint, Restricts, VectorIndex } from "../indexes/vector-index.js";
+import { UnavailableError } from "../../core/errors.js";
+import type { Logger } from "../../core/logger.js";
+import type { JobProgress } from "./progress.js";
+import { writeJson } from "../../core/json-records.js";
+import type { ObjectStore } from "../../core/object-store.js";
 import { withCorpusLease, type CorpusLease } from "./corpus-lock.js";
 import { manifestKey, readManifest, type DocumentManifest, type ManifestChunk } from "./manifest.js";
 import type { ChunkRegistry } from "./registry.js";
-import { createPause, inSlices, type Pause } from "./yield.js";
+import { createPause, inSlices, type Pause } from "../../core/yield.js";
 
 /**
  * Moves one document of the corpus from the chunks it had to the chunks it

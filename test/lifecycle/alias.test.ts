@@ -2,11 +2,11 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { ConflictError } from "../../src/errors.js";
+import { ConflictError } from "../../core/errors.js";
 import { createLocalDirStore } from "../../src/stores/local-dir.js";
-import type { ObjectStore } from "../../src/stores/object-store.js";
-import { fenceRetired, readAlias, rollbackLive, swapLive } from "./alias.js";
-import { appendAudit, listAudit } from "./audit.js";
+import type { ObjectStore } from "../../core/object-store.js";
+import { fenceRetired, readAlias, rollbackLive, swapLive } from "../../indexer/lifecycle/alias.js";
+import { appendAudit, listAudit } from "../../indexer/lifecycle/audit.js";
 
 const freshStore = () => createLocalDirStore({ root: mkdtempSync(join(tmpdir(), "ragops-alias-")) });
 

@@ -1,4 +1,4 @@
-import { InvalidKeyError } from "../errors.js";
+import { InvalidKeyError } from "./errors.js";
 
 const MAX_KEY_BYTES = 1024;
 // Control characters (including NUL) can hide a path from a reader of logs and break file systems.

@@ -2,10 +2,10 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { ConflictError } from "../../src/errors.js";
+import { ConflictError } from "../../core/errors.js";
 import { createLocalDirStore } from "../../src/stores/local-dir.js";
-import { fenceRetired, readAlias, swapLive } from "./alias.js";
-import { cannotServe, createVersion, effectiveState, getVersion, listVersions, moveVersion } from "./versions.js";
+import { fenceRetired, readAlias, swapLive } from "../../indexer/lifecycle/alias.js";
+import { cannotServe, createVersion, effectiveState, getVersion, listVersions, moveVersion } from "../../indexer/lifecycle/versions.js";
 
 const freshStore = () => createLocalDirStore({ root: mkdtempSync(join(tmpdir(), "ragops-versions-")) });
 

@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import type { Redis } from "ioredis";
-import { UnavailableError } from "../errors.js";
+import { UnavailableError } from "../../core/errors.js";
 
 /**
  * One writer at a time for a corpus's chunk registry and its indexes: a Redis

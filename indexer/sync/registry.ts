@@ -1,6 +1,6 @@
 import type { Redis } from "ioredis";
 import { decodeSignature, encodeSignature } from "../../ingest/dedupe/minhash.js";
-import { UnavailableError } from "../errors.js";
+import { UnavailableError } from "../../core/errors.js";
 import type { CorpusLease } from "./corpus-lock.js";
 
 /**

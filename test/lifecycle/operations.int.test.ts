@@ -7,12 +7,12 @@ import { loadConfig } from "../../config/load.js";
 import type { Config } from "../../config/schema.js";
 import { aliasKey, readAlias, type AliasRecord } from "../../indexer/lifecycle/alias.js";
 import { createVersion, getVersion, listVersions, moveVersion } from "../../indexer/lifecycle/versions.js";
-import { ConflictError, UnavailableError } from "../errors.js";
-import { writeJson } from "../stores/json-records.js";
-import { createLocalDirStore } from "../stores/local-dir.js";
-import type { ObjectStore } from "../stores/object-store.js";
-import { createVersionCatalog, type VersionCatalog } from "./catalog.js";
-import { retire, rollback, swap } from "./operations.js";
+import { ConflictError, UnavailableError } from "../../core/errors.js";
+import { writeJson } from "../../core/json-records.js";
+import { createLocalDirStore } from "../../src/stores/local-dir.js";
+import type { ObjectStore } from "../../core/object-store.js";
+import { createVersionCatalog, type VersionCatalog } from "../../indexer/lifecycle/catalog.js";
+import { retire, rollback, swap } from "../../indexer/lifecycle/operations.js";
 
 /**
  * The lifecycle operations racing each other on a real local-dir store and real

@@ -1,18 +1,17 @@
-import type { Queue } from "bullmq";
-import { fenceRetired, readAlias, rollbackLive, swapLive, type AliasRecord } from "../../indexer/lifecycle/alias.js";
-import { appendAudit } from "../../indexer/lifecycle/audit.js";
-import { nextState } from "../../indexer/lifecycle/states.js";
-import { cannotServe, createVersion, effectiveState, getVersion, listVersions, moveVersion, patchVersion, type IndexVersion } from "../../indexer/lifecycle/versions.js";
-import { ConflictError } from "../errors.js";
-import { enqueueBuild } from "../queues/lifecycle-queue.js";
-import type { ObjectStore } from "../stores/object-store.js";
+import { fenceRetired, readAlias, rollbackLive, swapLive, type AliasRecord } from "./alias.js";
+import { appendAudit } from "./audit.js";
+import { nextState } from "./states.js";
+import { cannotServe, createVersion, effectiveState, getVersion, listVersions, moveVersion, patchVersion, type IndexVersion } from "./versions.js";
+import { ConflictError } from "../../core/errors.js";
+import type { ObjectStore } from "../../core/object-store.js";
 import type { VersionCatalog } from "./catalog.js";
 
 /** The lifecycle operations, with their rules and audit entries: one place for the HTTP API and the CLI. */
 export interface LifecycleDeps {
   store: ObjectStore;
   catalog: VersionCatalog;
-  lifecycleQueue: Queue;
+  /** Queues a version's build; returns the build job's id. */
+  startBuild(version: string): Promise<string>;
 }
 
 export type ShownVersion = IndexVersion & { state: ReturnType<typeof effectiveState> };
@@ -21,7 +20,7 @@ export async function createAndBuild(deps: LifecycleDeps, request: { version?: s
   const version = request.version ?? `v${(await listVersions(deps.store)).length + 1}`;
   await createVersion(deps.store, { version, config: request.config ?? {}, actor: request.actor });
   await appendAudit(deps.store, { actor: request.actor, action: "create", version });
-  const jobId = await enqueueBuild(deps.lifecycleQueue, version);
+  const jobId = await deps.startBuild(version);
   return patchVersion(deps.store, version, { buildJobId: jobId });
 }
 

@@ -1,4 +1,4 @@
-import { ConflictError, NotFoundError } from "../errors.js";
+import { ConflictError, NotFoundError } from "./errors.js";
 import type { ObjectStore } from "./object-store.js";
 
 /** Small JSON records on the object store, read and changed by compare-and-swap. */

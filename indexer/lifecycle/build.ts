@@ -1,11 +1,11 @@
 import type { Redis } from "ioredis";
 import type { Config } from "../../config/schema.js";
-import { appendAudit } from "../../indexer/lifecycle/audit.js";
-import { moveVersion, patchVersion } from "../../indexer/lifecycle/versions.js";
-import { documentKey, type DocumentRecord } from "../documents/records.js";
-import { errorMessage, isRagopsError } from "../errors.js";
-import { tryLockDocument } from "../queues/document-lock.js";
-import { readJson } from "../stores/json-records.js";
+import { appendAudit } from "./audit.js";
+import { moveVersion, patchVersion } from "./versions.js";
+import { documentKey, type DocumentRecord } from "../../core/documents.js";
+import { errorMessage, isRagopsError } from "../../core/errors.js";
+import { tryLockDocument } from "../sync/document-lock.js";
+import { readJson } from "../../core/json-records.js";
 import { manifestsOf } from "../sync/document-manifest.js";
 import { readManifest, type DocumentManifest } from "../sync/manifest.js";
 import { addCounts, emptyCounts, syncDocument, type SyncCounts } from "../sync/sync-document.js";

@@ -2,16 +2,16 @@ import { createHash, randomUUID } from "node:crypto";
 import { basename } from "node:path";
 import type { Readable } from "node:stream";
 import type { QueueEvents } from "bullmq";
-import { planRefresh, type IndexedFingerprint, type ListedFile } from "../../ingest/sync/plan.js";
-import { resolveContentType } from "../documents/content-types.js";
-import { idFromPath, waitForJobs, type JobOutcome } from "../documents/ingest-files.js";
-import { documentKey, uploadKey, type DocumentRecord } from "../documents/records.js";
-import { deleteDocument, submitDocument } from "../documents/service.js";
-import { errorMessage } from "../errors.js";
+import { planRefresh, type IndexedFingerprint, type ListedFile } from "../../indexer/sync/plan.js";
+import { resolveContentType } from "./content-types.js";
+import { idFromPath, waitForJobs, type JobOutcome } from "./ingest-files.js";
+import { documentKey, uploadKey, type DocumentRecord } from "../../core/documents.js";
+import { deleteDocument, submitDocument } from "./service.js";
+import { errorMessage } from "../../core/errors.js";
 import type { Runtime } from "../runtime.js";
-import { readJson, updateJson } from "../stores/json-records.js";
+import { readJson, updateJson } from "../../core/json-records.js";
 import type { DocumentSource, SourceEntry } from "../sources/source.js";
-import type { SyncCounts } from "./sync-document.js";
+import type { SyncCounts } from "../../indexer/sync/sync-document.js";
 
 /**
  * The refresh: bring the corpus in line with a source. Unchanged files cost a

@@ -1,7 +1,7 @@
 import type { ChunkingConfig, Config } from "../../config/schema.js";
 import type { ParsePool } from "../../ingest/parsers/isolated.js";
 import type { ZipLimits } from "../../ingest/parsers/zip-guard.js";
-import { UnprocessableDocumentError } from "../errors.js";
+import { UnprocessableDocumentError } from "../../core/errors.js";
 import { manifestChunks, type DocumentManifest, type SourceFingerprint } from "./manifest.js";
 
 /**

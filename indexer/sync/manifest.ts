@@ -1,6 +1,6 @@
 import type { Chunk } from "../../ingest/types.js";
-import { readJson } from "../stores/json-records.js";
-import type { ObjectStore } from "../stores/object-store.js";
+import { readJson } from "../../core/json-records.js";
+import type { ObjectStore } from "../../core/object-store.js";
 
 /**
  * What one document is, for one chunking profile: its source fingerprint and
