@@ -1,6 +1,5 @@
 import type { Queue } from "bullmq";
-import { Router, type NextFunction, type Request, type Response } from "express";
-import express from "express";
+import express, { type Request, type Response, type Router } from "express";
 import { z } from "zod";
 import { readAlias } from "../../indexer/lifecycle/alias.js";
 import { listAudit } from "../../indexer/lifecycle/audit.js";
@@ -10,6 +9,7 @@ import { createLifecycleQueue, enqueueBuild } from "../queues/lifecycle-queue.js
 import type { Runtime } from "../runtime.js";
 import { InvalidRequestError } from "../../core/errors.js";
 import { parseBody } from "./errors.js";
+import { route, strictRouter } from "./route.js";
 
 /**
  * Index lifecycle over HTTP: create and build versions, swap and roll back the
@@ -25,9 +25,6 @@ const swapSchema = z.strictObject({
 });
 const rollbackSchema = z.strictObject({ expectedVersion: versionNameSchema.nullable().optional(), reason: z.string().max(500).optional() });
 const retireSchema = z.strictObject({ reason: z.string().max(500).optional() });
-
-type Handler = (req: Request, res: Response) => Promise<void>;
-const route = (handler: Handler) => (req: Request, res: Response, next: NextFunction) => handler(req, res).catch(next);
 
 /** The :version of the path, a valid version name, or a 400 that says what one is. */
 function versionParam(req: Request): string {
@@ -46,8 +43,7 @@ export function lifecycleRoutes(runtime: Runtime): { router: Router; queue: Queu
   const { store } = runtime;
   const queue = createLifecycleQueue(runtime.config);
   const deps = { store, catalog: runtime.catalog, startBuild: (version: string) => enqueueBuild(queue, version) };
-  // Case-sensitive and strict like the app: one spelling per route (see auth.ts).
-  const router = Router({ caseSensitive: true, strict: true });
+  const router = strictRouter();
   const json = express.json({ limit: "64kb" });
 
   router.post(
