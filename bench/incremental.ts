@@ -27,7 +27,7 @@ import { createIngestQueueEvents } from "../src/queues/ingest-queue.js";
 import { openRuntime } from "../src/runtime.js";
 import { createLocalDirSource } from "../src/sources/local-dir.js";
 import { runRefresh } from "../src/documents/refresh.js";
-import { startIngestWorker } from "../src/worker/worker.js";
+import { startWorkers } from "../src/worker/worker.js";
 import { applyEdits, corpusStats, generateCorpus, type CorpusDoc } from "./corpus.mjs";
 import { machine, printTable, writeResults } from "./machine.js";
 
@@ -70,7 +70,7 @@ async function runRagops(v1: CorpusDoc[], v2: CorpusDoc[]): Promise<Step[]> {
   const runtime = await openRuntime(config, {
     embedderFor: (embedderConfig): Embedder => ({ identity: createEmbedder(embedderConfig).identity, embed: async (texts) => embed(texts) }),
   });
-  const worker = await startIngestWorker(runtime);
+  const worker = await startWorkers(runtime);
   const events = await createIngestQueueEvents(config);
   const steps: Step[] = [];
   try {

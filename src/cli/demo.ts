@@ -18,7 +18,7 @@ import { errorMessage } from "../../core/errors.js";
 import { startServer, type RunningServer } from "../http/server.js";
 import { openRuntime, type Runtime } from "../runtime.js";
 import type { SearchResponse } from "../search.js";
-import { startIngestWorker, type IngestWorker } from "../worker/worker.js";
+import { startWorkers, type Workers } from "../worker/worker.js";
 import { formatDuration, formatSearchResults } from "./output.js";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
@@ -39,7 +39,7 @@ async function main(): Promise<void> {
 
   let redis: LocalRedis | undefined;
   let runtime: Runtime | undefined;
-  let worker: IngestWorker | undefined;
+  let worker: Workers | undefined;
   let server: RunningServer | undefined;
   const shutdown = async () => {
     await server?.close(2_000);
@@ -57,7 +57,7 @@ async function main(): Promise<void> {
     const config = loadConfig({ overrides: { ...structuredCloneConfig(base), dataDir, redis: { url: redis.url, prefix: "ragops-demo" }, http: { port: 0 } } });
     runtime = await openRuntime(config);
     await runtime.queue.obliterate({ force: true }).catch(() => undefined); // jobs of an interrupted earlier demo
-    worker = await startIngestWorker(runtime);
+    worker = await startWorkers(runtime);
     server = await startServer(runtime);
     step(`control plane on ${server.url}, worker with concurrency ${config.queue.concurrency}, data in ${dataDir}`);
 

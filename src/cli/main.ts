@@ -15,7 +15,7 @@ import { createObjectStore } from "../stores/index.js";
 import { createLocalDirSource } from "../sources/local-dir.js";
 import { runRefresh, type RefreshSummary } from "../documents/refresh.js";
 import { search } from "../search.js";
-import { startIngestWorker } from "../worker/worker.js";
+import { startWorkers } from "../worker/worker.js";
 import { addIndexCommands } from "./index-commands.js";
 import { formatDuration, formatSearchResults, tableStyle } from "./output.js";
 
@@ -102,7 +102,7 @@ export function buildProgram(): Command {
     .action(async (options: { concurrency?: number }, command: Command) => {
       const config = configFrom(command, options.concurrency ? { queue: { concurrency: options.concurrency } } : {});
       const runtime = await openRuntime(config);
-      const worker = await startIngestWorker(runtime);
+      const worker = await startWorkers(runtime);
       console.error(`ragops: worker running (concurrency ${config.queue.concurrency}, index ${config.index.version})`);
       onShutdown(async (signal) => {
         runtime.logger.info({ signal }, "shutting down the worker; finishing running jobs");
@@ -123,7 +123,7 @@ export function buildProgram(): Command {
       const files = await collectFiles(paths);
       if (files.length === 0) throw new Error(`no .md or .txt files under ${paths.join(", ")}`);
       const runtime = await openRuntime(config, { logger: createLogger(config, "ragops-ingest") });
-      const worker = options.worker ? await startIngestWorker(runtime) : undefined;
+      const worker = options.worker ? await startWorkers(runtime) : undefined;
       const events = await createIngestQueueEvents(config);
       try {
         const submitted = [];
@@ -178,7 +178,7 @@ export function buildProgram(): Command {
       const config = configFrom(command, { log: { level: command.optsWithGlobals<GlobalOptions>().logLevel ?? "warn" } });
       const source = await createLocalDirSource(options.source);
       const runtime = await openRuntime(config, { logger: createLogger(config, "ragops-refresh") });
-      const worker = options.worker && !options.dryRun ? await startIngestWorker(runtime) : undefined;
+      const worker = options.worker && !options.dryRun ? await startWorkers(runtime) : undefined;
       const events = await createIngestQueueEvents(config);
       const bar = new cliProgress.SingleBar({ format: "refresh [{bar}] {value}/{total} documents", hideCursor: true }, cliProgress.Presets.shades_classic);
       let barStarted = false;

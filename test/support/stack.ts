@@ -7,7 +7,7 @@ import { loadConfig } from "../../config/load.js";
 import type { Config } from "../../config/schema.js";
 import { startServer, type RunningServer } from "../../src/http/server.js";
 import { openRuntime, type Runtime } from "../../src/runtime.js";
-import { startIngestWorker, type IngestWorker } from "../../src/worker/worker.js";
+import { startWorkers, type Workers } from "../../src/worker/worker.js";
 
 /** A config on a fresh temp directory and a Redis prefix of its own, so test files never see each other's data. */
 export function testConfig(overrides: Record<string, unknown> = {}): Config {
@@ -28,7 +28,7 @@ export function testConfig(overrides: Record<string, unknown> = {}): Config {
 export interface Stack {
   config: Config;
   runtime: Runtime;
-  worker: IngestWorker;
+  worker: Workers;
   server: RunningServer;
   url: string;
   stop(): Promise<void>;
@@ -38,7 +38,7 @@ export interface Stack {
 export async function startStack(overrides: Record<string, unknown> = {}): Promise<Stack> {
   const config = testConfig(overrides);
   const runtime = await openRuntime(config);
-  const worker = await startIngestWorker(runtime);
+  const worker = await startWorkers(runtime);
   const server = await startServer(runtime);
   return {
     config,
