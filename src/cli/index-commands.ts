@@ -1,62 +1,32 @@
-import type { Queue } from "bullmq";
 import { readFileSync } from "node:fs";
-import { userInfo } from "node:os";
 import type { Command } from "commander";
-import cliProgress from "cli-progress";
 import Table from "cli-table3";
-import type { Config } from "../../config/schema.js";
-import { listAudit } from "../../indexer/lifecycle/audit.js";
 import { InvalidRequestError } from "../../core/errors.js";
-import { createAndBuild, retire, rollback, showVersion, showVersions, swap, type LifecycleDeps } from "../../indexer/lifecycle/operations.js";
-import { createLifecycleQueue, enqueueBuild } from "../queues/lifecycle-queue.js";
-import { openRuntime } from "../runtime.js";
+import { createAndBuild, retire, rollback, showVersion, showVersions, swap } from "../../indexer/lifecycle/operations.js";
+import { actor, followBuild, lifecycleConfigFrom, withLifecycle } from "./lifecycle-session.js";
 import { formatDuration, tableStyle } from "./output.js";
 
-/** `ragops index ...` and `ragops audit`: the index lifecycle from a terminal. */
-type ConfigFrom = (command: Command, overrides?: Record<string, unknown>) => Config;
-
-const actor = () => `cli:${userInfo().username}`;
-
-type CliLifecycle = LifecycleDeps & { lifecycleQueue: Queue };
-
-async function withLifecycle<T>(config: Config, fn: (deps: CliLifecycle) => Promise<T>): Promise<T> {
-  const runtime = await openRuntime(config);
-  const lifecycleQueue = createLifecycleQueue(config);
-  try {
-    return await fn({ store: runtime.store, catalog: runtime.catalog, lifecycleQueue, startBuild: (version) => enqueueBuild(lifecycleQueue, version) });
-  } finally {
-    await lifecycleQueue.close();
-    await runtime.close();
-  }
-}
-
-/** Follows a build job to its end with a progress bar; throws with the reason when it fails. */
-async function followBuild(deps: CliLifecycle, jobId: string): Promise<void> {
-  const bar = process.stderr.isTTY ? new cliProgress.SingleBar({ format: "building [{bar}] {value}/{total} documents", hideCursor: true }, cliProgress.Presets.shades_classic) : undefined;
-  let started = false;
-  for (;;) {
-    const job = await deps.lifecycleQueue.getJob(jobId);
-    if (!job) throw new InvalidRequestError(`build job ${jobId} not found`);
-    const state = await job.getState();
-    const detail = (job.progress as { detail?: string } | undefined)?.detail ?? "";
-    const [done, total] = detail.split(" ")[0]?.split("/").map(Number) ?? [];
-    if (bar && total) {
-      if (!started) bar.start(total, 0);
-      started = true;
-      bar.update(done ?? 0);
-    }
-    if (state === "completed" || state === "failed") {
-      bar?.stop();
-      if (state === "failed") throw new Error(`the build failed: ${job.failedReason}`);
-      return;
-    }
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-}
-
-export function addIndexCommands(program: Command, configFrom: ConfigFrom): void {
+/** `ragops index ...`: the index lifecycle from a terminal (`ragops audit` reads what it recorded). */
+export function addIndexCommands(program: Command): void {
   const index = program.command("index").description("Index versions: build a green version beside the live one, swap, roll back, retire.");
+  addCreateCommand(index);
+  addBuildCommand(index);
+  addListCommand(index);
+  addShowCommand(index);
+  addSwapCommand(index);
+  addRollbackCommand(index);
+  addRetireCommand(index);
+}
 
+interface CreateOptions {
+  version?: string;
+  config?: string;
+  chunkSize?: number;
+  dimensions?: number;
+  wait?: boolean;
+}
+
+function addCreateCommand(index: Command): void {
   index
     .command("create")
     .description("Create an index version and build it (embeds only what the cache lacks for its embedder). Needs a running worker.")
@@ -65,11 +35,9 @@ export function addIndexCommands(program: Command, configFrom: ConfigFrom): void
     .option("--chunk-size <tokens>", "chunking.sizeTokens", Number)
     .option("--dimensions <n>", "embedder.dimensions", Number)
     .option("--wait", "follow the build to its end")
-    .action(async (options: { version?: string; config?: string; chunkSize?: number; dimensions?: number; wait?: boolean }, command: Command) => {
-      const config = configFrom(command, { log: { level: "warn" } });
-      const versionConfig = options.config ? (JSON.parse(readFileSync(options.config, "utf8")) as Record<string, unknown>) : {};
-      if (options.chunkSize) versionConfig.chunking = { ...(versionConfig.chunking as object), sizeTokens: options.chunkSize };
-      if (options.dimensions) versionConfig.embedder = { ...(versionConfig.embedder as object), dimensions: options.dimensions };
+    .action(async (options: CreateOptions, command: Command) => {
+      const config = lifecycleConfigFrom(command);
+      const versionConfig = versionConfigFrom(options, options.config ? readFileSync(options.config, "utf8") : undefined);
       await withLifecycle(config, async (deps) => {
         const started = Date.now();
         const record = await createAndBuild(deps, { version: options.version, config: versionConfig, actor: actor() });
@@ -80,14 +48,23 @@ export function addIndexCommands(program: Command, configFrom: ConfigFrom): void
         console.log(`${built.version} is ${built.state}: ${built.counts.documents} documents, ${built.counts.datapoints} datapoints, in ${formatDuration(Date.now() - started)}`);
       });
     });
+}
 
+/** The version config `index create` asks for: the --config file's JSON, with --chunk-size and --dimensions laid over it. */
+export function versionConfigFrom(options: Pick<CreateOptions, "chunkSize" | "dimensions">, fileText?: string): Record<string, unknown> {
+  const versionConfig = fileText ? (JSON.parse(fileText) as Record<string, unknown>) : {};
+  if (options.chunkSize) versionConfig.chunking = { ...(versionConfig.chunking as object), sizeTokens: options.chunkSize };
+  if (options.dimensions) versionConfig.embedder = { ...(versionConfig.embedder as object), dimensions: options.dimensions };
+  return versionConfig;
+}
+
+function addBuildCommand(index: Command): void {
   index
     .command("build")
     .description("Follow the build of a version with a progress bar until it ends.")
     .argument("<version>")
     .action(async (version: string, _options: unknown, command: Command) => {
-      const config = configFrom(command, { log: { level: "warn" } });
-      await withLifecycle(config, async (deps) => {
+      await withLifecycle(lifecycleConfigFrom(command), async (deps) => {
         const record = await showVersion(deps, version);
         if (!record.buildJobId) throw new InvalidRequestError(`${version} has no build job`);
         await followBuild(deps, record.buildJobId);
@@ -95,29 +72,33 @@ export function addIndexCommands(program: Command, configFrom: ConfigFrom): void
         console.log(`${built.version} is ${built.state}: ${built.counts.documents} documents, ${built.counts.datapoints} datapoints`);
       });
     });
+}
 
+function addListCommand(index: Command): void {
   index
     .command("list")
     .description("Every version with its state; which is live and which previous.")
     .action(async (_options: unknown, command: Command) => {
-      const config = configFrom(command, { log: { level: "warn" } });
-      await withLifecycle(config, async (deps) => {
+      await withLifecycle(lifecycleConfigFrom(command), async (deps) => {
         const { versions } = await showVersions(deps);
         const table = new Table({ head: ["version", "state", "chunk size", "dimensions", "documents", "datapoints", "created"], style: tableStyle() });
         for (const v of versions) table.push([v.version, v.state, v.config.chunking.sizeTokens, v.config.embedder.dimensions, v.counts.documents, v.counts.datapoints, v.createdAt.slice(0, 19)]);
         console.log(table.toString());
       });
     });
+}
 
+function addShowCommand(index: Command): void {
   index
     .command("show")
     .description("One version's record as JSON.")
     .argument("<version>")
     .action(async (version: string, _options: unknown, command: Command) => {
-      const config = configFrom(command, { log: { level: "warn" } });
-      await withLifecycle(config, async (deps) => console.log(JSON.stringify(await showVersion(deps, version), null, 2)));
+      await withLifecycle(lifecycleConfigFrom(command), async (deps) => console.log(JSON.stringify(await showVersion(deps, version), null, 2)));
     });
+}
 
+function addSwapCommand(index: Command): void {
   index
     .command("swap")
     .description("Make a version live, if live is still the version you expect (compare-and-swap).")
@@ -126,52 +107,37 @@ export function addIndexCommands(program: Command, configFrom: ConfigFrom): void
     .option("--force", "promote a version without a passing evaluation (recorded in the audit log)")
     .option("--reason <text>", "why, for the audit log")
     .action(async (to: string, options: { expected: string; force?: boolean; reason?: string }, command: Command) => {
-      const config = configFrom(command, { log: { level: "warn" } });
-      await withLifecycle(config, async (deps) => {
+      await withLifecycle(lifecycleConfigFrom(command), async (deps) => {
         const alias = await swap(deps, { to, expectedVersion: options.expected === "none" ? null : options.expected, force: options.force, reason: options.reason, actor: actor() });
         console.log(`live: ${alias.live}, previous: ${alias.previous}`);
       });
     });
+}
 
+function addRollbackCommand(index: Command): void {
   index
     .command("rollback")
     .description("Swap live and previous back.")
     .option("-e, --expected <version>", "refuse unless this version is live")
     .option("--reason <text>", "why, for the audit log")
     .action(async (options: { expected?: string; reason?: string }, command: Command) => {
-      const config = configFrom(command, { log: { level: "warn" } });
-      await withLifecycle(config, async (deps) => {
+      await withLifecycle(lifecycleConfigFrom(command), async (deps) => {
         const alias = await rollback(deps, { ...(options.expected ? { expectedVersion: options.expected } : {}), reason: options.reason, actor: actor() });
         console.log(`live: ${alias.live}, previous: ${alias.previous}`);
       });
     });
+}
 
+function addRetireCommand(index: Command): void {
   index
     .command("retire")
     .description("Drop a version's index data (its record stays). Live and previous are refused.")
     .argument("<version>")
     .option("--reason <text>", "why, for the audit log")
     .action(async (version: string, options: { reason?: string }, command: Command) => {
-      const config = configFrom(command, { log: { level: "warn" } });
-      await withLifecycle(config, async (deps) => {
+      await withLifecycle(lifecycleConfigFrom(command), async (deps) => {
         await retire(deps, { version, reason: options.reason, actor: actor() });
         console.log(`${version} retired`);
-      });
-    });
-
-  program
-    .command("audit")
-    .description("The audit log: who created, built, swapped, rolled back or retired what, and when.")
-    .option("-n, --limit <n>", "entries per page (default 50)", Number)
-    .option("--after <cursor>", "continue after this cursor (printed at the end of a page)")
-    .action(async (options: { limit?: number; after?: string }, command: Command) => {
-      const config = configFrom(command, { log: { level: "warn" } });
-      await withLifecycle(config, async (deps) => {
-        const page = await listAudit(deps.store, { limit: options.limit ?? 50, ...(options.after ? { after: options.after } : {}) });
-        const table = new Table({ head: ["when", "who", "action", "version", "from → to", "reason"], style: tableStyle() });
-        for (const e of page.entries) table.push([e.at.slice(0, 19), e.actor, e.action, e.version ?? "", e.from !== undefined || e.to ? `${e.from ?? "-"} → ${e.to ?? "-"}` : "", e.reason ?? ""]);
-        console.log(table.toString());
-        if (page.next) console.log(`more: ragops audit --after ${page.next}`);
       });
     });
 }

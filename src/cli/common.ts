@@ -1,0 +1,58 @@
+import { InvalidArgumentError, type Command } from "commander";
+import { loadConfig } from "../../config/load.js";
+import type { Config } from "../../config/schema.js";
+import { errorMessage } from "../../core/errors.js";
+
+/** The options every command inherits from `ragops` itself. */
+export interface GlobalOptions {
+  config?: string;
+  dataDir?: string;
+  redisUrl?: string;
+  logLevel?: string;
+}
+
+export const positiveInt = (value: string) => {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError("must be a positive integer");
+  return n;
+};
+
+/** For a repeatable option: each use adds a value. */
+export const collect = (value: string, previous: string[] = []) => [...previous, value];
+
+/** The config for a command: file and environment, then the global options, then the command's own overrides. */
+export function configFrom(command: Command, overrides: Record<string, unknown> = {}): Config {
+  const global = command.optsWithGlobals<GlobalOptions>();
+  return loadConfig({
+    file: global.config,
+    overrides: {
+      ...(global.dataDir ? { dataDir: global.dataDir } : {}),
+      ...(global.redisUrl ? { redis: { url: global.redisUrl } } : {}),
+      ...(global.logLevel ? { log: { level: global.logLevel } } : {}),
+      ...overrides,
+    },
+  });
+}
+
+/** The config for a command that prints its own report: logs only warnings unless --log-level says otherwise. */
+export function quietConfigFrom(command: Command): Config {
+  return configFrom(command, { log: { level: command.optsWithGlobals<GlobalOptions>().logLevel ?? "warn" } });
+}
+
+/** Runs `stop` once on SIGTERM or SIGINT; a second signal exits at once. */
+export function onShutdown(stop: (signal: string) => Promise<void>): void {
+  let stopping = false;
+  for (const signal of ["SIGTERM", "SIGINT"] as const) {
+    process.on(signal, () => {
+      if (stopping) process.exit(130);
+      stopping = true;
+      void stop(signal).then(
+        () => process.exit(0),
+        (error: unknown) => {
+          console.error(`ragops: shutdown failed: ${errorMessage(error)}`);
+          process.exit(1);
+        },
+      );
+    });
+  }
+}

@@ -1,0 +1,54 @@
+import type { Queue } from "bullmq";
+import { userInfo } from "node:os";
+import cliProgress from "cli-progress";
+import type { Command } from "commander";
+import type { Config } from "../../config/schema.js";
+import { InvalidRequestError } from "../../core/errors.js";
+import type { LifecycleDeps } from "../../indexer/lifecycle/operations.js";
+import { createLifecycleQueue, enqueueBuild } from "../queues/lifecycle-queue.js";
+import { openRuntime } from "../runtime.js";
+import { configFrom } from "./common.js";
+
+/** What the audit log records for a command run from a terminal. */
+export const actor = () => `cli:${userInfo().username}`;
+
+/** The config of `ragops index ...` and `ragops audit`: they print their own report, so logs only warnings. */
+export const lifecycleConfigFrom = (command: Command): Config => configFrom(command, { log: { level: "warn" } });
+
+export type CliLifecycle = LifecycleDeps & { lifecycleQueue: Queue };
+
+/** Runs `fn` with the lifecycle operations' deps, and closes the runtime and the lifecycle queue after. */
+export async function withLifecycle<T>(config: Config, fn: (deps: CliLifecycle) => Promise<T>): Promise<T> {
+  const runtime = await openRuntime(config);
+  const lifecycleQueue = createLifecycleQueue(config);
+  try {
+    return await fn({ store: runtime.store, catalog: runtime.catalog, lifecycleQueue, startBuild: (version) => enqueueBuild(lifecycleQueue, version) });
+  } finally {
+    await lifecycleQueue.close();
+    await runtime.close();
+  }
+}
+
+/** Follows a build job to its end with a progress bar; throws with the reason when it fails. */
+export async function followBuild(deps: CliLifecycle, jobId: string): Promise<void> {
+  const bar = process.stderr.isTTY ? new cliProgress.SingleBar({ format: "building [{bar}] {value}/{total} documents", hideCursor: true }, cliProgress.Presets.shades_classic) : undefined;
+  let started = false;
+  for (;;) {
+    const job = await deps.lifecycleQueue.getJob(jobId);
+    if (!job) throw new InvalidRequestError(`build job ${jobId} not found`);
+    const state = await job.getState();
+    const detail = (job.progress as { detail?: string } | undefined)?.detail ?? "";
+    const [done, total] = detail.split(" ")[0]?.split("/").map(Number) ?? [];
+    if (bar && total) {
+      if (!started) bar.start(total, 0);
+      started = true;
+      bar.update(done ?? 0);
+    }
+    if (state === "completed" || state === "failed") {
+      bar?.stop();
+      if (state === "failed") throw new Error(`the build failed: ${job.failedReason}`);
+      return;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}

@@ -1,0 +1,46 @@
+import type { Command } from "commander";
+import { bootstrapVersions, createVersionCatalog } from "../../indexer/lifecycle/catalog.js";
+import { search } from "../search.js";
+import { createObjectStore } from "../stores/index.js";
+import { collect, configFrom, positiveInt } from "./common.js";
+import { formatSearchResults } from "./output.js";
+
+interface SearchOptions {
+  topK?: number;
+  tag: string[];
+  document: string[];
+  index?: string;
+  json?: boolean;
+}
+
+/** `ragops search`: the best chunks for a question, from the live version or the one named. */
+export function addSearchCommand(program: Command): void {
+  program
+    .command("search")
+    .description("Search the index and print the best chunks.")
+    .argument("<question>", "what to look for")
+    .option("-k, --top-k <k>", "number of results (default 5)", positiveInt)
+    .option("-t, --tag <tag>", "only chunks with this tag (repeatable: any of them)", collect, [])
+    .option("-d, --document <id>", "only chunks of this document (repeatable)", collect, [])
+    .option("-i, --index <version>", "search this index version instead of the live one")
+    .option("--json", "print JSON instead of a table")
+    .action(async (question: string, options: SearchOptions, command: Command) => {
+      const config = configFrom(command);
+      const store = createObjectStore(config);
+      await bootstrapVersions(config, store);
+      const catalog = createVersionCatalog(config, store);
+      try {
+        const response = await search({ config, catalog }, searchRequestFrom(question, options));
+        console.log(options.json ? JSON.stringify(response, null, 2) : `${formatSearchResults(response.results)}\n(index ${response.index})`);
+      } finally {
+        await catalog.close();
+      }
+    });
+}
+
+/** The search request the options ask for: a filter only when --tag or --document is given, an index only when named. */
+export function searchRequestFrom(question: string, options: SearchOptions): Parameters<typeof search>[1] {
+  const filter =
+    options.tag.length || options.document.length ? { ...(options.tag.length ? { tags: options.tag } : {}), ...(options.document.length ? { documentId: options.document } : {}) } : undefined;
+  return { query: question, k: options.topK, filter, ...(options.index ? { index: options.index } : {}) };
+}
