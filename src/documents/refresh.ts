@@ -46,45 +46,15 @@ export interface RefreshOptions {
 
 export async function runRefresh(runtime: Runtime, source: DocumentSource, options: RefreshOptions): Promise<RefreshSummary> {
   const started = process.hrtime.bigint();
-  const { store, config, queue } = runtime;
-  const entries = new Map<string, SourceEntry>();
-  const listed: ListedFile[] = [];
-  for await (const entry of source.list()) {
-    const documentId = idFromPath(entry.relativePath);
-    entries.set(documentId, entry);
-    listed.push({ uri: entry.uri, documentId, size: entry.size, mtimeMs: entry.mtimeMs, generation: entry.generation });
-  }
+  const { entries, listed } = await listSource(source);
   const records = await recordsFrom(runtime, source.uri);
-  const plan = planRefresh(
-    listed,
-    records.map((r): IndexedFingerprint => ({
-      documentId: r.id,
-      source: r.source,
-      // A failed document is tried again on every refresh.
-      ...(r.status === "failed" ? {} : (r.fingerprint ?? {})),
-    })),
-  );
-
-  // A changed fingerprint is not yet a change: compare the bytes.
-  const changed: Array<{ entry: SourceEntry; bytes: Buffer }> = [];
-  let unchanged = plan.unchanged.length;
-  const fingerprintOf = new Map(records.map((r) => [r.id, r]));
-  for (const file of plan.suspect) {
-    const entry = entries.get(file.documentId) as SourceEntry;
-    const bytes = await readAll(await source.read(entry));
-    const sha256 = createHash("sha256").update(bytes).digest("hex");
-    const record = fingerprintOf.get(file.documentId);
-    if (record?.status !== "failed" && record?.fingerprint?.sha256 === sha256) {
-      unchanged += 1;
-      if (!options.dryRun) await touchFingerprint(runtime, file.documentId, entry);
-    } else changed.push({ entry, bytes });
-  }
-
+  const plan = planRefresh(listed, records.map(indexedFingerprint));
+  const { changed, unchanged } = await confirmSuspects(runtime, source, { entries, records, suspect: plan.suspect, dryRun: options.dryRun ?? false });
   const summary: RefreshSummary = {
     source: source.uri,
     dryRun: options.dryRun ?? false,
     scanned: listed.length,
-    unchanged,
+    unchanged: plan.unchanged.length + unchanged,
     changed: changed.length,
     added: plan.added.length,
     deleted: plan.deleted.length,
@@ -98,8 +68,79 @@ export async function runRefresh(runtime: Runtime, source: DocumentSource, optio
   };
   if (options.dryRun) return finish(summary, started);
 
-  const jobIds: string[] = [];
+  const added = plan.added.map((file) => entries.get(file.documentId) as SourceEntry);
+  const jobIds = await submitChanges(runtime, source, { changed, added, deleted: plan.deleted, tags: options.tags ?? [] }, summary.details.failures);
+  const outcomes = await waitReporting(runtime, options, jobIds);
+  tallyOutcomes(summary, outcomes.values());
+  return finish(summary, started);
+}
+
+/** What the source holds, by document id: the entry to read, and the fingerprint the plan compares. */
+async function listSource(source: DocumentSource): Promise<{ entries: Map<string, SourceEntry>; listed: ListedFile[] }> {
+  const entries = new Map<string, SourceEntry>();
+  const listed: ListedFile[] = [];
+  for await (const entry of source.list()) {
+    const documentId = idFromPath(entry.relativePath);
+    entries.set(documentId, entry);
+    listed.push({ uri: entry.uri, documentId, size: entry.size, mtimeMs: entry.mtimeMs, generation: entry.generation });
+  }
+  return { entries, listed };
+}
+
+function indexedFingerprint(record: DocumentRecord): IndexedFingerprint {
+  return {
+    documentId: record.id,
+    source: record.source,
+    // A failed document is tried again on every refresh.
+    ...(record.status === "failed" ? {} : (record.fingerprint ?? {})),
+  };
+}
+
+/**
+ * A changed fingerprint is not yet a change: compare the bytes. A file with
+ * the same bytes is unchanged (and its new fingerprint remembered, unless this
+ * is a dry run); the others are changed, with the bytes already read.
+ */
+async function confirmSuspects(
+  runtime: Runtime,
+  source: DocumentSource,
+  scan: { entries: ReadonlyMap<string, SourceEntry>; records: readonly DocumentRecord[]; suspect: readonly ListedFile[]; dryRun: boolean },
+): Promise<{ changed: Changed[]; unchanged: number }> {
+  const changed: Changed[] = [];
+  let unchanged = 0;
+  const recordOf = new Map(scan.records.map((r) => [r.id, r]));
+  for (const file of scan.suspect) {
+    const entry = scan.entries.get(file.documentId) as SourceEntry;
+    const bytes = await readAll(await source.read(entry));
+    const sha256 = createHash("sha256").update(bytes).digest("hex");
+    const record = recordOf.get(file.documentId);
+    if (record?.status !== "failed" && record?.fingerprint?.sha256 === sha256) {
+      unchanged += 1;
+      if (!scan.dryRun) await touchFingerprint(runtime, file.documentId, entry);
+    } else changed.push({ entry, bytes });
+  }
+  return { changed, unchanged };
+}
+
+interface Changed {
+  entry: SourceEntry;
+  bytes: Buffer;
+}
+
+/**
+ * Submits the changed files, then the added ones, then deletes the vanished
+ * documents; returns their job ids. A submission that fails goes to `failures`
+ * and the refresh goes on.
+ */
+async function submitChanges(
+  runtime: Runtime,
+  source: DocumentSource,
+  changes: { changed: readonly Changed[]; added: readonly SourceEntry[]; deleted: readonly string[]; tags: string[] },
+  failures: RefreshSummary["details"]["failures"],
+): Promise<string[]> {
+  const { store, config, queue } = runtime;
   const deps = { config, store, queue };
+  const jobIds: string[] = [];
   const submit = async (entry: SourceEntry, bytes?: Buffer) => {
     const documentId = idFromPath(entry.relativePath);
     const filename = basename(entry.relativePath);
@@ -110,33 +151,46 @@ export async function runRefresh(runtime: Runtime, source: DocumentSource, optio
         documentId,
         mode: "upsert",
         upload: { key, size: meta.size, filename, contentType: resolveContentType(filename) },
-        tags: options.tags ?? [],
+        tags: changes.tags,
         source: entry.uri,
         fingerprint: { ...(entry.mtimeMs !== undefined ? { mtimeMs: entry.mtimeMs } : {}), ...(entry.generation ? { generation: entry.generation } : {}) },
       });
       jobIds.push(result.jobId);
     } catch (error) {
-      summary.details.failures.push({ documentId, reason: errorMessage(error) });
+      failures.push({ documentId, reason: errorMessage(error) });
     }
   };
-  for (const { entry, bytes } of changed) await submit(entry, bytes);
-  for (const file of plan.added) await submit(entries.get(file.documentId) as SourceEntry);
-  for (const documentId of plan.deleted) {
+  for (const { entry, bytes } of changes.changed) await submit(entry, bytes);
+  for (const entry of changes.added) await submit(entry);
+  for (const documentId of changes.deleted) {
     try {
       jobIds.push((await deleteDocument(deps, documentId)).jobId);
     } catch (error) {
-      summary.details.failures.push({ documentId, reason: errorMessage(error) });
+      failures.push({ documentId, reason: errorMessage(error) });
     }
   }
+  return jobIds;
+}
 
+/** Waits for the jobs, reporting done of total as each one ends. */
+async function waitReporting(runtime: Runtime, options: RefreshOptions, jobIds: readonly string[]): Promise<Map<string, JobOutcome>> {
   let done = 0;
   options.onProgress?.(0, jobIds.length, "indexing");
-  const outcomes = await waitForJobs(options.events, (id) => queue.getJob(id), jobIds, (_id, _progress, outcome?: JobOutcome) => {
+  return waitForJobs(options.events, (id) => runtime.queue.getJob(id), jobIds, (_id, _progress, outcome?: JobOutcome) => {
     if (outcome) options.onProgress?.(++done, jobIds.length, "indexing");
   });
-  for (const outcome of outcomes.values()) {
+}
+
+/** The document a job id names: ingest-<id>-v<version>-<nonce> or delete-<id>-v<version>-<nonce> (see ingest-queue.ts). */
+export function documentIdOfJob(jobId: string): string {
+  return jobId.replace(/^(ingest|delete)-(.*)-v\d+-[0-9a-f]+$/, "$2");
+}
+
+/** Adds the jobs' outcomes to the summary: a failed job's document and reason, a completed job's counts; then the number failed. */
+export function tallyOutcomes(summary: RefreshSummary, outcomes: Iterable<JobOutcome>): void {
+  for (const outcome of outcomes) {
     if (outcome.state !== "completed") {
-      summary.details.failures.push({ documentId: outcome.jobId.replace(/^(ingest|delete)-(.*)-v\d+-[0-9a-f]+$/, "$2"), reason: outcome.failedReason ?? "failed" });
+      summary.details.failures.push({ documentId: documentIdOfJob(outcome.jobId), reason: outcome.failedReason ?? "failed" });
       continue;
     }
     const counts = outcome.result as Partial<SyncCounts> | undefined;
@@ -146,7 +200,6 @@ export async function runRefresh(runtime: Runtime, source: DocumentSource, optio
     summary.indexRemovals += counts?.indexRemovals ?? 0;
   }
   summary.failed = summary.details.failures.length;
-  return finish(summary, started);
 }
 
 function finish(summary: RefreshSummary, started: bigint): RefreshSummary {
