@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { chunkingSchema, dedupeSchema, embedderSchema } from "../../config/schema.js";
 import { ConflictError, NotFoundError } from "../../core/errors.js";
-import { readJson, writeJson } from "../../core/json-records.js";
+import { readJson, updateJson, writeJson } from "../../core/json-records.js";
 import type { ObjectStore } from "../../core/object-store.js";
 import { isFenced, type AliasRecord } from "./alias.js";
 import { createEmbedder } from "../embedders/index.js";
@@ -86,19 +86,11 @@ export async function listVersions(store: ObjectStore): Promise<IndexVersion[]> 
 
 /** Moves a version by an event (refused moves are a ConflictError with the reason), merging `patch` in. */
 export async function moveVersion(store: ObjectStore, version: string, event: IndexEvent, patch: Partial<Omit<IndexVersion, "version" | "state" | "config" | "createdAt" | "createdBy">> = {}): Promise<IndexVersion> {
-  for (let attempt = 1; ; attempt += 1) {
-    const found = await readJson<IndexVersion>(store, versionKey(versionNameSchema.parse(version)));
-    if (!found) throw new NotFoundError(`index version ${version} not found`);
-    const move = nextState(found.value.state, event);
-    if (!move.ok) throw new ConflictError(`index version ${version}: ${move.reason}`, { version, state: found.value.state });
-    const next: IndexVersion = { ...found.value, ...patch, state: move.state, updatedAt: new Date().toISOString() };
-    try {
-      await writeJson(store, versionKey(version), next, found.generation);
-      return next;
-    } catch (error) {
-      if (!(error instanceof ConflictError) || attempt >= 20) throw error;
-    }
-  }
+  return changeVersion(store, version, (current) => {
+    const move = nextState(current.state, event);
+    if (!move.ok) throw new ConflictError(`index version ${version}: ${move.reason}`, { version, state: current.state });
+    return { ...current, ...patch, state: move.state };
+  });
 }
 
 /**
@@ -125,15 +117,14 @@ export function cannotServe(record: IndexVersion, alias: AliasRecord): string | 
 
 /** Changes fields other than state (the build job id, counts), by compare-and-swap. */
 export async function patchVersion(store: ObjectStore, version: string, patch: Partial<Pick<IndexVersion, "buildJobId" | "counts" | "reportId" | "progress">>): Promise<IndexVersion> {
-  for (let attempt = 1; ; attempt += 1) {
-    const found = await readJson<IndexVersion>(store, versionKey(versionNameSchema.parse(version)));
-    if (!found) throw new NotFoundError(`index version ${version} not found`);
-    const next: IndexVersion = { ...found.value, ...patch, updatedAt: new Date().toISOString() };
-    try {
-      await writeJson(store, versionKey(version), next, found.generation);
-      return next;
-    } catch (error) {
-      if (!(error instanceof ConflictError) || attempt >= 20) throw error;
-    }
-  }
+  return changeVersion(store, version, (current) => ({ ...current, ...patch }));
+}
+
+/** Applies `change` to an existing version record by compare-and-swap (see updateJson), stamping updatedAt. */
+async function changeVersion(store: ObjectStore, version: string, change: (current: IndexVersion) => IndexVersion): Promise<IndexVersion> {
+  const { after } = await updateJson<IndexVersion>(store, versionKey(versionNameSchema.parse(version)), (current) => {
+    if (!current) throw new NotFoundError(`index version ${version} not found`);
+    return { ...change(current), updatedAt: new Date().toISOString() };
+  });
+  return after.value;
 }
