@@ -12,13 +12,15 @@ export interface LifecycleDeps {
   catalog: VersionCatalog;
   /** Queues a version's build; returns the build job's id. */
   startBuild(version: string): Promise<string>;
+  /** The service's index.maxTopK: a new version's defaultTopK may not exceed it. */
+  maxTopK: number;
 }
 
 export type ShownVersion = IndexVersion & { state: ReturnType<typeof effectiveState> };
 
 export async function createAndBuild(deps: LifecycleDeps, request: { version?: string; config?: unknown; actor: string }): Promise<IndexVersion> {
   const version = request.version ?? `v${(await listVersions(deps.store)).length + 1}`;
-  await createVersion(deps.store, { version, config: request.config ?? {}, actor: request.actor });
+  await createVersion(deps.store, { version, config: request.config ?? {}, actor: request.actor, maxTopK: deps.maxTopK });
   await appendAudit(deps.store, { actor: request.actor, action: "create", version });
   const jobId = await deps.startBuild(version);
   return patchVersion(deps.store, version, { buildJobId: jobId });

@@ -1,6 +1,6 @@
 import { z } from "zod";
-import { chunkingSchema, dedupeSchema, embedderSchema } from "../../config/schema.js";
-import { ConflictError, NotFoundError } from "../../core/errors.js";
+import { chunkingSchema, dedupeSchema, defaultTopKProblem, defaultTopKSchema, embedderSchema, versionNameSchema } from "../../config/schema.js";
+import { ConflictError, InvalidRequestError, NotFoundError } from "../../core/errors.js";
 import { readJson, updateJson, writeJson } from "../../core/json-records.js";
 import type { ObjectStore } from "../../core/object-store.js";
 import { isFenced, type AliasRecord } from "./alias.js";
@@ -15,13 +15,14 @@ import { nextState, type IndexEvent, type IndexState } from "./states.js";
  * by compare-and-swap. Which version is live or previous is the alias's to
  * say (see alias.ts); `effectiveState` combines the two.
  */
-export const versionNameSchema = z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, "index versions are 1-63 lowercase letters, digits or '-'");
+// Defined in config/ (index.version is one too); re-exported as the lifecycle's name for it.
+export { versionNameSchema };
 
 export const indexVersionConfigSchema = z.strictObject({
   embedder: embedderSchema.prefault({}),
   chunking: chunkingSchema.prefault({}),
   dedupe: dedupeSchema.prefault({}),
-  defaultTopK: z.number().int().min(1).max(100).default(5),
+  defaultTopK: defaultTopKSchema,
   /** Restricts every search of this version (e.g. only public documents); a request's own filter narrows it further. */
   filter: z
     .strictObject({
@@ -55,9 +56,12 @@ export interface IndexVersion {
 
 export const versionKey = (version: string) => `indexes/${version}.json`;
 
-export async function createVersion(store: ObjectStore, request: { version: string; config: unknown; actor: string }): Promise<IndexVersion> {
+/** Creates a version record, building; `maxTopK` is the service's index.maxTopK, which the version's defaultTopK must not exceed. */
+export async function createVersion(store: ObjectStore, request: { version: string; config: unknown; actor: string; maxTopK: number }): Promise<IndexVersion> {
   const version = versionNameSchema.parse(request.version);
   const config = indexVersionConfigSchema.parse(request.config ?? {});
+  const topKProblem = defaultTopKProblem(config.defaultTopK, request.maxTopK);
+  if (topKProblem) throw new InvalidRequestError(`index version ${version}: ${topKProblem}; every search without k would be refused`, { details: { version } });
   const now = new Date().toISOString();
   const record: IndexVersion = { version, state: "building", config, embedder: createEmbedder(config.embedder).identity, counts: { documents: 0, chunks: 0, datapoints: 0 }, createdAt: now, createdBy: request.actor, updatedAt: now };
   try {

@@ -4,7 +4,8 @@ import express from "express";
 import { z } from "zod";
 import { readAlias } from "../../indexer/lifecycle/alias.js";
 import { listAudit } from "../../indexer/lifecycle/audit.js";
-import { indexVersionConfigSchema, versionNameSchema } from "../../indexer/lifecycle/versions.js";
+import { versionNameSchema } from "../../config/schema.js";
+import { indexVersionConfigSchema } from "../../indexer/lifecycle/versions.js";
 import { createAndBuild, retire, rollback, showVersion, showVersions, swap } from "../../indexer/lifecycle/operations.js";
 import { createLifecycleQueue, enqueueBuild } from "../queues/lifecycle-queue.js";
 import type { Runtime } from "../runtime.js";
@@ -45,7 +46,7 @@ function actorOf(_req: Request, res: Response): string {
 export function lifecycleRoutes(runtime: Runtime): { router: Router; queue: Queue; close(): Promise<void> } {
   const { store } = runtime;
   const queue = createLifecycleQueue(runtime.config);
-  const deps = { store, catalog: runtime.catalog, startBuild: (version: string) => enqueueBuild(queue, version) };
+  const deps = { store, catalog: runtime.catalog, startBuild: (version: string) => enqueueBuild(queue, version), maxTopK: runtime.config.index.maxTopK };
   // Case-sensitive and strict like the app: one spelling per route (see auth.ts).
   const router = Router({ caseSensitive: true, strict: true });
   const json = express.json({ limit: "64kb" });
