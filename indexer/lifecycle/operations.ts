@@ -1,6 +1,6 @@
 import { fenceRetired, readAlias, rollbackLive, swapLive, type AliasRecord } from "./alias.js";
 import { appendAudit } from "./audit.js";
-import { nextState } from "./states.js";
+import { admitsPromotion, nextState } from "./states.js";
 import { cannotServe, createVersion, effectiveState, getVersion, listVersions, moveVersion, patchVersion, type IndexVersion } from "./versions.js";
 import { ConflictError } from "../../core/errors.js";
 import type { ObjectStore } from "../../core/object-store.js";
@@ -49,8 +49,7 @@ async function withLiveCounts(deps: Pick<LifecycleDeps, "store" | "catalog">, re
 /** Makes `to` live if live is still `expectedVersion`; a version without a passing evaluation needs `force`, which the audit log records. */
 export async function swap(deps: Pick<LifecycleDeps, "store">, request: { to: string; expectedVersion: string | null; force?: boolean; reason?: string; actor: string }): Promise<AliasRecord> {
   const target = await getVersion(deps.store, request.to);
-  const admitted = target.state === "evaluated" || (request.force === true && target.state === "ready");
-  if (!admitted) {
+  if (!admitsPromotion(target.state, { force: request.force === true })) {
     const hint =
       target.state === "ready"
         ? "it has no passing evaluation; evaluate it, or force it (API: force: true, CLI: --force; recorded in the audit log)"

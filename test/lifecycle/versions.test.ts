@@ -36,7 +36,7 @@ describe("index version registry", () => {
   it("moves only through the state machine and says why a move is refused", async () => {
     const store = freshStore();
     await createVersion(store, { version: "v1", config: {}, actor: "ops", maxTopK: 100 });
-    await expect(moveVersion(store, "v1", "promoted")).rejects.toBeInstanceOf(ConflictError);
+    await expect(moveVersion(store, "v1", "evaluation-passed")).rejects.toBeInstanceOf(ConflictError);
     const ready = await moveVersion(store, "v1", "build-succeeded", { builtAt: "2026-11-24T00:00:00Z", counts: { documents: 3, chunks: 9, datapoints: 8 } });
     expect(ready).toMatchObject({ state: "ready", counts: { datapoints: 8 } });
     const failed = await createVersion(store, { version: "v9", config: {}, actor: "ops", maxTopK: 100 }).then(() => moveVersion(store, "v9", "build-failed", { error: "embedder unreachable" }));
