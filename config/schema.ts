@@ -150,8 +150,6 @@ export const configSchema = z
   });
 
 export type Config = z.infer<typeof configSchema>;
-export type ConfigInput = z.input<typeof configSchema>;
 export type ChunkingConfig = Config["chunking"];
 export type EmbedderConfig = Config["embedder"];
 export type IndexConfig = Config["index"];
-export type DedupeConfig = Config["dedupe"];

@@ -27,7 +27,7 @@ const JSON_CODEC: RecordCodec<unknown> = {
 
 const jsonCodec = <T>() => JSON_CODEC as RecordCodec<T>;
 
-export async function readRecord<T>(store: ObjectStore, key: string, codec: RecordCodec<T>): Promise<Versioned<T> | undefined> {
+async function readRecord<T>(store: ObjectStore, key: string, codec: RecordCodec<T>): Promise<Versioned<T> | undefined> {
   try {
     const { meta, body } = await store.get(key);
     return { value: codec.decode(body), generation: meta.generation };

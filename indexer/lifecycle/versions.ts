@@ -54,7 +54,7 @@ export interface IndexVersion {
   progress?: { done: number; total: number };
 }
 
-export const versionKey = (version: string) => `indexes/${version}.json`;
+const versionKey = (version: string) => `indexes/${version}.json`;
 
 /** Creates a version record, building; `maxTopK` is the service's index.maxTopK, which the version's defaultTopK must not exceed. */
 export async function createVersion(store: ObjectStore, request: { version: string; config: unknown; actor: string; maxTopK: number }): Promise<IndexVersion> {

@@ -242,7 +242,7 @@ export function createLocalDirStore(options: LocalDirStoreOptions): ObjectStore 
 }
 
 /** Removes the files of dir not modified for olderThanMs; returns how many. */
-export async function sweepStaleTempFiles(dir: string, olderThanMs: number, now = Date.now()): Promise<number> {
+async function sweepStaleTempFiles(dir: string, olderThanMs: number, now = Date.now()): Promise<number> {
   let names: string[];
   try {
     names = await readdir(dir);
