@@ -30,7 +30,7 @@ export const envBindings = [
   { env: "RAGOPS_LOG_LEVEL", path: ["log", "level"], type: "string" },
 ] as const;
 
-export const CONFIG_FILE_ENV = "RAGOPS_CONFIG";
+const CONFIG_FILE_ENV = "RAGOPS_CONFIG";
 
 /** A configuration that cannot be used. Its message names every bad setting and where it came from. */
 export class ConfigError extends Error {

@@ -85,14 +85,21 @@ export const embedderSchema = z.strictObject({
   concurrency: z.number().int().min(1).max(64).default(2).describe("Embedding calls one job runs at once."),
 });
 
+/** An index version's name, wherever one is given (config, API, CLI): it is part of object keys and table names. */
+export const versionNameSchema = z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, "index versions are 1-63 lowercase letters, digits or '-'");
+
+/** Results a search returns when it gives no k: the service's default, and each index version's own. */
+export const defaultTopKSchema = z.number().int().min(1).max(100).default(5).describe("Results returned by search when k is not given.");
+
+/** Why a default k cannot stand beside index.maxTopK (every search without k would be refused), or undefined when it can. */
+export function defaultTopKProblem(defaultTopK: number, maxTopK: number): string | undefined {
+  return defaultTopK > maxTopK ? `defaultTopK ${defaultTopK} must not exceed index.maxTopK (${maxTopK})` : undefined;
+}
+
 export const indexSchema = z.strictObject({
   provider: z.enum(["lancedb"]).default("lancedb").describe("Vector index adapter. 'lancedb' is embedded, on disk under dataDir."),
-  version: z
-    .string()
-    .regex(/^[a-z0-9][a-z0-9-]{0,62}$/, "lowercase letters, digits and '-' (1-63 characters)")
-    .default("v1")
-    .describe("Index version searched and written by default."),
-  defaultTopK: z.number().int().min(1).max(100).default(5).describe("Results returned by search when k is not given."),
+  version: versionNameSchema.default("v1").describe("Index version searched and written by default."),
+  defaultTopK: defaultTopKSchema,
   maxTopK: z.number().int().min(1).max(1000).default(100).describe("Largest k a search may ask for."),
 });
 
@@ -138,14 +145,11 @@ export const configSchema = z
     if (config.dedupe.permutations % config.dedupe.bands !== 0) {
       ctx.addIssue({ code: "custom", path: ["dedupe", "bands"], message: `must divide dedupe.permutations (${config.dedupe.permutations})` });
     }
-    if (config.index.defaultTopK > config.index.maxTopK) {
-      ctx.addIssue({ code: "custom", path: ["index", "defaultTopK"], message: `must not exceed index.maxTopK (${config.index.maxTopK})` });
-    }
+    const topKProblem = defaultTopKProblem(config.index.defaultTopK, config.index.maxTopK);
+    if (topKProblem) ctx.addIssue({ code: "custom", path: ["index", "defaultTopK"], message: topKProblem });
   });
 
 export type Config = z.infer<typeof configSchema>;
-export type ConfigInput = z.input<typeof configSchema>;
 export type ChunkingConfig = Config["chunking"];
 export type EmbedderConfig = Config["embedder"];
 export type IndexConfig = Config["index"];
-export type DedupeConfig = Config["dedupe"];

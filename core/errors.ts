@@ -3,7 +3,7 @@
  * status and a message that says what to do. `retryable` tells queue workers
  * whether another attempt can help (a corrupt document never gets better).
  */
-export const errorStatus = {
+const errorStatus = {
   invalid_request: 400,
   unknown_field: 400,
   invalid_key: 400,

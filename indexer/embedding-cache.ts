@@ -20,7 +20,7 @@ export interface EmbedResult {
   cacheHits: number;
 }
 
-export function embedderKey(identity: EmbedderIdentity): string {
+function embedderKey(identity: EmbedderIdentity): string {
   return `${identity.provider}.${identity.model}.v${identity.version}.d${identity.dimensions}`.replace(/[^A-Za-z0-9._-]/g, "-");
 }
 

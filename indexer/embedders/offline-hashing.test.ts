@@ -1,5 +1,10 @@
 import { describe, expect, it } from "vitest";
+import { embedderConformance } from "../../test/conformance/embedder.js";
 import { createOfflineHashingEmbedder, embedText } from "./offline-hashing.js";
+
+// Bit-exact: pure arithmetic on the text, no model.
+embedderConformance("offline hashing, 384 dimensions", async () => createOfflineHashingEmbedder({ dimensions: 384 }), { dimensions: 384, tolerance: 0 });
+embedderConformance("offline hashing, 16 dimensions", async () => createOfflineHashingEmbedder({ dimensions: 16 }), { dimensions: 16, tolerance: 0 });
 
 const cosine = (a: Float32Array, b: Float32Array) => a.reduce((sum, x, i) => sum + x * (b[i] ?? 0), 0);
 

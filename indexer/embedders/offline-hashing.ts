@@ -38,7 +38,7 @@ export function createOfflineHashingEmbedder(options: OfflineHashingOptions): Em
   };
 }
 
-export function tokenizeForHashing(text: string): string[] {
+function tokenizeForHashing(text: string): string[] {
   const words = text.normalize("NFKC").toLowerCase().match(/[\p{L}\p{N}]+(?:['’][\p{L}]+)?/gu) ?? [];
   return words.filter((word) => !STOPWORDS.has(word));
 }

@@ -109,7 +109,7 @@ export async function rollbackLive(store: ObjectStore, request: { actor: string;
  */
 export async function fenceRetired(store: ObjectStore, request: { version: string; actor: string }): Promise<AliasRecord> {
   const { version } = request;
-  const written = await updateJson<AliasRecord>(store, aliasKey(), (current) => {
+  const { after } = await updateJson<AliasRecord>(store, aliasKey(), (current) => {
     const alias = current ?? EMPTY;
     if (alias.live === version || alias.previous === version) {
       throw new ConflictError(`index version ${version} is ${alias.live === version ? "live" : "previous"}; swap or roll back first`, { alias });
@@ -117,18 +117,13 @@ export async function fenceRetired(store: ObjectStore, request: { version: strin
     if (isFenced(alias, version)) return undefined;
     return { ...alias, retired: [...(alias.retired ?? []), version], updatedAt: new Date().toISOString(), updatedBy: request.actor };
   });
-  return written?.value ?? EMPTY;
+  return after?.value ?? EMPTY;
 }
 
 /** Decides the next alias from the current one and writes it by compare-and-swap; a lost race decides again on what won. */
 async function changeLive(store: ObjectStore, decide: (alias: AliasRecord) => AliasRecord): Promise<AliasChange> {
-  let before = EMPTY;
-  const written = await updateJson<AliasRecord>(store, aliasKey(), (current) => {
-    before = current ?? EMPTY;
-    return decide(before);
-  });
-  const alias = written?.value as AliasRecord;
-  return { from: before.live, to: alias.live as string, alias, generation: written?.generation as string };
+  const { before, after } = await updateJson<AliasRecord>(store, aliasKey(), (current) => decide(current ?? EMPTY));
+  return { from: before?.value.live ?? null, to: after.value.live as string, alias: after.value, generation: after.generation };
 }
 
 function staleExpectation(current: string | null, expected: string | null): ConflictError {

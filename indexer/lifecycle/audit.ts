@@ -1,4 +1,4 @@
-import { ConflictError, NotFoundError } from "../../core/errors.js";
+import { compareAndSwap, type RecordCodec } from "../../core/json-records.js";
 import type { ObjectStore } from "../../core/object-store.js";
 
 /**
@@ -22,27 +22,13 @@ export interface AuditEntry {
 
 const segmentKey = (day: string) => `audit/${day}.jsonl`;
 
+const SEGMENT: RecordCodec<string> = { contentType: "application/x-ndjson", decode: (body) => body.toString("utf8"), encode: (text) => text };
+
 export async function appendAudit(store: ObjectStore, entry: Omit<AuditEntry, "at"> & { at?: string }): Promise<AuditEntry> {
   const record: AuditEntry = { ...entry, at: entry.at ?? new Date().toISOString() };
-  const key = segmentKey(record.at.slice(0, 10));
-  for (let attempt = 1; ; attempt += 1) {
-    let existing = "";
-    let generation: string | number = 0;
-    try {
-      const { body, meta } = await store.get(key);
-      existing = body.toString("utf8");
-      generation = meta.generation;
-    } catch (error) {
-      if (!(error instanceof NotFoundError)) throw error;
-    }
-    try {
-      await store.put(key, `${existing}${JSON.stringify(record)}\n`, { ifGenerationMatch: generation, contentType: "application/x-ndjson" });
-      return record;
-    } catch (error) {
-      if (!(error instanceof ConflictError) || attempt >= 50) throw error;
-      await new Promise((resolve) => setTimeout(resolve, Math.random() * 5 * attempt));
-    }
-  }
+  // Every operator action appends to one segment a day: allow more lost races than a single record's writers cause.
+  await compareAndSwap(store, segmentKey(record.at.slice(0, 10)), SEGMENT, (existing) => `${existing ?? ""}${JSON.stringify(record)}\n`, { maxAttempts: 50 });
+  return record;
 }
 
 export interface AuditPage {

@@ -24,7 +24,7 @@ import { syncDepsFor, type OpenVersion, type PipelineDeps } from "./catalog.js";
  */
 export type BuildDeps = PipelineDeps;
 
-export const changeLogKey = (config: Config) => `${config.redis.prefix}:changes`;
+const changeLogKey = (config: Config) => `${config.redis.prefix}:changes`;
 
 /** Appended by every ingest and delete job once it has committed. */
 export async function recordChange(redis: Redis, config: Config, documentId: string): Promise<void> {

@@ -96,7 +96,7 @@ export async function bootstrapVersions(config: Config, store: ObjectStore): Pro
   if ((await readAlias(store)).alias.live) return;
   const version = config.index.version;
   try {
-    await createVersion(store, { version, config: { embedder: config.embedder, chunking: config.chunking, dedupe: config.dedupe, defaultTopK: config.index.defaultTopK }, actor: "system:bootstrap" });
+    await createVersion(store, { version, config: { embedder: config.embedder, chunking: config.chunking, dedupe: config.dedupe, defaultTopK: config.index.defaultTopK }, actor: "system:bootstrap", maxTopK: config.index.maxTopK });
     await moveVersion(store, version, "build-succeeded", { builtAt: new Date().toISOString() });
     await appendAudit(store, { actor: "system:bootstrap", action: "create", version, reason: "first start: the configured index version" });
   } catch (error) {

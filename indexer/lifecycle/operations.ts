@@ -1,6 +1,6 @@
 import { fenceRetired, readAlias, rollbackLive, swapLive, type AliasRecord } from "./alias.js";
 import { appendAudit } from "./audit.js";
-import { nextState } from "./states.js";
+import { admitsPromotion, nextState } from "./states.js";
 import { cannotServe, createVersion, effectiveState, getVersion, listVersions, moveVersion, patchVersion, type IndexVersion } from "./versions.js";
 import { ConflictError } from "../../core/errors.js";
 import type { ObjectStore } from "../../core/object-store.js";
@@ -12,13 +12,15 @@ export interface LifecycleDeps {
   catalog: VersionCatalog;
   /** Queues a version's build; returns the build job's id. */
   startBuild(version: string): Promise<string>;
+  /** The service's index.maxTopK: a new version's defaultTopK may not exceed it. */
+  maxTopK: number;
 }
 
 export type ShownVersion = IndexVersion & { state: ReturnType<typeof effectiveState> };
 
 export async function createAndBuild(deps: LifecycleDeps, request: { version?: string; config?: unknown; actor: string }): Promise<IndexVersion> {
   const version = request.version ?? `v${(await listVersions(deps.store)).length + 1}`;
-  await createVersion(deps.store, { version, config: request.config ?? {}, actor: request.actor });
+  await createVersion(deps.store, { version, config: request.config ?? {}, actor: request.actor, maxTopK: deps.maxTopK });
   await appendAudit(deps.store, { actor: request.actor, action: "create", version });
   const jobId = await deps.startBuild(version);
   return patchVersion(deps.store, version, { buildJobId: jobId });
@@ -47,8 +49,7 @@ async function withLiveCounts(deps: Pick<LifecycleDeps, "store" | "catalog">, re
 /** Makes `to` live if live is still `expectedVersion`; a version without a passing evaluation needs `force`, which the audit log records. */
 export async function swap(deps: Pick<LifecycleDeps, "store">, request: { to: string; expectedVersion: string | null; force?: boolean; reason?: string; actor: string }): Promise<AliasRecord> {
   const target = await getVersion(deps.store, request.to);
-  const admitted = target.state === "evaluated" || (request.force === true && target.state === "ready");
-  if (!admitted) {
+  if (!admitsPromotion(target.state, { force: request.force === true })) {
     const hint =
       target.state === "ready"
         ? "it has no passing evaluation; evaluate it, or force it (API: force: true, CLI: --force; recorded in the audit log)"

@@ -1,9 +1,11 @@
 import { describe, expect, it } from "vitest";
-import { nextState, type IndexEvent, type IndexState } from "./states.js";
+import { INDEX_STATES, admitsPromotion, nextState, type IndexEvent, type IndexState } from "./states.js";
+
+const EVENTS: IndexEvent[] = ["build-succeeded", "build-failed", "evaluation-passed", "evaluation-failed", "retired"];
 
 describe("index version states", () => {
-  it("follows building -> ready -> evaluated -> live -> previous -> retired", () => {
-    const path: IndexEvent[] = ["build-succeeded", "evaluation-passed", "promoted", "demoted", "retired"];
+  it("moves a record building -> ready -> evaluated -> retired", () => {
+    const path: IndexEvent[] = ["build-succeeded", "evaluation-passed", "retired"];
     let state: IndexState = "building";
     const seen: IndexState[] = [state];
     for (const event of path) {
@@ -12,25 +14,34 @@ describe("index version states", () => {
       if (next.ok) state = next.state;
       seen.push(state);
     }
-    expect(seen).toEqual(["building", "ready", "evaluated", "live", "previous", "retired"]);
+    expect(seen).toEqual(["building", "ready", "evaluated", "retired"]);
   });
 
-  it("refuses to retire the live version, and says why", () => {
-    expect(nextState("live", "retired")).toEqual({ ok: false, reason: "the live version cannot be retired; swap another version in first" });
+  it("never moves a record to live or previous: the alias alone says which versions those are", () => {
+    for (const state of INDEX_STATES) {
+      for (const event of EVENTS) {
+        const next = nextState(state, event);
+        if (next.ok) expect(["live", "previous"], `${state} --${event}->`).not.toContain(next.state);
+      }
+    }
   });
 
-  it("lets previous come back by rollback, and only previous", () => {
-    expect(nextState("previous", "rolled-back-to")).toEqual({ ok: true, state: "live" });
-    expect(nextState("retired", "rolled-back-to").ok).toBe(false);
+  it("refuses to retire a version still building, and says why", () => {
+    expect(nextState("building", "retired")).toEqual({ ok: false, reason: "a version still building cannot be retired; wait for it to finish or fail" });
   });
 
-  it("needs a passing evaluation to promote, unless forced", () => {
-    expect(nextState("ready", "promoted").ok).toBe(false);
-    expect(nextState("ready", "forced-promotion")).toEqual({ ok: true, state: "live" });
+  it("sends a version that fails its build or its evaluation gate to failed", () => {
+    expect(nextState("building", "build-failed")).toEqual({ ok: true, state: "failed" });
+    expect(nextState("ready", "evaluation-failed")).toEqual({ ok: true, state: "failed" });
+    expect(nextState("failed", "evaluation-passed").ok).toBe(false);
+  });
+
+  it("needs a passing evaluation to promote, unless forced, and never promotes a failed, building or retired version", () => {
+    const admitted = INDEX_STATES.flatMap((state) => [false, true].filter((force) => admitsPromotion(state, { force })).map((force) => `${state}${force ? " (forced)" : ""}`));
+    expect(admitted).toEqual(["ready (forced)", "evaluated", "evaluated (forced)"]);
   });
 
   it("never moves a retired version anywhere", () => {
-    const events: IndexEvent[] = ["build-succeeded", "build-failed", "evaluation-passed", "evaluation-failed", "promoted", "forced-promotion", "demoted", "rolled-back-to", "retired"];
-    for (const event of events) expect(nextState("retired", event).ok, event).toBe(false);
+    for (const event of EVENTS) expect(nextState("retired", event).ok, event).toBe(false);
   });
 });

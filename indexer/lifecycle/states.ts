@@ -5,35 +5,40 @@
  *   building -> ready -> evaluated -> live -> previous -> retired
  *       \________________\__ failed
  *
+ * Two records hold that path. A version's record (versions.ts) moves only by
+ * the events below: building -> ready -> evaluated, to failed, to retired.
+ * Live and previous are never written to it: the alias (alias.ts) alone says
+ * which versions those are, so a swap or rollback is one atomic write, and
+ * `effectiveState` (versions.ts) combines the two into the state an operator
+ * sees. Promotion reads the record (`admitsPromotion`) and writes the alias.
+ *
  * Pure: callers load a version, ask whether a move is allowed, then write the
  * new state by compare-and-swap.
  */
 export const INDEX_STATES = ["building", "ready", "evaluated", "live", "previous", "retired", "failed"] as const;
 export type IndexState = (typeof INDEX_STATES)[number];
 
-export type IndexEvent =
-  | "build-succeeded"
-  | "build-failed"
-  | "evaluation-passed"
-  | "evaluation-failed"
-  | "promoted"
-  | "forced-promotion"
-  | "demoted"
-  | "rolled-back-to"
-  | "retired";
+/**
+ * What can happen to a version record. `build-*` are applied by the build
+ * (build.ts) and the bootstrap (catalog.ts), `retired` by retire
+ * (operations.ts). `evaluation-passed` and `evaluation-failed` are the
+ * evaluation issue's entry points and nothing applies them yet: its evaluate
+ * operation moves the record with moveVersion(store, version,
+ * "evaluation-passed", { reportId }) when the gate passes, and
+ * "evaluation-failed" when it fails. The latter marks the version unable to
+ * serve (cannotServe), so it is for a candidate under the gate, not for the
+ * live or previous version evaluated as the baseline.
+ */
+export type IndexEvent = "build-succeeded" | "build-failed" | "evaluation-passed" | "evaluation-failed" | "retired";
 
 const MOVES: Record<IndexEvent, Partial<Record<IndexState, IndexState>>> = {
   "build-succeeded": { building: "ready" },
   "build-failed": { building: "failed" },
-  "evaluation-passed": { ready: "evaluated", evaluated: "evaluated", previous: "previous", live: "live" },
+  // Evaluating again (a new golden set) keeps an evaluated version evaluated.
+  "evaluation-passed": { ready: "evaluated", evaluated: "evaluated" },
   "evaluation-failed": { ready: "failed", evaluated: "failed" },
-  promoted: { evaluated: "live" },
-  // An operator may promote without a passing evaluation; the audit log records it. Never a failed
-  // version: it stopped following the corpus when it failed, so its index is partial.
-  "forced-promotion": { ready: "live", evaluated: "live" },
-  demoted: { live: "previous" },
-  "rolled-back-to": { previous: "live" },
-  retired: { ready: "retired", evaluated: "retired", failed: "retired", previous: "retired" },
+  // Whether the version is live or previous is the alias's to refuse (fenceRetired), before the record moves.
+  retired: { ready: "retired", evaluated: "retired", failed: "retired" },
 };
 
 export interface MoveRefused {
@@ -41,25 +46,21 @@ export interface MoveRefused {
   reason: string;
 }
 
-/** The state after `event`, or why the move is refused (e.g. retiring the live version). */
+/** The state after `event`, or why the move is refused (e.g. retiring a version still building). */
 export function nextState(state: IndexState, event: IndexEvent): { ok: true; state: IndexState } | MoveRefused {
   const to = MOVES[event][state];
   if (to) return { ok: true, state: to };
-  if (event === "retired" && (state === "live" || state === "building")) {
-    return { ok: false, reason: state === "live" ? "the live version cannot be retired; swap another version in first" : "a version still building cannot be retired; wait for it to finish or fail" };
-  }
+  if (event === "retired" && state === "building") return { ok: false, reason: "a version still building cannot be retired; wait for it to finish or fail" };
   if (event === "retired" && state === "retired") return { ok: false, reason: "the version is already retired" };
-  return { ok: false, reason: `a version that is ${state} cannot be ${describe(event)}` };
+  return { ok: false, reason: `a version that is ${state} cannot be ${event.replace(/-/g, " ")}` };
 }
 
-function describe(event: IndexEvent): string {
-  switch (event) {
-    case "promoted":
-    case "forced-promotion":
-      return "made live";
-    case "rolled-back-to":
-      return "rolled back to";
-    default:
-      return event.replace(/-/g, " ");
-  }
+/**
+ * Whether a version whose record is in `state` may be made live: with a
+ * passing evaluation, or ready and forced by an operator (the audit log
+ * records it). Never a failed version: it stopped following the corpus when
+ * it failed, so its index is partial.
+ */
+export function admitsPromotion(state: IndexState, options: { force: boolean }): boolean {
+  return state === "evaluated" || (options.force && state === "ready");
 }

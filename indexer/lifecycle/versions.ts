@@ -1,7 +1,7 @@
 import { z } from "zod";
-import { chunkingSchema, dedupeSchema, embedderSchema } from "../../config/schema.js";
-import { ConflictError, NotFoundError } from "../../core/errors.js";
-import { readJson, writeJson } from "../../core/json-records.js";
+import { chunkingSchema, dedupeSchema, defaultTopKProblem, defaultTopKSchema, embedderSchema, versionNameSchema } from "../../config/schema.js";
+import { ConflictError, InvalidRequestError, NotFoundError } from "../../core/errors.js";
+import { readJson, updateJson, writeJson } from "../../core/json-records.js";
 import type { ObjectStore } from "../../core/object-store.js";
 import { isFenced, type AliasRecord } from "./alias.js";
 import { createEmbedder } from "../embedders/index.js";
@@ -15,13 +15,14 @@ import { nextState, type IndexEvent, type IndexState } from "./states.js";
  * by compare-and-swap. Which version is live or previous is the alias's to
  * say (see alias.ts); `effectiveState` combines the two.
  */
-export const versionNameSchema = z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, "index versions are 1-63 lowercase letters, digits or '-'");
+// Defined in config/ (index.version is one too); re-exported as the lifecycle's name for it.
+export { versionNameSchema };
 
 export const indexVersionConfigSchema = z.strictObject({
   embedder: embedderSchema.prefault({}),
   chunking: chunkingSchema.prefault({}),
   dedupe: dedupeSchema.prefault({}),
-  defaultTopK: z.number().int().min(1).max(100).default(5),
+  defaultTopK: defaultTopKSchema,
   /** Restricts every search of this version (e.g. only public documents); a request's own filter narrows it further. */
   filter: z
     .strictObject({
@@ -53,11 +54,14 @@ export interface IndexVersion {
   progress?: { done: number; total: number };
 }
 
-export const versionKey = (version: string) => `indexes/${version}.json`;
+const versionKey = (version: string) => `indexes/${version}.json`;
 
-export async function createVersion(store: ObjectStore, request: { version: string; config: unknown; actor: string }): Promise<IndexVersion> {
+/** Creates a version record, building; `maxTopK` is the service's index.maxTopK, which the version's defaultTopK must not exceed. */
+export async function createVersion(store: ObjectStore, request: { version: string; config: unknown; actor: string; maxTopK: number }): Promise<IndexVersion> {
   const version = versionNameSchema.parse(request.version);
   const config = indexVersionConfigSchema.parse(request.config ?? {});
+  const topKProblem = defaultTopKProblem(config.defaultTopK, request.maxTopK);
+  if (topKProblem) throw new InvalidRequestError(`index version ${version}: ${topKProblem}; every search without k would be refused`, { details: { version } });
   const now = new Date().toISOString();
   const record: IndexVersion = { version, state: "building", config, embedder: createEmbedder(config.embedder).identity, counts: { documents: 0, chunks: 0, datapoints: 0 }, createdAt: now, createdBy: request.actor, updatedAt: now };
   try {
@@ -86,19 +90,11 @@ export async function listVersions(store: ObjectStore): Promise<IndexVersion[]> 
 
 /** Moves a version by an event (refused moves are a ConflictError with the reason), merging `patch` in. */
 export async function moveVersion(store: ObjectStore, version: string, event: IndexEvent, patch: Partial<Omit<IndexVersion, "version" | "state" | "config" | "createdAt" | "createdBy">> = {}): Promise<IndexVersion> {
-  for (let attempt = 1; ; attempt += 1) {
-    const found = await readJson<IndexVersion>(store, versionKey(versionNameSchema.parse(version)));
-    if (!found) throw new NotFoundError(`index version ${version} not found`);
-    const move = nextState(found.value.state, event);
-    if (!move.ok) throw new ConflictError(`index version ${version}: ${move.reason}`, { version, state: found.value.state });
-    const next: IndexVersion = { ...found.value, ...patch, state: move.state, updatedAt: new Date().toISOString() };
-    try {
-      await writeJson(store, versionKey(version), next, found.generation);
-      return next;
-    } catch (error) {
-      if (!(error instanceof ConflictError) || attempt >= 20) throw error;
-    }
-  }
+  return changeVersion(store, version, (current) => {
+    const move = nextState(current.state, event);
+    if (!move.ok) throw new ConflictError(`index version ${version}: ${move.reason}`, { version, state: current.state });
+    return { ...current, ...patch, state: move.state };
+  });
 }
 
 /**
@@ -125,15 +121,14 @@ export function cannotServe(record: IndexVersion, alias: AliasRecord): string | 
 
 /** Changes fields other than state (the build job id, counts), by compare-and-swap. */
 export async function patchVersion(store: ObjectStore, version: string, patch: Partial<Pick<IndexVersion, "buildJobId" | "counts" | "reportId" | "progress">>): Promise<IndexVersion> {
-  for (let attempt = 1; ; attempt += 1) {
-    const found = await readJson<IndexVersion>(store, versionKey(versionNameSchema.parse(version)));
-    if (!found) throw new NotFoundError(`index version ${version} not found`);
-    const next: IndexVersion = { ...found.value, ...patch, updatedAt: new Date().toISOString() };
-    try {
-      await writeJson(store, versionKey(version), next, found.generation);
-      return next;
-    } catch (error) {
-      if (!(error instanceof ConflictError) || attempt >= 20) throw error;
-    }
-  }
+  return changeVersion(store, version, (current) => ({ ...current, ...patch }));
+}
+
+/** Applies `change` to an existing version record by compare-and-swap (see updateJson), stamping updatedAt. */
+async function changeVersion(store: ObjectStore, version: string, change: (current: IndexVersion) => IndexVersion): Promise<IndexVersion> {
+  const { after } = await updateJson<IndexVersion>(store, versionKey(versionNameSchema.parse(version)), (current) => {
+    if (!current) throw new NotFoundError(`index version ${version} not found`);
+    return { ...change(current), updatedAt: new Date().toISOString() };
+  });
+  return after.value;
 }

@@ -19,7 +19,7 @@ export interface CorpusLease {
 const RELEASE = `if redis.call("get", KEYS[1]) == ARGV[1] then return redis.call("del", KEYS[1]) else return 0 end`;
 const RENEW = `if redis.call("get", KEYS[1]) == ARGV[1] then return redis.call("pexpire", KEYS[1], ARGV[2]) else return 0 end`;
 
-export async function acquireCorpusLease(redis: Redis, key: string, options: { ttlMs: number; waitMs: number }): Promise<CorpusLease> {
+async function acquireCorpusLease(redis: Redis, key: string, options: { ttlMs: number; waitMs: number }): Promise<CorpusLease> {
   const fence = await redis.incr(`${key}:fence`);
   const token = `${fence}:${randomUUID()}`;
   const deadline = Date.now() + options.waitMs;

@@ -29,7 +29,7 @@ export interface ManifestProfile {
   chunking: ChunkingConfig;
 }
 
-export function zipLimitsOf(ingest: Config["ingest"]): ZipLimits {
+function zipLimitsOf(ingest: Config["ingest"]): ZipLimits {
   return { maxEntries: ingest.zipMaxEntries, maxUncompressedBytes: ingest.zipMaxUncompressedBytes };
 }
 

@@ -6,7 +6,7 @@ import type { Config } from "../../config/schema.js";
  * and how they are deduplicated. Manifests and the chunk registry are kept per
  * profile, so an index version built with other chunking settings has its own.
  */
-export const PARSER_VERSION = 1;
+const PARSER_VERSION = 1;
 
 export function profileKey(config: Pick<Config, "chunking" | "dedupe">): string {
   const shape = { parser: PARSER_VERSION, chunking: config.chunking, dedupe: config.dedupe };

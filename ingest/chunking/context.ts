@@ -6,7 +6,7 @@ import { countTokens } from "../tokenizer.js";
  * long section has no heading of its own; the line gives it the context a
  * search needs, and a heading never has to stand alone to be found.
  */
-export const CONTEXT_SEPARATOR = " > ";
+const CONTEXT_SEPARATOR = " > ";
 
 /** The context line takes at most this share of a chunk's tokens; a longer path loses its outer headings first. */
 const CONTEXT_SHARE = 1 / 8;

@@ -32,13 +32,13 @@ export function groupSections(sections: readonly Section[], blocks: readonly Spa
 }
 
 /** `next` is a sibling of `section`, or deeper under the same parent (a heading-only parent before its first child). */
-export function underSameParent(section: Section, next: Section): boolean {
+function underSameParent(section: Section, next: Section): boolean {
   const parent = section.headingPath.slice(0, -1);
   return parent.every((heading, i) => next.headingPath[i] === heading);
 }
 
 /** Tokens of a section: its blocks plus one per blank line between them. */
-export function sectionTokens(blocks: readonly Span[]): number {
+function sectionTokens(blocks: readonly Span[]): number {
   return blocks.reduce((sum, block) => sum + block.tokens, Math.max(0, blocks.length - 1));
 }
 

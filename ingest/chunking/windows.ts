@@ -83,7 +83,7 @@ function segments(text: string, pieces: Span[], size: number): Span[][] {
   return out;
 }
 
-export function isAnchor(text: string, piece: Span, size: number): boolean {
+function isAnchor(text: string, piece: Span, size: number): boolean {
   return pieceHash(text, piece) < piece.tokens / size;
 }
 

@@ -14,7 +14,7 @@ export interface MinHashOptions {
   bands: number;
 }
 
-export const DEFAULT_MINHASH: MinHashOptions = { permutations: 128, shingleWords: 3, bands: 16 };
+const DEFAULT_MINHASH: MinHashOptions = { permutations: 128, shingleWords: 3, bands: 16 };
 
 const seeds = new Map<number, Uint32Array>();
 function seedsFor(count: number): Uint32Array {

@@ -21,7 +21,7 @@ export async function parseDocument(bytes: Buffer, options: ParseOptions = {}): 
   return parseAs(kind, bytes, options);
 }
 
-export function parseAs(kind: DocumentKind, bytes: Buffer, options: ParseOptions = {}): Promise<ParsedDocument> | ParsedDocument {
+function parseAs(kind: DocumentKind, bytes: Buffer, options: ParseOptions = {}): Promise<ParsedDocument> | ParsedDocument {
   switch (kind) {
     case "pdf":
       return parsePdf(bytes);

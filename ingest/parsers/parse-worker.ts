@@ -19,7 +19,7 @@ import { MEMORY_MARKER, type ParseProcessMessage, type PrepareTask, type Prepare
  */
 
 /** The document parsed, and chunked with each config asked for. */
-export async function prepare(task: PrepareTask): Promise<PreparedDocument> {
+async function prepare(task: PrepareTask): Promise<PreparedDocument> {
   const bytes = Buffer.from(task.bytes.buffer, task.bytes.byteOffset, task.bytes.byteLength);
   const parsed = await parseDocument(bytes, task.options);
   const meta = { ...task.meta, contentType: parsed.contentType };

@@ -13,7 +13,7 @@ export interface ZipLimits {
   maxUncompressedBytes: number;
 }
 
-export const DEFAULT_ZIP_LIMITS: ZipLimits = { maxEntries: 5_000, maxUncompressedBytes: 200 * 1024 * 1024 };
+const DEFAULT_ZIP_LIMITS: ZipLimits = { maxEntries: 5_000, maxUncompressedBytes: 200 * 1024 * 1024 };
 
 /** Returns the content of the small entries named in `capture` (document properties), read during the same pass. */
 export async function checkZipLimits(bytes: Buffer, limits: ZipLimits = DEFAULT_ZIP_LIMITS, what = "DOCX", capture: readonly string[] = []): Promise<Map<string, string>> {

@@ -7,12 +7,12 @@
  * rolls back, then shuts everything down.
  */
 import { readFile, readdir, rm } from "node:fs/promises";
-import { dirname, extname, join } from "node:path";
+import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import cliProgress from "cli-progress";
 import { loadConfig, ConfigError } from "../../config/load.js";
 import { ensureRedis, type LocalRedis } from "../dev/local-redis.js";
-import { SUPPORTED_EXTENSIONS, resolveContentType } from "../documents/content-types.js";
+import { isSupportedFile, resolveContentType } from "../documents/content-types.js";
 import { idFromPath } from "../documents/ingest-files.js";
 import { errorMessage } from "../../core/errors.js";
 import { startServer, type RunningServer } from "../http/server.js";
@@ -61,7 +61,7 @@ async function main(): Promise<void> {
     server = await startServer(runtime);
     step(`control plane on ${server.url}, worker with concurrency ${config.queue.concurrency}, data in ${dataDir}`);
 
-    const files = (await readdir(corpusDir)).filter((f) => SUPPORTED_EXTENSIONS.includes(extname(f).toLowerCase())).sort();
+    const files = (await readdir(corpusDir)).filter(isSupportedFile).sort();
     const ingestStarted = Date.now();
     const jobs = await uploadAll(server.url, files);
     const outcomes = await waitAll(server.url, jobs);

@@ -18,7 +18,7 @@ export function formatSearchResults(results: readonly SearchResult[], width = pr
   return table.toString();
 }
 
-export function excerpt(text: string, max: number): string {
+function excerpt(text: string, max: number): string {
   const flat = text.replace(/^#+\s.*$/gm, "").replace(/\s+/g, " ").trim();
   return flat.length <= max ? flat : `${flat.slice(0, max - 1).replace(/\s+\S*$/, "")}…`;
 }

@@ -16,7 +16,7 @@ export interface LocalRedis {
   stop(): Promise<void>;
 }
 
-export const REDIS_INSTALL_HINT =
+const REDIS_INSTALL_HINT =
   "redis-server is not installed. Install it with `sudo apt-get install -y redis-server` (Debian/Ubuntu; as root: `apt-get update && apt-get install -y redis-server`) or `brew install redis` (macOS), or set REDIS_URL to a running Redis.";
 
 export async function ensureRedis(url: string, options: { dir: string; preferUrlPort?: boolean; searchPath?: string }): Promise<LocalRedis> {

@@ -1,7 +1,11 @@
+import { extname } from "node:path";
 import { UnsupportedMediaTypeError } from "../../core/errors.js";
-import { KIND_CONTENT_TYPES, SUPPORTED_DESCRIPTION, claimedKind } from "../../ingest/parsers/detect.js";
+import { KIND_CONTENT_TYPES, SUPPORTED_DESCRIPTION, SUPPORTED_EXTENSIONS, claimedKind } from "../../ingest/parsers/detect.js";
 
-export { SUPPORTED_EXTENSIONS } from "../../ingest/parsers/detect.js";
+/** Whether a file's extension is one a parser handles: what walking a folder picks up. */
+export function isSupportedFile(path: string): boolean {
+  return SUPPORTED_EXTENSIONS.includes(extname(path).toLowerCase());
+}
 
 /**
  * The content type an upload claims, from its extension first, then its declared

@@ -1,12 +1,13 @@
 import { randomUUID } from "node:crypto";
 import { createReadStream } from "node:fs";
-import { readdir, stat } from "node:fs/promises";
-import { basename, extname, join, relative, resolve } from "node:path";
+import { stat } from "node:fs/promises";
+import { basename, relative, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import type { Job, QueueEvents } from "bullmq";
 import { InvalidRequestError, PayloadTooLargeError, errorMessage } from "../../core/errors.js";
+import { walkFiles } from "../../core/walk-files.js";
 import type { JobProgress } from "../queues/ingest-queue.js";
-import { SUPPORTED_EXTENSIONS, resolveContentType } from "./content-types.js";
+import { isSupportedFile, resolveContentType } from "./content-types.js";
 import { uploadKey } from "../../core/documents.js";
 import { submitDocument, type DocumentServiceDeps, type SubmitResult } from "./service.js";
 
@@ -24,20 +25,13 @@ export async function collectFiles(paths: readonly string[]): Promise<FoundFile[
     const info = await stat(path).catch(() => undefined);
     if (!info) throw new InvalidRequestError(`no such file or directory: ${given}`);
     if (info.isFile()) found.push({ path, documentId: idFromPath(basename(path)) });
-    else for (const file of await walk(path)) found.push({ path: file, documentId: idFromPath(relative(path, file)) });
+    else {
+      for await (const file of walkFiles(path)) {
+        if (isSupportedFile(file)) found.push({ path: file, documentId: idFromPath(relative(path, file)) });
+      }
+    }
   }
   return found.sort((a, b) => a.path.localeCompare(b.path));
-}
-
-async function walk(dir: string): Promise<string[]> {
-  const out: string[] = [];
-  for (const entry of await readdir(dir, { withFileTypes: true })) {
-    if (entry.name.startsWith(".")) continue;
-    const path = join(dir, entry.name);
-    if (entry.isDirectory()) out.push(...(await walk(path)));
-    else if (entry.isFile() && SUPPORTED_EXTENSIONS.includes(extname(entry.name).toLowerCase())) out.push(path);
-  }
-  return out;
 }
 
 export function idFromPath(relativePath: string): string {

@@ -2,7 +2,7 @@ import type { Queue } from "bullmq";
 import type { Config } from "../../config/schema.js";
 import { ConflictError, InvalidRequestError, NotFoundError } from "../../core/errors.js";
 import { documentIdSchema, enqueueDelete, enqueueIngest, deleteJobId, ingestJobId } from "../queues/ingest-queue.js";
-import { readJson, writeJson } from "../../core/json-records.js";
+import { readJson, updateJson } from "../../core/json-records.js";
 import type { ObjectStore } from "../../core/object-store.js";
 import { readManifest, type ManifestChunk } from "../../indexer/sync/manifest.js";
 import { documentKey, type DocumentRecord } from "../../core/documents.js";
@@ -89,16 +89,8 @@ export async function submitDocument(deps: DocumentServiceDeps, request: SubmitR
  * lands in between: two uploads of one id always get distinct versions.
  */
 async function casUpdate(store: ObjectStore, key: string, next: (current: DocumentRecord | undefined) => DocumentRecord): Promise<{ record: DocumentRecord; created: boolean }> {
-  for (let attempt = 1; ; attempt += 1) {
-    const current = await readJson<DocumentRecord>(store, key);
-    const record = next(current?.value);
-    try {
-      await writeJson(store, key, record, current?.generation ?? 0);
-      return { record, created: !current };
-    } catch (error) {
-      if (!(error instanceof ConflictError) || attempt >= 20) throw error;
-    }
-  }
+  const { before, after } = await updateJson<DocumentRecord>(store, key, next);
+  return { record: after.value, created: !before };
 }
 
 export async function getDocument(deps: Pick<DocumentServiceDeps, "store">, documentId: string): Promise<DocumentRecord> {

@@ -76,7 +76,7 @@ interface HostPort {
 }
 
 /** "name", "name:port", "[v6]" or "[v6]:port", lowercased; undefined when it is none of these. */
-export function parseHost(value: string): HostPort | undefined {
+function parseHost(value: string): HostPort | undefined {
   const match = /^(\[[0-9a-f:.]+\]|[a-z0-9.-]+)(?::(\d{1,5}))?$/.exec(value.toLowerCase());
   if (!match) return undefined;
   return { hostname: match[1] as string, port: match[2] === undefined ? undefined : Number(match[2]) };

@@ -36,7 +36,7 @@ interface HttpError {
  * body-parser as 4xx with a message that says what to change. Anything else
  * is our bug: 500, and the log has it.
  */
-export function toRagopsError(error: unknown, req: Pick<Request, "headers">): RagopsError {
+function toRagopsError(error: unknown, req: Pick<Request, "headers">): RagopsError {
   if (isRagopsError(error)) return error;
   const http = (typeof error === "object" && error !== null ? error : {}) as HttpError;
   const status = http.status ?? http.statusCode;

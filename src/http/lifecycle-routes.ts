@@ -3,7 +3,8 @@ import express, { type Request, type Response, type Router } from "express";
 import { z } from "zod";
 import { readAlias } from "../../indexer/lifecycle/alias.js";
 import { listAudit } from "../../indexer/lifecycle/audit.js";
-import { indexVersionConfigSchema, versionNameSchema } from "../../indexer/lifecycle/versions.js";
+import { versionNameSchema } from "../../config/schema.js";
+import { indexVersionConfigSchema } from "../../indexer/lifecycle/versions.js";
 import { createAndBuild, retire, rollback, showVersion, showVersions, swap } from "../../indexer/lifecycle/operations.js";
 import { createLifecycleQueue, enqueueBuild } from "../queues/lifecycle-queue.js";
 import type { Runtime } from "../runtime.js";
@@ -42,7 +43,7 @@ function actorOf(_req: Request, res: Response): string {
 export function lifecycleRoutes(runtime: Runtime): { router: Router; queue: Queue; close(): Promise<void> } {
   const { store } = runtime;
   const queue = createLifecycleQueue(runtime.config);
-  const deps = { store, catalog: runtime.catalog, startBuild: (version: string) => enqueueBuild(queue, version) };
+  const deps = { store, catalog: runtime.catalog, startBuild: (version: string) => enqueueBuild(queue, version), maxTopK: runtime.config.index.maxTopK };
   const router = strictRouter();
   const json = express.json({ limit: "64kb" });
 

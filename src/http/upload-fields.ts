@@ -22,11 +22,11 @@ const isoDate = z.iso.date();
 const isoDateTime = z.iso.datetime({ offset: true, local: true });
 
 /** An ISO 8601 calendar date, or date and time; month and day must exist (2026-02-29 does not). */
-export const isoDateSchema = z
+const isoDateSchema = z
   .string()
   .refine((value) => isoDate.safeParse(value).success || isoDateTime.safeParse(value).success, "must be a calendar date in ISO 8601, e.g. 2026-03-14 or 2026-03-14T09:30:00Z");
 
-export const uploadFieldsSchema = z.strictObject({
+const uploadFieldsSchema = z.strictObject({
   id: documentIdSchema.optional(),
   title: printableText(512).optional(),
   tags: z

@@ -147,7 +147,7 @@ export interface DrainLimits {
   ms: number;
 }
 
-export const DEFAULT_DRAIN_LIMITS: DrainLimits = { bytes: 8 * MiB, ms: 10_000 };
+const DEFAULT_DRAIN_LIMITS: DrainLimits = { bytes: 8 * MiB, ms: 10_000 };
 
 /**
  * After refusing an upload before its body was read, read and discard the rest

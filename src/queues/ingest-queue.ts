@@ -38,7 +38,6 @@ export const deletePayloadSchema = z.strictObject({
 
 export type IngestPayload = z.infer<typeof ingestPayloadSchema>;
 export type DeletePayload = z.infer<typeof deletePayloadSchema>;
-export type JobName = "ingest" | "delete";
 
 export type { JobProgress } from "../../indexer/sync/progress.js";
 
@@ -66,7 +65,7 @@ export function queueConnection(config: Config): { connection: ConnectionOptions
   };
 }
 
-export function defaultJobOptions(config: Config): JobsOptions {
+function defaultJobOptions(config: Config): JobsOptions {
   return {
     attempts: config.queue.attempts,
     backoff: { type: "exponential", delay: config.queue.backoffMs },

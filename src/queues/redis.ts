@@ -23,7 +23,7 @@ export async function connectRedis(redis: Redis, url: string): Promise<void> {
   }
 }
 
-export function redactUrl(url: string): string {
+function redactUrl(url: string): string {
   try {
     const parsed = new URL(url);
     if (parsed.password) parsed.password = "***";

@@ -15,7 +15,6 @@ export const refreshPayloadSchema = z.strictObject({
   tags: z.array(z.string()).optional(),
 });
 
-export type RefreshPayload = z.infer<typeof refreshPayloadSchema>;
 
 export function createRefreshQueue(config: Config): Queue {
   const { connection, prefix } = queueConnection(config);

@@ -7,6 +7,7 @@ import { pipeline } from "node:stream/promises";
 import lockfile from "proper-lockfile";
 import { ConflictError, NotFoundError } from "../../core/errors.js";
 import { validateKey, validatePrefix } from "../../core/keys.js";
+import { walkFiles } from "../../core/walk-files.js";
 import type { DeleteOptions, Generation, ListOptions, ObjectMeta, ObjectStore, PutOptions } from "../../core/object-store.js";
 
 /**
@@ -211,7 +212,9 @@ export function createLocalDirStore(options: LocalDirStoreOptions): ObjectStore 
     validatePrefix(prefix);
     const slash = prefix.lastIndexOf("/");
     const baseDir = slash >= 0 ? join(root, ...prefix.slice(0, slash).split("/")) : root;
-    const keys = (await walk(baseDir))
+    const files: string[] = [];
+    for await (const file of walkFiles(baseDir)) files.push(file); // dot entries are .tmp, .locks and lock folders
+    const keys = files
       .map((file) => relative(root, file).split(sep).join("/"))
       .filter((key) => key.startsWith(prefix) && (opts.startAfter === undefined || key > opts.startAfter))
       .sort();
@@ -239,7 +242,7 @@ export function createLocalDirStore(options: LocalDirStoreOptions): ObjectStore 
 }
 
 /** Removes the files of dir not modified for olderThanMs; returns how many. */
-export async function sweepStaleTempFiles(dir: string, olderThanMs: number, now = Date.now()): Promise<number> {
+async function sweepStaleTempFiles(dir: string, olderThanMs: number, now = Date.now()): Promise<number> {
   let names: string[];
   try {
     names = await readdir(dir);
@@ -306,24 +309,6 @@ async function readTrailer(key: string, handle: FileHandle): Promise<ObjectMeta>
     contentType: trailer.contentType,
     metadata: trailer.metadata ?? {},
   };
-}
-
-async function walk(dir: string): Promise<string[]> {
-  let entries;
-  try {
-    entries = await readdir(dir, { withFileTypes: true });
-  } catch (error) {
-    if (isCode(error, "ENOENT", "ENOTDIR")) return [];
-    throw error;
-  }
-  const files: string[] = [];
-  for (const entry of entries) {
-    if (entry.name.startsWith(".")) continue; // .tmp, .locks and lock directories
-    const path = join(dir, entry.name);
-    if (entry.isDirectory()) files.push(...(await walk(path)));
-    else if (entry.isFile()) files.push(path);
-  }
-  return files;
 }
 
 function isCode(error: unknown, ...codes: string[]): boolean {
