@@ -85,8 +85,10 @@ export const embedderSchema = z.strictObject({
   concurrency: z.number().int().min(1).max(64).default(2).describe("Embedding calls one job runs at once."),
 });
 
+export const indexProviderSchema = z.enum(["lancedb"]);
+
 export const indexSchema = z.strictObject({
-  provider: z.enum(["lancedb"]).default("lancedb").describe("Vector index adapter. 'lancedb' is embedded, on disk under dataDir."),
+  provider: indexProviderSchema.default("lancedb").describe("Vector index adapter of new index versions (each version keeps the one it was created with). 'lancedb' is embedded, on disk under dataDir."),
   version: z
     .string()
     .regex(/^[a-z0-9][a-z0-9-]{0,62}$/, "lowercase letters, digits and '-' (1-63 characters)")
@@ -148,4 +150,5 @@ export type ConfigInput = z.input<typeof configSchema>;
 export type ChunkingConfig = Config["chunking"];
 export type EmbedderConfig = Config["embedder"];
 export type IndexConfig = Config["index"];
+export type IndexProvider = z.infer<typeof indexProviderSchema>;
 export type DedupeConfig = Config["dedupe"];

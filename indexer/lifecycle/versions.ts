@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { chunkingSchema, dedupeSchema, embedderSchema } from "../../config/schema.js";
+import { chunkingSchema, dedupeSchema, embedderSchema, indexProviderSchema, type IndexProvider } from "../../config/schema.js";
 import { ConflictError, NotFoundError } from "../../core/errors.js";
 import { readJson, writeJson } from "../../core/json-records.js";
 import type { ObjectStore } from "../../core/object-store.js";
@@ -17,8 +17,14 @@ import { nextState, type IndexEvent, type IndexState } from "./states.js";
  */
 export const versionNameSchema = z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, "index versions are 1-63 lowercase letters, digits or '-'");
 
+/** The index adapter a version lives in; fixed at creation, so versions on different providers live side by side. */
+export const versionIndexSchema = z.strictObject({ provider: indexProviderSchema });
+export type VersionIndex = z.infer<typeof versionIndexSchema>;
+
 export const indexVersionConfigSchema = z.strictObject({
   embedder: embedderSchema.prefault({}),
+  /** Absent in a request: the configured index.provider. Absent in a record: written before versions pinned it, so LanceDB. */
+  index: versionIndexSchema.optional(),
   chunking: chunkingSchema.prefault({}),
   dedupe: dedupeSchema.prefault({}),
   defaultTopK: z.number().int().min(1).max(100).default(5),
@@ -55,9 +61,10 @@ export interface IndexVersion {
 
 export const versionKey = (version: string) => `indexes/${version}.json`;
 
-export async function createVersion(store: ObjectStore, request: { version: string; config: unknown; actor: string }): Promise<IndexVersion> {
+export async function createVersion(store: ObjectStore, request: { version: string; config: unknown; actor: string; defaultIndexProvider: IndexProvider }): Promise<IndexVersion> {
   const version = versionNameSchema.parse(request.version);
-  const config = indexVersionConfigSchema.parse(request.config ?? {});
+  const parsed = indexVersionConfigSchema.parse(request.config ?? {});
+  const config: IndexVersionConfig = { ...parsed, index: parsed.index ?? { provider: request.defaultIndexProvider } };
   const now = new Date().toISOString();
   const record: IndexVersion = { version, state: "building", config, embedder: createEmbedder(config.embedder).identity, counts: { documents: 0, chunks: 0, datapoints: 0 }, createdAt: now, createdBy: request.actor, updatedAt: now };
   try {
@@ -67,6 +74,11 @@ export async function createVersion(store: ObjectStore, request: { version: stri
     throw error;
   }
   return record;
+}
+
+/** The index adapter a version lives in. */
+export function versionIndex(record: IndexVersion): VersionIndex {
+  return record.config.index ?? { provider: "lancedb" };
 }
 
 export async function getVersion(store: ObjectStore, version: string): Promise<IndexVersion> {

@@ -23,7 +23,7 @@ async function withLifecycle<T>(config: Config, fn: (deps: CliLifecycle) => Prom
   const runtime = await openRuntime(config);
   const lifecycleQueue = createLifecycleQueue(config);
   try {
-    return await fn({ store: runtime.store, catalog: runtime.catalog, lifecycleQueue, startBuild: (version) => enqueueBuild(lifecycleQueue, version) });
+    return await fn({ store: runtime.store, catalog: runtime.catalog, lifecycleQueue, startBuild: (version) => enqueueBuild(lifecycleQueue, version), defaultIndexProvider: config.index.provider });
   } finally {
     await lifecycleQueue.close();
     await runtime.close();

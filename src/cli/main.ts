@@ -9,6 +9,7 @@ import { errorMessage, isRagopsError } from "../../core/errors.js";
 import { startServer } from "../http/server.js";
 import { createLogger } from "../../core/logger.js";
 import { createIngestQueueEvents } from "../queues/ingest-queue.js";
+import { connectRedis, createRedis } from "../queues/redis.js";
 import { bootstrapVersions, createVersionCatalog } from "../../indexer/lifecycle/catalog.js";
 import { openRuntime } from "../runtime.js";
 import { createObjectStore } from "../stores/index.js";
@@ -219,11 +220,15 @@ export function buildProgram(): Command {
       const store = createObjectStore(config);
       await bootstrapVersions(config, store);
       const catalog = createVersionCatalog(config, store);
+      // Hits are shown from the chunk store, in Redis.
+      const redis = createRedis(config.redis.url, "client");
       try {
+        await connectRedis(redis, config.redis.url);
         const filter = options.tag.length || options.document.length ? { ...(options.tag.length ? { tags: options.tag } : {}), ...(options.document.length ? { documentId: options.document } : {}) } : undefined;
-        const response = await search({ config, catalog }, { query: question, k: options.topK, filter, ...(options.index ? { index: options.index } : {}) });
+        const response = await search({ config, catalog, redis }, { query: question, k: options.topK, filter, ...(options.index ? { index: options.index } : {}) });
         console.log(options.json ? JSON.stringify(response, null, 2) : `${formatSearchResults(response.results)}\n(index ${response.index})`);
       } finally {
+        redis.disconnect();
         await catalog.close();
       }
     });

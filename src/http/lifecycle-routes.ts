@@ -45,7 +45,7 @@ function actorOf(_req: Request, res: Response): string {
 export function lifecycleRoutes(runtime: Runtime): { router: Router; queue: Queue; close(): Promise<void> } {
   const { store } = runtime;
   const queue = createLifecycleQueue(runtime.config);
-  const deps = { store, catalog: runtime.catalog, startBuild: (version: string) => enqueueBuild(queue, version) };
+  const deps = { store, catalog: runtime.catalog, startBuild: (version: string) => enqueueBuild(queue, version), defaultIndexProvider: runtime.config.index.provider };
   // Case-sensitive and strict like the app: one spelling per route (see auth.ts).
   const router = Router({ caseSensitive: true, strict: true });
   const json = express.json({ limit: "64kb" });
