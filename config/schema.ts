@@ -96,8 +96,10 @@ export function defaultTopKProblem(defaultTopK: number, maxTopK: number): string
   return defaultTopK > maxTopK ? `defaultTopK ${defaultTopK} must not exceed index.maxTopK (${maxTopK})` : undefined;
 }
 
+export const indexProviderSchema = z.enum(["lancedb"]);
+
 export const indexSchema = z.strictObject({
-  provider: z.enum(["lancedb"]).default("lancedb").describe("Vector index adapter. 'lancedb' is embedded, on disk under dataDir."),
+  provider: indexProviderSchema.default("lancedb").describe("Vector index adapter of new index versions (each version keeps the one it was created with). 'lancedb' is embedded, on disk under dataDir."),
   version: versionNameSchema.default("v1").describe("Index version searched and written by default."),
   defaultTopK: defaultTopKSchema,
   maxTopK: z.number().int().min(1).max(1000).default(100).describe("Largest k a search may ask for."),
@@ -153,3 +155,4 @@ export type Config = z.infer<typeof configSchema>;
 export type ChunkingConfig = Config["chunking"];
 export type EmbedderConfig = Config["embedder"];
 export type IndexConfig = Config["index"];
+export type IndexProvider = z.infer<typeof indexProviderSchema>;

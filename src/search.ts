@@ -1,5 +1,7 @@
 import { z } from "zod";
-import type { IndexFilter, Neighbor } from "../indexer/indexes/vector-index.js";
+import type { IndexFilter } from "../indexer/indexes/vector-index.js";
+import { createChunkStore, type ChunkRecord } from "../indexer/sync/chunk-store.js";
+import { registryPrefix } from "../indexer/sync/profile.js";
 import { InvalidRequestError } from "../core/errors.js";
 import { versionNameSchema } from "../indexer/lifecycle/versions.js";
 import { documentIdSchema } from "./queues/ingest-queue.js";
@@ -23,22 +25,11 @@ export const searchRequestSchema = z.strictObject({
 
 export type SearchRequest = z.infer<typeof searchRequestSchema>;
 
-export interface SearchResult {
+/** One hit: where it ranks, and what the chunk store holds of the chunk (see indexer/sync/chunk-store.ts). */
+export interface SearchResult extends ChunkRecord {
   rank: number;
   score: number;
   chunkId: string;
-  /** The document that speaks for this chunk (the smallest id among those that contain it). */
-  documentId: string;
-  /** Every document that contains this text, or a near-duplicate of it. */
-  documentIds: string[];
-  text: string;
-  title: string;
-  source: string;
-  headingPath: string[];
-  pageStart?: number;
-  pageEnd?: number;
-  tags: string[];
-  contentType: string;
 }
 
 export interface SearchResponse {
@@ -50,21 +41,35 @@ export interface SearchResponse {
 /**
  * Resolves the alias once, then answers from exactly that version, with that
  * version's embedder: a swap during the request changes nothing in its answer.
+ * One index query, then one chunk store lookup for all hits.
  */
-export async function search(runtime: Pick<Runtime, "config" | "catalog">, request: SearchRequest): Promise<SearchResponse> {
+export async function search(runtime: Pick<Runtime, "config" | "catalog" | "redis">, request: SearchRequest): Promise<SearchResponse> {
   const { config } = runtime;
   const target = request.index ? await runtime.catalog.open(request.index) : (await runtime.catalog.live()).version;
   const k = request.k ?? target.record.config.defaultTopK;
   if (k > config.index.maxTopK) throw new InvalidRequestError(`k must be at most ${config.index.maxTopK} (index.maxTopK); got ${k}`);
   const [vector] = await target.embedder.embed([request.query], { purpose: "query" });
-  const filter = narrow(toIndexFilter(request.filter), target.record.config.filter);
+  const filter = narrow(requestFilter(request.filter), target.record.config.filter);
   if (filter === "nothing") return { index: target.record.version, k, results: [] };
-  const neighbors = await target.index.query(vector as Float32Array, { k, filter });
-  return { index: target.record.version, k, results: neighbors.map(toResult) };
+  const neighbors = await target.index.query(vector as Float32Array, { k, filter: toIndexFilter(filter) });
+  const records = await createChunkStore(runtime.redis, registryPrefix(config.redis.prefix, target.profile)).get(neighbors.map((n) => n.id));
+  // A hit without an entry left the index between the query and the lookup (or is a failed version's leftover): nothing to show.
+  const shown = neighbors.flatMap((n) => {
+    const record = records.get(n.id);
+    return record ? [{ neighbor: n, record }] : [];
+  });
+  return { index: target.record.version, k, results: shown.map(({ neighbor, record }, i) => ({ rank: i + 1, score: Number(neighbor.score.toFixed(6)), chunkId: neighbor.id, ...record })) };
+}
+
+/** What a search may be restricted to: any of these documents, any of these tags, any of these content types. */
+interface Restriction {
+  documentIds?: string[];
+  tags?: string[];
+  contentTypes?: string[];
 }
 
 /** The version's pinned filter, narrowed by the request's: where both restrict a field, only values in both pass. */
-function narrow(request: IndexFilter | undefined, pinned: { tags?: string[]; contentTypes?: string[] } | undefined): IndexFilter | undefined | "nothing" {
+function narrow(request: Restriction | undefined, pinned: { tags?: string[]; contentTypes?: string[] } | undefined): Restriction | undefined | "nothing" {
   if (!pinned) return request;
   const both = (a: string[] | undefined, b: string[] | undefined) => (a && b ? a.filter((x) => b.includes(x)) : (a ?? b));
   const tags = both(request?.tags, pinned.tags);
@@ -73,26 +78,15 @@ function narrow(request: IndexFilter | undefined, pinned: { tags?: string[]; con
   return { ...request, ...(tags ? { tags } : {}), ...(contentTypes ? { contentTypes } : {}) };
 }
 
-function toIndexFilter(filter: SearchRequest["filter"]): IndexFilter | undefined {
+function requestFilter(filter: SearchRequest["filter"]): Restriction | undefined {
   if (!filter) return undefined;
   const list = (value: string | string[] | undefined) => (value === undefined ? undefined : Array.isArray(value) ? value : [value]);
   return { documentIds: list(filter.documentId), tags: filter.tags, contentTypes: list(filter.contentType) };
 }
 
-function toResult(neighbor: Neighbor, position: number): SearchResult {
-  const p = neighbor.payload as Record<string, unknown>;
-  return {
-    rank: position + 1,
-    score: Number(neighbor.score.toFixed(6)),
-    chunkId: neighbor.id,
-    documentId: String(p.documentId ?? neighbor.restricts.documentIds[0] ?? ""),
-    documentIds: neighbor.restricts.documentIds,
-    text: String(p.text ?? ""),
-    title: String(p.title ?? ""),
-    source: String(p.source ?? ""),
-    headingPath: Array.isArray(p.headingPath) ? p.headingPath.map(String) : [],
-    ...(typeof p.pageStart === "number" ? { pageStart: p.pageStart, pageEnd: Number(p.pageEnd ?? p.pageStart) } : {}),
-    tags: neighbor.restricts.tags,
-    contentType: String(p.contentType ?? neighbor.restricts.contentTypes[0] ?? ""),
-  };
+/** Each restricted field becomes an allow list of its namespace. */
+function toIndexFilter(restriction: Restriction | undefined): IndexFilter | undefined {
+  if (!restriction) return undefined;
+  const allow = (values: string[] | undefined) => (values ? { allow: values } : undefined);
+  return { restricts: { documentIds: allow(restriction.documentIds), tags: allow(restriction.tags), contentTypes: allow(restriction.contentTypes) } };
 }

@@ -14,6 +14,8 @@ import { openRuntime, type Runtime } from "../src/runtime.js";
 import { manifestChunks } from "../indexer/sync/manifest.js";
 import { profileKey, registryPrefix } from "../indexer/sync/profile.js";
 import { createChunkRegistry } from "../indexer/sync/registry.js";
+import { createChunkStore } from "../indexer/sync/chunk-store.js";
+import { listIndexIds } from "./support/stack.js";
 
 /** A document big enough that its job is still running when the worker is killed. */
 function bigDocument(seed: number, sections = 3000): string {
@@ -110,11 +112,14 @@ describe("a worker killed mid-job", () => {
       manifestChunks(chunkDocument(parseMarkdown(Buffer.from(text)), { documentId: id, version: 1, source: `${id}.md`, contentType: "text/markdown", tags: [] }, config.chunking)).map((c) => c.hash),
     );
     const index = await runtime.index();
-    const held = await index.listIds();
+    const held = await listIndexIds(index);
     const mine = held.filter((h) => expected.has(h));
     expect(mine.length).toBe(expected.size); // none missing
     expect(new Set(held).size).toBe(held.length); // none twice
     const registry = createChunkRegistry(runtime.redis, registryPrefix(config.redis.prefix, profileKey(config)));
     expect(await registry.docRefs(id)).toEqual(expected);
+    // Search can show every chunk: each has its chunk store entry.
+    const entries = await createChunkStore(runtime.redis, registryPrefix(config.redis.prefix, profileKey(config))).get([...expected]);
+    expect(new Set(entries.keys())).toEqual(expected);
   });
 });

@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { profileKey, registryPrefix } from "../indexer/sync/profile.js";
 import { createChunkRegistry } from "../indexer/sync/registry.js";
 import { readManifest } from "../indexer/sync/manifest.js";
-import { deleteDocument, indexContents, putDocument, startStack, type Stack } from "./support/stack.js";
+import { chunkStoreIds, deleteDocument, indexContents, putDocument, startStack, type Stack } from "./support/stack.js";
 
 /** Sections drawn from a small pool, so documents share chunks and an edit can drop or add shared text. */
 function section(i: number): string {
@@ -92,6 +92,8 @@ describe("incremental sync equivalence", () => {
             }
           }
           for (const id of indexed.keys()) expect(referenced.has(id), `indexed chunk ${id.slice(0, 8)} is referenced`).toBe(true);
+          // The chunk store holds an entry for exactly the indexed chunks: none left behind by a removal.
+          expect(new Set(await chunkStoreIds(stack))).toEqual(new Set(indexed.keys()));
         } finally {
           await stack.stop();
         }

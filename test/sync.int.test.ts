@@ -1,4 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createChunkStore } from "../indexer/sync/chunk-store.js";
+import { profileKey, registryPrefix } from "../indexer/sync/profile.js";
 import { deleteDocument, indexContents, putDocument, searchApi, startStack, type Stack } from "./support/stack.js";
 
 /** Deterministic filler prose: distinct words per seed, so unrelated paragraphs share no shingles. */
@@ -76,6 +78,42 @@ describe("incremental sync", () => {
     expect(removed.result).toMatchObject({ promoted: 1, indexRemovals: 1, embedded: 1 });
     const now = (await searchApi(stack.url, { query: nearCopy, k: 1 })).body.results;
     expect(now[0]).toMatchObject({ documentId: "copy", text: nearCopy });
+  });
+
+  it("shows each hit from the chunk store, read for all hits in one HMGET, and leaves out a hit whose entry is gone", async () => {
+    await putDocument(stack.url, "shown", `---\ntitle: Shown Title\ntags: [alpha, beta]\n---\n# Shown\n\n${prose(40)}\n\n## Second\n\n${prose(41)}\n`);
+    const key = `${registryPrefix(stack.config.redis.prefix, profileKey(stack.config))}:chunks`;
+    const monitor = await stack.runtime.redis.duplicate().monitor();
+    const commands: string[][] = [];
+    const marker = `search-done-${Date.now()}`;
+    const seen = new Promise<void>((resolve) =>
+      monitor.on("monitor", (_time: string, args: string[]) => {
+        commands.push(args);
+        if (args[0]?.toLowerCase() === "echo" && args[1] === marker) resolve();
+      }),
+    );
+    const { body } = await searchApi(stack.url, { query: prose(40), k: 5, filter: { documentId: "shown" } });
+    await stack.runtime.redis.echo(marker);
+    await seen;
+    monitor.disconnect();
+    expect(commands.filter((c) => c.includes(key)).map((c) => c[0]?.toLowerCase())).toEqual(["hmget"]);
+
+    const results = body.results as unknown as Array<Record<string, unknown> & { chunkId: string }>;
+    expect(results).toHaveLength(2);
+    const entries = await createChunkStore(stack.runtime.redis, registryPrefix(stack.config.redis.prefix, profileKey(stack.config))).get(results.map((r) => r.chunkId));
+    for (const [i, hit] of results.entries()) {
+      const { rank, score, chunkId, ...shown } = hit;
+      expect({ rank, chunkId }).toEqual({ rank: i + 1, chunkId: results[i]?.chunkId });
+      expect(typeof score).toBe("number");
+      expect(shown).toEqual(entries.get(chunkId));
+    }
+    expect(results[0]).toMatchObject({ documentId: "shown", documentIds: ["shown"], title: "Shown Title", source: "shown.md", headingPath: ["Shown"], tags: ["alpha", "beta"], contentType: "text/markdown" });
+    expect(results[0]?.text).toContain(prose(40));
+
+    await stack.runtime.redis.hdel(key, results[0]!.chunkId);
+    const after = (await searchApi(stack.url, { query: prose(40), k: 5, filter: { documentId: "shown" } })).body.results as unknown as Array<{ chunkId: string; rank: number }>;
+    expect(after.map((r) => [r.rank, r.chunkId])).toEqual([[1, results[1]?.chunkId]]);
+    expect((await deleteDocument(stack.url, "shown")).result).toMatchObject({ outcome: "deleted", indexRemovals: 2 });
   });
 
   it("ingests a document again after it was deleted and uploaded anew (regression: its version-1 job id was taken by the old job)", async () => {

@@ -1,9 +1,9 @@
 import { join } from "node:path";
-import type { IndexConfig } from "../../config/schema.js";
+import type { IndexProvider } from "../../config/schema.js";
 import { createLanceDbIndex } from "./lancedb.js";
 import type { VectorIndex } from "./vector-index.js";
 
-export type { Datapoint, IndexFilter, MetadataUpdate, Neighbor, Restricts, StoredDatapoint, VectorIndex } from "./vector-index.js";
+export type { Datapoint, IndexFilter, Neighbor, NumericRestricts, Restricts, StoredRestricts, VectorIndex } from "./vector-index.js";
 
 export interface OpenIndexOptions {
   dataDir: string;
@@ -11,8 +11,9 @@ export interface OpenIndexOptions {
   dimensions: number;
 }
 
-export function openVectorIndex(config: IndexConfig, options: OpenIndexOptions): Promise<VectorIndex> {
-  switch (config.provider) {
+/** Opens one index version with the adapter its record pins (index versions on different providers live side by side). */
+export function openVectorIndex(index: { provider: IndexProvider }, options: OpenIndexOptions): Promise<VectorIndex> {
+  switch (index.provider) {
     case "lancedb":
       return createLanceDbIndex({ dir: join(options.dataDir, "lancedb"), version: options.version, dimensions: options.dimensions });
   }

@@ -4,7 +4,7 @@ import { createEmbedder, type Embedder } from "../embedders/index.js";
 import { openVectorIndex, type VectorIndex } from "../indexes/index.js";
 import { readAlias, swapLive, type AliasRecord } from "./alias.js";
 import { appendAudit } from "./audit.js";
-import { cannotServe, createVersion, getVersion, listVersions, moveVersion, type IndexVersion } from "./versions.js";
+import { cannotServe, createVersion, getVersion, listVersions, moveVersion, versionIndex, type IndexVersion } from "./versions.js";
 import { ConflictError, UnavailableError } from "../../core/errors.js";
 import type { ObjectStore } from "../../core/object-store.js";
 import type { Redis } from "ioredis";
@@ -12,6 +12,7 @@ import type { ParsePool } from "../../ingest/parsers/isolated.js";
 import type { Logger } from "../../core/logger.js";
 import { profileKey, registryPrefix } from "../sync/profile.js";
 import { createChunkRegistry } from "../sync/registry.js";
+import { createChunkStore } from "../sync/chunk-store.js";
 import type { SyncDeps, SyncTarget } from "../sync/sync-document.js";
 
 /**
@@ -47,7 +48,7 @@ export function createVersionCatalog(config: Config, store: ObjectStore, embedde
     if (!found) {
       found = (async () => {
         const embedder = embedderFor(record.config.embedder);
-        const index = await openVectorIndex(config.index, { dataDir: config.dataDir, version: record.version, dimensions: embedder.identity.dimensions });
+        const index = await openVectorIndex(versionIndex(record), { dataDir: config.dataDir, version: record.version, dimensions: embedder.identity.dimensions });
         return { record, profile: profileKey(record.config), embedder, cache: createEmbeddingCache(store, embedder.identity), index };
       })();
       found.catch(() => opened.delete(record.version));
@@ -96,7 +97,7 @@ export async function bootstrapVersions(config: Config, store: ObjectStore): Pro
   if ((await readAlias(store)).alias.live) return;
   const version = config.index.version;
   try {
-    await createVersion(store, { version, config: { embedder: config.embedder, chunking: config.chunking, dedupe: config.dedupe, defaultTopK: config.index.defaultTopK }, actor: "system:bootstrap", maxTopK: config.index.maxTopK });
+    await createVersion(store, { version, config: { embedder: config.embedder, chunking: config.chunking, dedupe: config.dedupe, defaultTopK: config.index.defaultTopK }, actor: "system:bootstrap", maxTopK: config.index.maxTopK, defaultIndexProvider: config.index.provider });
     await moveVersion(store, version, "build-succeeded", { builtAt: new Date().toISOString() });
     await appendAudit(store, { actor: "system:bootstrap", action: "create", version, reason: "first start: the configured index version" });
   } catch (error) {
@@ -135,6 +136,7 @@ export function syncDepsFor(deps: PipelineDeps, profile: string, versions: reado
     store: deps.store,
     redis: deps.redis,
     registry: createChunkRegistry(deps.redis, registryPrefix(deps.config.redis.prefix, profile)),
+    chunks: createChunkStore(deps.redis, registryPrefix(deps.config.redis.prefix, profile)),
     targets: versions.map((v): SyncTarget => ({ version: v.record.version, index: v.index, embedder: v.embedder, cache: v.cache })),
     profile,
     config: { ...deps.config, dedupe: first.record.config.dedupe },

@@ -2,6 +2,7 @@ import { fenceRetired, readAlias, rollbackLive, swapLive, type AliasRecord } fro
 import { appendAudit } from "./audit.js";
 import { admitsPromotion, nextState } from "./states.js";
 import { cannotServe, createVersion, effectiveState, getVersion, listVersions, moveVersion, patchVersion, type IndexVersion } from "./versions.js";
+import type { IndexProvider } from "../../config/schema.js";
 import { ConflictError } from "../../core/errors.js";
 import type { ObjectStore } from "../../core/object-store.js";
 import type { VersionCatalog } from "./catalog.js";
@@ -14,13 +15,15 @@ export interface LifecycleDeps {
   startBuild(version: string): Promise<string>;
   /** The service's index.maxTopK: a new version's defaultTopK may not exceed it. */
   maxTopK: number;
+  /** The index adapter of a version whose config names none (config index.provider). */
+  defaultIndexProvider: IndexProvider;
 }
 
 export type ShownVersion = IndexVersion & { state: ReturnType<typeof effectiveState> };
 
 export async function createAndBuild(deps: LifecycleDeps, request: { version?: string; config?: unknown; actor: string }): Promise<IndexVersion> {
   const version = request.version ?? `v${(await listVersions(deps.store)).length + 1}`;
-  await createVersion(deps.store, { version, config: request.config ?? {}, actor: request.actor, maxTopK: deps.maxTopK });
+  await createVersion(deps.store, { version, config: request.config ?? {}, actor: request.actor, maxTopK: deps.maxTopK, defaultIndexProvider: deps.defaultIndexProvider });
   await appendAudit(deps.store, { actor: request.actor, action: "create", version });
   const jobId = await deps.startBuild(version);
   return patchVersion(deps.store, version, { buildJobId: jobId });

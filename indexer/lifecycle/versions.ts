@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { chunkingSchema, dedupeSchema, defaultTopKProblem, defaultTopKSchema, embedderSchema, versionNameSchema } from "../../config/schema.js";
+import { chunkingSchema, dedupeSchema, defaultTopKProblem, defaultTopKSchema, embedderSchema, indexProviderSchema, versionNameSchema, type IndexProvider } from "../../config/schema.js";
 import { ConflictError, InvalidRequestError, NotFoundError } from "../../core/errors.js";
 import { readJson, updateJson, writeJson } from "../../core/json-records.js";
 import type { ObjectStore } from "../../core/object-store.js";
@@ -18,8 +18,14 @@ import { nextState, type IndexEvent, type IndexState } from "./states.js";
 // Defined in config/ (index.version is one too); re-exported as the lifecycle's name for it.
 export { versionNameSchema };
 
+/** The index adapter a version lives in; fixed at creation, so versions on different providers live side by side. */
+export const versionIndexSchema = z.strictObject({ provider: indexProviderSchema });
+export type VersionIndex = z.infer<typeof versionIndexSchema>;
+
 export const indexVersionConfigSchema = z.strictObject({
   embedder: embedderSchema.prefault({}),
+  /** Absent in a request: the configured index.provider. Absent in a record: written before versions pinned it, so LanceDB. */
+  index: versionIndexSchema.optional(),
   chunking: chunkingSchema.prefault({}),
   dedupe: dedupeSchema.prefault({}),
   defaultTopK: defaultTopKSchema,
@@ -54,12 +60,16 @@ export interface IndexVersion {
   progress?: { done: number; total: number };
 }
 
-const versionKey = (version: string) => `indexes/${version}.json`;
+export const versionKey = (version: string) => `indexes/${version}.json`;
 
-/** Creates a version record, building; `maxTopK` is the service's index.maxTopK, which the version's defaultTopK must not exceed. */
-export async function createVersion(store: ObjectStore, request: { version: string; config: unknown; actor: string; maxTopK: number }): Promise<IndexVersion> {
+/**
+ * Creates a version record, building. `maxTopK` is the service's index.maxTopK, which the version's defaultTopK
+ * must not exceed; `defaultIndexProvider` (config index.provider) is pinned when the version's config names none.
+ */
+export async function createVersion(store: ObjectStore, request: { version: string; config: unknown; actor: string; maxTopK: number; defaultIndexProvider: IndexProvider }): Promise<IndexVersion> {
   const version = versionNameSchema.parse(request.version);
-  const config = indexVersionConfigSchema.parse(request.config ?? {});
+  const parsed = indexVersionConfigSchema.parse(request.config ?? {});
+  const config: IndexVersionConfig = { ...parsed, index: parsed.index ?? { provider: request.defaultIndexProvider } };
   const topKProblem = defaultTopKProblem(config.defaultTopK, request.maxTopK);
   if (topKProblem) throw new InvalidRequestError(`index version ${version}: ${topKProblem}; every search without k would be refused`, { details: { version } });
   const now = new Date().toISOString();
@@ -71,6 +81,11 @@ export async function createVersion(store: ObjectStore, request: { version: stri
     throw error;
   }
   return record;
+}
+
+/** The index adapter a version lives in. */
+export function versionIndex(record: IndexVersion): VersionIndex {
+  return record.config.index ?? { provider: "lancedb" };
 }
 
 export async function getVersion(store: ObjectStore, version: string): Promise<IndexVersion> {

@@ -1,10 +1,12 @@
+import { isDeepStrictEqual } from "node:util";
 import type { Redis } from "ioredis";
 import type { Config } from "../../config/schema.js";
 import { bandKeys, minhash, similarity, type MinHashOptions } from "../../ingest/dedupe/minhash.js";
 import { diffChunks, primaryDocument } from "./diff.js";
 import { embedWithCache, type EmbeddingCache } from "../embedding-cache.js";
 import type { Embedder } from "../embedders/embedder.js";
-import type { Datapoint, Restricts, VectorIndex } from "../indexes/vector-index.js";
+import type { Datapoint, NumericRestricts, Restricts, StoredRestricts, VectorIndex } from "../indexes/vector-index.js";
+import type { ChunkRecord, ChunkStore } from "./chunk-store.js";
 import { UnavailableError } from "../../core/errors.js";
 import type { Logger } from "../../core/logger.js";
 import type { JobProgress } from "./progress.js";
@@ -18,9 +20,9 @@ import { createPause, inSlices, type Pause } from "../../core/yield.js";
 /**
  * Moves one document of the corpus from the chunks it had to the chunks it
  * has now (or to none, for a delete): references, near-duplicate links, index
- * datapoints, manifest. Only chunks the index lacks are embedded (and only
- * those the embedding cache lacks call the embedder); only chunks whose
- * restricts or payload really change are written.
+ * datapoints, chunk store entries, manifest. Only chunks the index lacks are
+ * embedded (and only those the embedding cache lacks call the embedder); only
+ * chunks whose restricts or shown fields really change are written.
  *
  * Every step can be repeated: references are sets, datapoint ids are content
  * hashes, index membership is read from the index itself, and a chunk leaves
@@ -39,6 +41,8 @@ export interface SyncDeps {
   store: ObjectStore;
   redis: Redis;
   registry: ChunkRegistry;
+  /** What searches show of each indexed chunk of this profile. */
+  chunks: ChunkStore;
   /** Every index version of this profile that follows the corpus; registry decisions are shared, index writes go to each. */
   targets: readonly SyncTarget[];
   profile: string;
@@ -56,7 +60,7 @@ export interface SyncCounts {
   cacheHits: number;
   /** Datapoints upserted (new vectors). */
   indexWrites: number;
-  /** Datapoints whose restricts or payload changed (no new vector). */
+  /** Datapoints whose restricts or chunk store entry changed (no new vector). */
   metadataWrites: number;
   indexRemovals: number;
   /** Chunks of this document that are near-duplicates of an indexed chunk, so not indexed themselves. */
@@ -182,7 +186,7 @@ export async function syncDocument(deps: SyncDeps, request: SyncRequest): Promis
     counts.added = diff.added.length;
     counts.removed = diff.removed.length;
     const leaving = await onlyMine(ctx, diff.removed);
-    const touched = new Set<string>(); // indexed chunks whose restricts or payload may have changed
+    const touched = new Set<string>(); // indexed chunks whose restricts or entry may have changed
 
     if (next) await registry.setDocMeta(lease, ctx.d, { tags: next.tags, contentType: next.contentType });
     await inSlices(hashes, SLICE, (slice) => registry.addRefs(lease, ctx.d, slice));
@@ -235,6 +239,7 @@ export async function syncDocument(deps: SyncDeps, request: SyncRequest): Promis
       await ensureHeld(ctx);
       for (const target of deps.targets) await target.index.remove(orphans);
       counts.indexRemovals += orphans.length * deps.targets.length;
+      await deps.chunks.delete(lease, orphans);
     }
     const orphanSignatures = await registry.signatures(orphans);
     for (const h of orphans) {
@@ -243,8 +248,8 @@ export async function syncDocument(deps: SyncDeps, request: SyncRequest): Promis
     }
     for (const h of diff.removed) await registry.removeRef(lease, ctx.d, h);
 
-    // 3. Restricts and payloads of indexed chunks that gained or lost this document.
-    for (const target of deps.targets) await inSlices([...touched], SLICE, (slice) => refreshMetadata(ctx, target, slice));
+    // 3. Restricts and chunk store entries of indexed chunks that gained or lost this document.
+    await inSlices([...touched], SLICE, (slice) => refreshMetadata(ctx, slice));
 
     if (next) await writeJson(deps.store, manifestKey(deps.profile, ctx.d), next);
     else {
@@ -308,7 +313,12 @@ async function upsertCanonical(ctx: Context, target: SyncTarget, hashes: readonl
     for (const [h, v] of late.vectors) vectors.set(h, v);
   }
   const metadata = await metadataOf(ctx, hashes);
-  const datapoints: Datapoint[] = hashes.map((h) => ({ id: h, vector: vectors.get(h) as Float32Array, ...(metadata.get(h) as { restricts: Restricts; payload: Record<string, unknown> }) }));
+  const datapoints: Datapoint[] = hashes.map((h) => {
+    const { restricts, numericRestricts } = metadata.get(h) as Metadata;
+    return { id: h, vector: vectors.get(h) as Float32Array, restricts, numericRestricts };
+  });
+  // The entry first: a datapoint any search can find always has one.
+  await deps.chunks.put(ctx.lease as CorpusLease, new Map(hashes.map((h) => [h, (metadata.get(h) as Metadata).record])));
   await ensureHeld(ctx);
   await target.index.upsert(datapoints);
   counts.indexWrites += datapoints.length;
@@ -359,35 +369,56 @@ async function release(ctx: Context, h: string, touched: Set<string>): Promise<b
   return true;
 }
 
-/** Writes restricts and payload of indexed chunks where they differ from what the index holds. */
-async function refreshMetadata(ctx: Context, target: SyncTarget, hashes: readonly string[]): Promise<void> {
+/**
+ * Writes restricts (in each target) and chunk store entries of indexed chunks
+ * where they differ from what is held. Counts, per target, the datapoints
+ * whose restricts or entry changed.
+ */
+async function refreshMetadata(ctx: Context, hashes: readonly string[]): Promise<void> {
   if (hashes.length === 0) return;
-  const stored = await target.index.fetch(hashes);
-  const present = hashes.filter((h) => stored.has(h));
-  const metadata = await metadataOf(ctx, present);
-  const updates = [];
+  const { deps } = ctx;
+  const held = await Promise.all(deps.targets.map((t) => t.index.fetch(hashes)));
+  const present = hashes.filter((h) => held.some((stored) => stored.has(h)));
+  if (present.length === 0) return;
+  const wanted = await metadataOf(ctx, present);
+  const entries = await deps.chunks.get(present);
+  const stale = new Map<string, ChunkRecord>();
   for (const h of present) {
-    const current = stored.get(h) as { restricts: Restricts; payload: Record<string, unknown> };
-    const wanted = metadata.get(h) as { restricts: Restricts; payload: Record<string, unknown> };
-    if (JSON.stringify(wanted.restricts) !== JSON.stringify(current.restricts) || JSON.stringify(wanted.payload) !== JSON.stringify(current.payload)) {
-      updates.push({ id: h, ...wanted });
-    }
+    const record = (wanted.get(h) as Metadata).record;
+    if (!isDeepStrictEqual(entries.get(h), record)) stale.set(h, record);
   }
-  if (updates.length === 0) return;
+  const updates = held.map((stored) =>
+    present.flatMap((h) => {
+      const current = stored.get(h);
+      const { restricts, numericRestricts } = wanted.get(h) as Metadata;
+      return current && !isDeepStrictEqual(current, { restricts, numericRestricts }) ? [{ id: h, restricts, numericRestricts }] : [];
+    }),
+  );
+  if (stale.size === 0 && updates.every((u) => u.length === 0)) return;
+  await deps.chunks.put(ctx.lease as CorpusLease, stale);
   await ensureHeld(ctx);
-  await target.index.updateMetadata(updates);
-  ctx.counts.metadataWrites += updates.length;
+  for (const [i, target] of deps.targets.entries()) {
+    const changed = updates[i] ?? [];
+    if (changed.length) await target.index.updateRestricts(changed);
+    const restrictsChanged = new Set(changed.map((u) => u.id));
+    ctx.counts.metadataWrites += changed.length + [...stale.keys()].filter((h) => held[i]?.has(h) && !restrictsChanged.has(h)).length;
+  }
+}
+
+/** What sync writes of an indexed chunk besides its vector: its restricts, and its chunk store entry. */
+interface Metadata extends StoredRestricts {
+  record: ChunkRecord;
 }
 
 /**
  * Restricts of indexed chunks: every document that references each, or one of
- * its near-duplicates. Payload: the chunk as its primary document (smallest
- * id among its direct references) has it, so it does not depend on ingest order.
- * Only what stays put while the text stays put goes in (no version, no char
- * offsets: an insertion above would rewrite every chunk below); offsets are in
- * the manifest.
+ * its near-duplicates, their tags and content types. Entry and date: the chunk
+ * as its primary document (smallest id among its direct references) has it,
+ * so they do not depend on ingest order. Only what stays put while the text
+ * stays put goes in (no version, no char offsets: an insertion above would
+ * rewrite every chunk below); offsets are in the manifest.
  */
-async function metadataOf(ctx: Context, hashes: readonly string[]): Promise<Map<string, { restricts: Restricts; payload: Record<string, unknown> }>> {
+async function metadataOf(ctx: Context, hashes: readonly string[]): Promise<Map<string, Metadata>> {
   const { registry } = ctx.deps;
   const direct = await registry.refs(hashes);
   const dups = await registry.dupsOfMany(hashes);
@@ -398,7 +429,7 @@ async function metadataOf(ctx: Context, hashes: readonly string[]): Promise<Map<
     return [...docs].sort();
   };
   const metas = await registry.docMeta([...new Set(hashes.flatMap(documentsOf))]);
-  const out = new Map<string, { restricts: Restricts; payload: Record<string, unknown> }>();
+  const out = new Map<string, Metadata>();
   for (const h of hashes) {
     const ids = documentsOf(h);
     const tags = new Set<string>();
@@ -409,23 +440,29 @@ async function metadataOf(ctx: Context, hashes: readonly string[]): Promise<Map<
       for (const tag of meta.tags) tags.add(tag);
       contentTypes.add(meta.contentType);
     }
+    const restricts: Restricts = { documentIds: ids, tags: [...tags].sort(), contentTypes: [...contentTypes].sort() };
     const primary = primaryDocument(direct.get(h) ?? []) ?? ctx.d;
     const found = await chunkOf(ctx, primary, h);
-    const payload: Record<string, unknown> = found
-      ? {
-          text: found.chunk.text,
-          documentId: found.documentId,
-          title: found.manifest?.title ?? "",
-          source: found.manifest?.source ?? "",
-          contentType: found.manifest?.contentType ?? "",
-          headingPath: found.chunk.headingPath,
-          ...(found.chunk.pageStart !== undefined ? { pageStart: found.chunk.pageStart, pageEnd: found.chunk.pageEnd } : {}),
-          ...(found.manifest?.date ? { date: found.manifest.date } : {}),
-        }
-      : { documentId: primary };
-    out.set(h, { restricts: { documentIds: ids, tags: [...tags].sort(), contentTypes: [...contentTypes].sort() }, payload });
+    const record: ChunkRecord = {
+      documentId: found?.documentId ?? primary,
+      documentIds: ids,
+      text: found?.chunk.text ?? "",
+      title: found?.manifest?.title ?? "",
+      source: found?.manifest?.source ?? "",
+      headingPath: found?.chunk.headingPath ?? [],
+      ...(found?.chunk.pageStart !== undefined ? { pageStart: found.chunk.pageStart, pageEnd: found.chunk.pageEnd ?? found.chunk.pageStart } : {}),
+      tags: restricts.tags,
+      contentType: found?.manifest?.contentType ?? restricts.contentTypes[0] ?? "",
+    };
+    out.set(h, { restricts, numericRestricts: numericOf(found?.manifest?.date), record });
   }
   return out;
+}
+
+/** The primary document's date as epoch seconds, when it has a valid one. */
+export function numericOf(date: string | undefined): NumericRestricts {
+  const ms = date ? Date.parse(date) : Number.NaN;
+  return Number.isFinite(ms) ? { date: Math.floor(ms / 1000) } : {};
 }
 
 interface FoundChunk {

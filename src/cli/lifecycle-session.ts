@@ -22,7 +22,7 @@ export async function withLifecycle<T>(config: Config, fn: (deps: CliLifecycle) 
   const runtime = await openRuntime(config);
   const lifecycleQueue = createLifecycleQueue(config);
   try {
-    return await fn({ store: runtime.store, catalog: runtime.catalog, lifecycleQueue, startBuild: (version) => enqueueBuild(lifecycleQueue, version), maxTopK: config.index.maxTopK });
+    return await fn({ store: runtime.store, catalog: runtime.catalog, lifecycleQueue, startBuild: (version) => enqueueBuild(lifecycleQueue, version), maxTopK: config.index.maxTopK, defaultIndexProvider: config.index.provider });
   } finally {
     await lifecycleQueue.close();
     await runtime.close();

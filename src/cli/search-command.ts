@@ -1,5 +1,6 @@
 import type { Command } from "commander";
 import { bootstrapVersions, createVersionCatalog } from "../../indexer/lifecycle/catalog.js";
+import { connectRedis, createRedis } from "../queues/redis.js";
 import { search } from "../search.js";
 import { createObjectStore } from "../stores/index.js";
 import { collect, configFrom, positiveInt } from "./common.js";
@@ -29,10 +30,14 @@ export function addSearchCommand(program: Command): void {
       const store = createObjectStore(config);
       await bootstrapVersions(config, store);
       const catalog = createVersionCatalog(config, store);
+      // Hits are shown from the chunk store, in Redis.
+      const redis = createRedis(config.redis.url, "client");
       try {
-        const response = await search({ config, catalog }, searchRequestFrom(question, options));
+        await connectRedis(redis, config.redis.url);
+        const response = await search({ config, catalog, redis }, searchRequestFrom(question, options));
         console.log(options.json ? JSON.stringify(response, null, 2) : `${formatSearchResults(response.results)}\n(index ${response.index})`);
       } finally {
+        redis.disconnect();
         await catalog.close();
       }
     });

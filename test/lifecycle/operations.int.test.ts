@@ -44,7 +44,7 @@ async function world(states: Record<string, RecordState>, alias: Pick<AliasRecor
   const made: World = { config, store, catalog };
   worlds.push(made);
   for (const [version, state] of Object.entries(states)) {
-    await createVersion(store, { version, config: { embedder: { dimensions: 16 } }, actor: "test", maxTopK: 100 });
+    await createVersion(store, { version, config: { embedder: { dimensions: 16 } }, actor: "test", maxTopK: 100, defaultIndexProvider: "lancedb" });
     if (state !== "building") await catalog.open(version); // creates its table
     if (state === "failed") await moveVersion(store, version, "build-failed", { error: "embedder unreachable" });
     if (state === "ready" || state === "evaluated" || state === "retired") await moveVersion(store, version, "build-succeeded");

@@ -8,6 +8,10 @@ import type { Config } from "../../config/schema.js";
 import { startServer, type RunningServer } from "../../src/http/server.js";
 import { openRuntime, type Runtime } from "../../src/runtime.js";
 import { startWorkers, type Workers } from "../../src/worker/worker.js";
+import type { LanceDbIndex } from "../../indexer/indexes/lancedb.js";
+import type { VectorIndex } from "../../indexer/indexes/vector-index.js";
+import { createChunkStore } from "../../indexer/sync/chunk-store.js";
+import { profileKey, registryPrefix } from "../../indexer/sync/profile.js";
 
 /** A config on a fresh temp directory and a Redis prefix of its own, so test files never see each other's data. */
 export function testConfig(overrides: Record<string, unknown> = {}): Config {
@@ -99,10 +103,24 @@ export async function deleteDocument(url: string, id: string): Promise<{ state: 
   return (await waitForJob(url, body.jobId)) as { state: string; result?: Record<string, unknown> };
 }
 
-/** Every datapoint of the stack's index: id to text. */
+/** Every datapoint id of an index: the embedded adapter the tests run on lists them (the port leaves listing out). */
+export async function listIndexIds(index: VectorIndex): Promise<string[]> {
+  const lister = index as Partial<LanceDbIndex>;
+  if (typeof lister.listIds !== "function") throw new Error(`index ${index.name} cannot list its ids`);
+  return lister.listIds();
+}
+
+/** Every datapoint of the stack's index: id to the text its chunk store entry shows (every datapoint must have one). */
 export async function indexContents(stack: Stack): Promise<Map<string, string>> {
-  const index = await stack.runtime.index();
-  const ids = await index.listIds();
-  const stored = await index.fetch(ids);
-  return new Map([...stored].map(([id, d]) => [id, String(d.payload.text)]));
+  const ids = await listIndexIds(await stack.runtime.index());
+  const chunks = createChunkStore(stack.runtime.redis, registryPrefix(stack.config.redis.prefix, profileKey(stack.config)));
+  const entries = await chunks.get(ids);
+  const missing = ids.filter((id) => !entries.has(id));
+  if (missing.length) throw new Error(`indexed chunks without a chunk store entry: ${missing.join(", ")}`);
+  return new Map(ids.map((id) => [id, entries.get(id)?.text ?? ""]));
+}
+
+/** Every chunk the stack's chunk store holds an entry for. */
+export async function chunkStoreIds(stack: Stack): Promise<string[]> {
+  return stack.runtime.redis.hkeys(`${registryPrefix(stack.config.redis.prefix, profileKey(stack.config))}:chunks`);
 }
