@@ -1,5 +1,7 @@
 import type { Worker } from "bullmq";
 import { createParsePool } from "../../ingest/parsers/isolated.js";
+import { byProfile } from "../../indexer/lifecycle/catalog.js";
+import { rebuildChunkStoreIfMissing } from "../../indexer/sync/chunk-store-rebuild.js";
 import type { Runtime } from "../runtime.js";
 import { startBuildWorker } from "./build-worker.js";
 import { startIngestWorker } from "./ingest-worker.js";
@@ -19,6 +21,7 @@ export interface Workers {
 export async function startWorkers(runtime: Runtime, options: { concurrency?: number } = {}): Promise<Workers> {
   const { config } = runtime;
   const concurrency = options.concurrency ?? config.queue.concurrency;
+  await restoreChunkStores(runtime);
   const parser = createParsePool({ processes: concurrency, timeoutMs: config.ingest.parseTimeoutMs, maxMemoryMb: config.ingest.parseMaxMemoryMb });
   const ingest = await startIngestWorker(runtime, { concurrency, parser });
   const refresh = await startRefreshWorker(runtime);
@@ -33,4 +36,18 @@ export async function startWorkers(runtime: Runtime, options: { concurrency?: nu
       await parser.close();
     },
   };
+}
+
+/**
+ * Before taking jobs: a profile whose chunk store is gone (Redis lost its data,
+ * or the corpus predates the chunk store) gets it back from its manifests, or
+ * search would leave out every hit of it.
+ */
+async function restoreChunkStores(runtime: Runtime): Promise<void> {
+  const { config, store, redis, logger } = runtime;
+  const deps = { store, redis, redisPrefix: config.redis.prefix, lock: { ttlMs: config.sync.lockTtlMs, waitMs: config.sync.lockWaitMs } };
+  for (const [profile, versions] of byProfile(await runtime.catalog.following())) {
+    const rebuilt = await rebuildChunkStoreIfMissing(deps, profile, versions.map((v) => v.index));
+    if (rebuilt) logger.warn(rebuilt, "the chunk store was missing: rebuilt it from the manifests (near-duplicate links return as documents are synced again)");
+  }
 }
