@@ -12,7 +12,11 @@ import type { Readable } from "node:stream";
  * - `ifGenerationMatch: g` means "only if the current generation is g";
  * - a failed precondition throws ConflictError and changes nothing.
  *
- * Left out on purpose: ranges, ACLs, versioned reads of old generations.
+ * `getStream` is for objects too large to hold (uploads, refresh sources);
+ * `head` reads a generation without the body.
+ *
+ * Left out on purpose: ranges, ACLs, versioned reads of old generations,
+ * paging cursors (list is an async iterable; an adapter pages inside it).
  */
 export interface ObjectMeta {
   key: string;
@@ -35,24 +39,17 @@ export interface DeleteOptions {
   ifGenerationMatch?: Generation;
 }
 
-export interface ListOptions {
-  /** Keys after this one (exclusive), for paging. */
-  startAfter?: string;
-  maxResults?: number;
-}
-
 export interface ObjectStore {
-  readonly kind: string;
   put(key: string, body: Buffer | string | Readable, options?: PutOptions): Promise<ObjectMeta>;
   /** Throws NotFoundError when the key has no object. */
   get(key: string): Promise<{ meta: ObjectMeta; body: Buffer }>;
   /** Throws NotFoundError when the key has no object. */
   getStream(key: string): Promise<{ meta: ObjectMeta; stream: Readable }>;
+  /** The object's generation and size without its body (a refresh compares generations); undefined when absent. */
   head(key: string): Promise<ObjectMeta | undefined>;
-  exists(key: string): Promise<boolean>;
   /** Returns false when there was nothing to delete (and no precondition was given). */
   delete(key: string, options?: DeleteOptions): Promise<boolean>;
-  /** Objects whose key starts with prefix, in lexicographic key order. */
-  list(prefix: string, options?: ListOptions): AsyncIterable<ObjectMeta>;
+  /** Objects whose key starts with prefix, in lexicographic key order; an adapter pages internally. */
+  list(prefix: string): AsyncIterable<ObjectMeta>;
   close(): Promise<void>;
 }

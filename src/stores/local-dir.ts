@@ -8,7 +8,7 @@ import lockfile from "proper-lockfile";
 import { ConflictError, NotFoundError } from "../../core/errors.js";
 import { validateKey, validatePrefix } from "../../core/keys.js";
 import { walkFiles } from "../../core/walk-files.js";
-import type { DeleteOptions, Generation, ListOptions, ObjectMeta, ObjectStore, PutOptions } from "../../core/object-store.js";
+import type { DeleteOptions, Generation, ObjectMeta, ObjectStore, PutOptions } from "../../core/object-store.js";
 
 /**
  * Object store on a local directory.
@@ -208,7 +208,7 @@ export function createLocalDirStore(options: LocalDirStoreOptions): ObjectStore 
     });
   }
 
-  async function* list(prefix: string, opts: ListOptions = {}): AsyncIterable<ObjectMeta> {
+  async function* list(prefix: string): AsyncIterable<ObjectMeta> {
     validatePrefix(prefix);
     const slash = prefix.lastIndexOf("/");
     const baseDir = slash >= 0 ? join(root, ...prefix.slice(0, slash).split("/")) : root;
@@ -216,25 +216,19 @@ export function createLocalDirStore(options: LocalDirStoreOptions): ObjectStore 
     for await (const file of walkFiles(baseDir)) files.push(file); // dot entries are .tmp, .locks and lock folders
     const keys = files
       .map((file) => relative(root, file).split(sep).join("/"))
-      .filter((key) => key.startsWith(prefix) && (opts.startAfter === undefined || key > opts.startAfter))
+      .filter((key) => key.startsWith(prefix))
       .sort();
-    let yielded = 0;
     for (const key of keys) {
-      if (opts.maxResults !== undefined && yielded >= opts.maxResults) return;
       const meta = await readMeta(key, pathOf(key));
-      if (!meta) continue; // deleted while listing
-      yielded += 1;
-      yield meta;
+      if (meta) yield meta; // else deleted while listing
     }
   }
 
   return {
-    kind: "local-dir",
     put,
     get,
     getStream,
     head: (key) => readMeta(key, pathOf(key)),
-    exists: async (key) => (await readMeta(key, pathOf(key))) !== undefined,
     delete: del,
     list,
     close: async () => undefined,

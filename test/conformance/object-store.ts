@@ -53,20 +53,17 @@ export function objectStoreConformance(name: string, open: () => Promise<ObjectS
       await store.put("del.json", "y");
       await expect(store.delete("del.json", { ifGenerationMatch: v1.generation })).rejects.toBeInstanceOf(ConflictError);
       expect(await store.delete("del.json")).toBe(true);
-      expect(await store.exists("del.json")).toBe(false);
+      expect(await store.head("del.json")).toBeUndefined();
       expect(await store.delete("del.json")).toBe(false);
       await expect(store.get("del.json")).rejects.toBeInstanceOf(NotFoundError);
     });
 
-    it("lists by prefix in key order, with paging", async () => {
+    it("lists by prefix in key order", async () => {
       const store = await open();
       for (const key of ["docs/b.json", "docs/a.json", "docs/sub/c.json", "other/d.json"]) await store.put(key, key);
       const keys: string[] = [];
       for await (const meta of store.list("docs/")) keys.push(meta.key);
       expect(keys).toEqual(["docs/a.json", "docs/b.json", "docs/sub/c.json"]);
-      const page: string[] = [];
-      for await (const meta of store.list("docs/", { startAfter: "docs/a.json", maxResults: 1 })) page.push(meta.key);
-      expect(page).toEqual(["docs/b.json"]);
     });
 
     it("never shows a partial object when a streamed write fails midway", async () => {
@@ -81,7 +78,7 @@ export function objectStoreConformance(name: string, open: () => Promise<ObjectS
       await expect(store.put("upload.bin", failing)).rejects.toThrow("client went away");
       expect((await store.get("upload.bin")).body.toString()).toBe("the old complete content");
       await expect(store.put("fresh.bin", new Readable({ read() { this.destroy(new Error("boom")); } }))).rejects.toThrow("boom");
-      expect(await store.exists("fresh.bin")).toBe(false);
+      expect(await store.head("fresh.bin")).toBeUndefined();
     });
 
     it("lets a reader see the old or the new object whole while a slow write is in progress", async () => {
