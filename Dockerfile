@@ -14,6 +14,8 @@ COPY indexer ./indexer
 RUN npm run build
 
 FROM node:20-bookworm-slim AS runtime
+# Open mode (no RAGOPS_API_TOKENS) answers only Host headers naming this server on its port:
+# add RAGOPS_ALLOWED_HOSTS (e.g. localhost:9000 for -p 9000:8080), or set tokens.
 ENV NODE_ENV=production \
     RAGOPS_DATA_DIR=/data \
     RAGOPS_HOST=0.0.0.0 \
