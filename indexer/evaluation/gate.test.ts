@@ -160,6 +160,20 @@ describe("evaluateGate", () => {
         { numRuns: 300 },
       );
     });
+
+    it("passes each rule exactly when its observed value is on the right side of its bound", () => {
+      const slack = 1e-12;
+      fc.assert(
+        fc.property(input, (gateInput) => {
+          for (const rule of evaluateGate(gateInput).rules) {
+            const expected =
+              rule.rule === "threshold" ? rule.observed >= rule.bound - slack : rule.rule === "tail" ? rule.observed <= rule.bound + slack : (rule.interval?.upper as number) >= rule.bound - slack;
+            expect(rule.passed, `${rule.rule} ${rule.metric}: ${rule.detail}`).toBe(expected);
+          }
+        }),
+        { numRuns: 300 },
+      );
+    });
   });
 });
 
