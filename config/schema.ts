@@ -115,6 +115,45 @@ export const queueSchema = z.strictObject({
   keepFailed: z.number().int().min(0).default(5_000).describe("Failed jobs kept, with their reasons."),
 });
 
+/** A metric's name as reports and the gate spell it: a measure with an optional cutoff. */
+const METRIC_NAME_RULE = "metric names are lowercase words with an optional cutoff, e.g. ndcg@10, recall@100, hit@5, mrr, map, context_recall";
+export const metricNameSchema = z.string().regex(/^[a-z][a-z_]*(@[1-9][0-9]*)?$/, METRIC_NAME_RULE);
+
+const metricListSchema = z.array(metricNameSchema).refine((metrics) => new Set(metrics).size === metrics.length, "list each metric once");
+
+/** When a candidate version's evaluation lets it be promoted. Every metric named here must be in the report's rows. */
+export const gateSchema = z.strictObject({
+  thresholds: z
+    .record(metricNameSchema, z.number().min(0).max(1), { error: (issue) => (issue.code === "invalid_key" ? METRIC_NAME_RULE : undefined) })
+    .default({ "ndcg@10": 0.3 })
+    .describe("Absolute floors per metric: the candidate's mean over the golden set must be at least the value (metrics lie in [0, 1])."),
+  nonRegression: z
+    .strictObject({
+      metrics: metricListSchema.default(["ndcg@10"]).describe("Metrics compared with live question by question (paired bootstrap CI of the mean difference green − live)."),
+      tolerance: z.number().min(0).max(1).default(0.01).describe("Loss accepted: a metric fails when the upper bound of its CI of mean(green − live) is below −tolerance."),
+      confidence: z.number().min(0.5).max(0.999).default(0.95).describe("Two-sided coverage of the paired CI."),
+    })
+    .prefault({}),
+  tail: z
+    .strictObject({
+      metrics: metricListSchema.default(["ndcg@10"]).describe("Metrics whose per-question losses against live are counted."),
+      delta: z.number().positive().max(1).default(0.2).describe("A question counts as a large loss when green scores more than delta below live on it."),
+      maxShare: z.number().min(0).max(1).default(0.1).describe("Largest share of questions (0-1) allowed a large loss, so a flat mean cannot hide a few broken questions."),
+    })
+    .prefault({}),
+});
+
+export const evaluationSchema = z.strictObject({
+  maxTopK: z.number().int().min(1).max(1000).default(1000).describe("Largest k an evaluation run may retrieve per question (public search stays capped by index.maxTopK)."),
+  bootstrap: z
+    .strictObject({
+      resamples: z.number().int().min(100).max(100_000).default(2_000).describe("Bootstrap resamples per confidence interval (reports and the gate)."),
+      seed: z.number().int().min(0).max(4_294_967_295).default(42).describe("Seed of the bootstrap, so a report's intervals and the gate's verdict are reproducible."),
+    })
+    .prefault({}),
+  gate: gateSchema.prefault({}),
+});
+
 export const logSchema = z.strictObject({
   level: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info").describe("Log level."),
 });
@@ -134,6 +173,7 @@ export const configSchema = z
     index: indexSchema.prefault({}),
     queue: queueSchema.prefault({}),
     log: logSchema.prefault({}),
+    evaluation: evaluationSchema.prefault({}),
   })
   .superRefine((config, ctx) => {
     // The limit stops documents that balloon while parsing; one allocation larger than the whole limit would abort the process instead.
@@ -156,3 +196,6 @@ export type ChunkingConfig = Config["chunking"];
 export type EmbedderConfig = Config["embedder"];
 export type IndexConfig = Config["index"];
 export type IndexProvider = z.infer<typeof indexProviderSchema>;
+export type EvaluationConfig = Config["evaluation"];
+export type GateConfig = EvaluationConfig["gate"];
+export type BootstrapConfig = EvaluationConfig["bootstrap"];
