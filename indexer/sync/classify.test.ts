@@ -1,7 +1,18 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { bandKeys, similarity } from "../../ingest/dedupe/minhash.js";
-import { bestNearDuplicate, matchNearDuplicates, standingOf, type NearDuplicateBatch } from "./classify.js";
+import { bestNearDuplicate, nearDuplicateMatcher, standingOf, type MatchRule, type NearDuplicateBatch } from "./classify.js";
+
+/** The matches of a whole batch, its items matched in order as classify() does: chunk hash → the chunk it duplicates. */
+function matchNearDuplicates(batch: NearDuplicateBatch, rule: MatchRule): Map<string, string> {
+  const match = nearDuplicateMatcher(batch, rule);
+  const matches = new Map<string, string>();
+  batch.items.forEach((item, i) => {
+    const found = match(i);
+    if (found) matches.set(item.hash, found);
+  });
+  return matches;
+}
 
 const HASHES = ["a", "b", "c", "d", "e", "f", "g", "h"];
 const BANDS = 2;
@@ -64,7 +75,7 @@ describe("bestNearDuplicate", () => {
   });
 });
 
-describe("matchNearDuplicates", () => {
+describe("nearDuplicateMatcher", () => {
   it("indexes two near-identical passages of one batch once: the later matches the earlier", () => {
     const items = [
       { hash: "p", signature: sig(1, 2, 3, 4) },

@@ -65,17 +65,6 @@ export function nearDuplicateMatcher(batch: NearDuplicateBatch, rule: MatchRule)
   };
 }
 
-/** Near-duplicate matches of a whole batch: chunk hash → the chunk it duplicates. Pure. */
-export function matchNearDuplicates(batch: NearDuplicateBatch, rule: MatchRule): Map<string, string> {
-  const match = nearDuplicateMatcher(batch, rule);
-  const matches = new Map<string, string>();
-  batch.items.forEach((item, i) => {
-    const found = match(i);
-    if (found) matches.set(item.hash, found);
-  });
-  return matches;
-}
-
 /**
  * Near-duplicate matches for chunks about to be indexed, in one pass: the
  * candidates sharing an LSH band with each are read from the registry, then
