@@ -4,10 +4,9 @@ import { inSlices } from "../../core/yield.js";
 import type { VectorIndex } from "../indexes/vector-index.js";
 import type { ChunkRecord } from "./chunk-store.js";
 import { createChunkStore } from "./chunk-store.js";
-import { withCorpusLease } from "./corpus-lock.js";
+import { corpusLockKey, withCorpusLease } from "./corpus-lock.js";
 import { readManifest, type DocumentManifest } from "./manifest.js";
 import { registryPrefix } from "./profile.js";
-import { corpusLockKey } from "./sync-document.js";
 
 /**
  * Rebuilds a profile's chunk store from its manifests when it is missing: a

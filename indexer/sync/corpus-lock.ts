@@ -16,6 +16,11 @@ export interface CorpusLease {
   release(): Promise<void>;
 }
 
+/** The lease key of one chunking profile's corpus (its registry, chunk store and indexes). */
+export function corpusLockKey(redisPrefix: string, profile: string): string {
+  return `${redisPrefix}:corpus:${profile}:lock`;
+}
+
 const RELEASE = `if redis.call("get", KEYS[1]) == ARGV[1] then return redis.call("del", KEYS[1]) else return 0 end`;
 const RENEW = `if redis.call("get", KEYS[1]) == ARGV[1] then return redis.call("pexpire", KEYS[1], ARGV[2]) else return 0 end`;
 

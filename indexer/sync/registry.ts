@@ -20,9 +20,7 @@ export interface ChunkRegistry {
   dupOf(hashes: readonly string[]): Promise<Map<string, string>>;
   dupsOf(canonical: string): Promise<Set<string>>;
   signatures(hashes: readonly string[]): Promise<Map<string, Uint32Array>>;
-  /** Canonical chunks sharing at least one LSH band with the signature. */
-  candidates(bands: readonly string[]): Promise<Set<string>>;
-  /** candidates() for many signatures in one round trip. */
+  /** Chunks sharing an LSH band with each signature's bands, for many signatures in one round trip. */
   candidatesMany(bandLists: readonly (readonly string[])[]): Promise<Set<string>[]>;
   dupsOfMany(canonicals: readonly string[]): Promise<Map<string, Set<string>>>;
   addRefs(lease: CorpusLease, documentId: string, hashes: readonly string[]): Promise<void>;
@@ -103,7 +101,6 @@ export function createChunkRegistry(redis: Redis, prefix: string): ChunkRegistry
       });
       return out;
     },
-    candidates: async (bands) => (bands.length ? new Set(await redis.sunion(...bands.map((b) => `${p}lsh:${b}`))) : new Set()),
     candidatesMany: (bandLists) => setsOf(bandLists.map((bands) => ["sunion", ...bands.map((b) => `${p}lsh:${b}`)])),
     dupsOfMany: async (canonicals) => new Map((await setsOf(canonicals.map((c) => ["smembers", `${p}dups:${c}`]))).map((set, i) => [canonicals[i] as string, set])),
     addRefs: (lease, documentId, hashes) =>

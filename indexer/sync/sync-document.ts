@@ -10,7 +10,7 @@ import { writeJson } from "../../core/json-records.js";
 import type { ObjectStore } from "../../core/object-store.js";
 import { createPause, inSlices } from "../../core/yield.js";
 import { classifyChunks } from "./classify.js";
-import { withCorpusLease, type CorpusLease } from "./corpus-lock.js";
+import { corpusLockKey, withCorpusLease, type CorpusLease } from "./corpus-lock.js";
 import { diffChunks, type ChunkDiff } from "./diff.js";
 import { embedAhead } from "./embed-ahead.js";
 import { upsertMissing } from "./index-writes.js";
@@ -111,10 +111,6 @@ export function addCounts(total: SyncCounts, more: SyncCounts): SyncCounts {
 /** Chunks, unchanged, added and removed, from the document's diff (the diff partitions its chunks into unchanged and added). Pure. */
 export function diffCounts(diff: ChunkDiff): Pick<SyncCounts, "chunks" | "unchanged" | "added" | "removed"> {
   return { chunks: diff.added.length + diff.unchanged.length, unchanged: diff.unchanged.length, added: diff.added.length, removed: diff.removed.length };
-}
-
-function corpusLockKey(redisPrefix: string, profile: string): string {
-  return `${redisPrefix}:corpus:${profile}:lock`;
 }
 
 export async function syncDocument(deps: SyncDeps, request: SyncRequest): Promise<SyncCounts | "stale"> {
