@@ -62,6 +62,10 @@ describe("parseGoldenSet", () => {
     expect(error.status).toBe(400);
   });
 
+  it("reports a misspelt judgment field once, without also calling the line unjudged", () => {
+    expect(rejection(jsonl({ question: "b", relevantDocs: ["d"] })).issues).toEqual([{ line: 1, path: "", message: expect.stringMatching(/^unknown field "relevantDocs"/) }]);
+  });
+
   it("rejects duplicate question ids, also against a default line-number id", () => {
     const error = rejection(jsonl({ question: "a", relevantDocuments: ["d"] }, { id: "1", question: "b", relevantDocuments: ["d"] }));
     expect(error.issues).toEqual([{ line: 2, path: "id", message: expect.stringMatching(/duplicate question id "1" \(line 1 has it/) }]);

@@ -190,7 +190,9 @@ export function parseGoldenSet(text: string): GoldenSet {
     }
     const parsed = goldenQuestionSchema.safeParse(value);
     if (!parsed.success) {
-      for (const issue of parsed.error.issues) issues.push({ line, path: issue.path.map(String).join("."), message: issueMessage(issue) });
+      // A misspelt judgment field is one mistake: name it, without also reporting the line as unjudged.
+      const misspelt = parsed.error.issues.some((i) => i.code === "unrecognized_keys" && i.path.length === 0);
+      for (const issue of parsed.error.issues) if (!(misspelt && issue.code === "custom" && issue.path.length === 0)) issues.push({ line, path: issue.path.map(String).join("."), message: issueMessage(issue) });
       return;
     }
     const question = { ...parsed.data, id: parsed.data.id ?? String(line) } as GoldenQuestion;
