@@ -3,6 +3,7 @@ import { Command, Option } from "commander";
 import { ConfigError } from "../../config/load.js";
 import { errorMessage, isRagopsError } from "../../core/errors.js";
 import { addAuditCommand } from "./audit-command.js";
+import { addGoldenCommand } from "./golden-command.js";
 import { addIndexCommands } from "./index-commands.js";
 import { addIngestCommand } from "./ingest-command.js";
 import { addRefreshCommand } from "./refresh-command.js";
@@ -39,6 +40,7 @@ export function buildProgram(): Command {
   addSearchCommand(program);
   addIndexCommands(program);
   addAuditCommand(program);
+  addGoldenCommand(program);
   return program;
 }
 

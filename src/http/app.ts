@@ -6,6 +6,7 @@ import type { Runtime } from "../runtime.js";
 import { authMiddleware, sameSiteGuard } from "./auth.js";
 import { documentRoutes } from "./document-routes.js";
 import { errorMiddleware } from "./errors.js";
+import { goldenRoutes } from "./golden-routes.js";
 import { jobRoutes } from "./job-routes.js";
 import { lifecycleRoutes } from "./lifecycle-routes.js";
 import { probeRoutes } from "./probe-routes.js";
@@ -36,6 +37,7 @@ export function createApp(runtime: Runtime): Express {
   app.use(jobRoutes(runtime, lifecycle.queue));
   app.use(searchRoutes(runtime));
   app.use(lifecycle.router);
+  app.use(goldenRoutes(runtime));
   app.locals.closeLifecycle = lifecycle.close;
   app.use(probeRoutes(runtime));
 
