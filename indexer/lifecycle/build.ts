@@ -10,6 +10,7 @@ import { manifestsOf } from "../sync/document-manifest.js";
 import { readManifest, type DocumentManifest } from "../sync/manifest.js";
 import { addCounts, emptyCounts, syncDocument, type SyncCounts } from "../sync/sync-document.js";
 import { syncDepsFor, type OpenVersion, type PipelineDeps } from "./catalog.js";
+import { FilterProbeError, noProbeCandidates, noteProbeCandidate, runFilterProbes, summarizeProbes, type FilterProbeReport } from "../evaluation/filter-probes.js";
 
 /**
  * Builds a new ("green") index version beside the live one.
@@ -20,7 +21,9 @@ import { syncDepsFor, type OpenVersion, type PipelineDeps } from "./catalog.js";
  * other versions already hold it), taking each document's lease so it never
  * interleaves with a job for the same document, then replays every document
  * the log shows changing after its start position: a job that began before the
- * version existed and ended during the build is not lost.
+ * version existed and ended during the build is not lost. It ends with the
+ * filter self-test (../evaluation/filter-probes.ts): an index that ignores a
+ * filter fails the build, with the namespace named in the version's error.
  */
 export type BuildDeps = PipelineDeps;
 
@@ -40,6 +43,8 @@ export interface BuildResult {
   replayed: number;
   /** Documents this version leaves out because their bytes cannot be indexed under its settings and the ingest limits (as a job would refuse them). */
   failed: BuildFailure[];
+  /** The filter self-test the build ended with (0 probes when the index is empty); a failed probe fails the build instead. */
+  filterProbes: FilterProbeReport;
 }
 
 export interface BuildFailure {
@@ -56,11 +61,15 @@ export async function buildVersion(deps: BuildDeps, version: string, report: (do
     for await (const meta of store.list("documents/")) ids.push(meta.key.slice("documents/".length, -".json".length));
     let counts = emptyCounts();
     const failures = new Map<string, string>();
+    const pinned = target.record.config.filter;
+    // The few documents the filter probes will sample, noted on the way (no extra reads).
+    let candidates = noProbeCandidates(pinned);
     const add = (outcome: SyncOutcome, documentId: string) => {
       if ("failed" in outcome) failures.set(documentId, outcome.failed);
       else {
         failures.delete(documentId);
         counts = addCounts(counts, outcome.counts);
+        if (outcome.indexed) candidates = noteProbeCandidate(candidates, outcome.indexed, pinned);
       }
     };
     let done = 0;
@@ -76,9 +85,11 @@ export async function buildVersion(deps: BuildDeps, version: string, report: (do
     const datapoints = await target.index.count();
     const failed = [...failures].map(([documentId, reason]) => ({ documentId, reason }));
     for (const f of failed) deps.logger.warn({ version, ...f }, `index version ${version} leaves out document ${f.documentId}`);
-    const result: BuildResult = { version, documents: ids.length, chunks: counts.chunks, datapoints, embedded: counts.embedded, replayed: changed.size, failed };
+    const filterProbes = await runFilterProbes(store, target, candidates, pinned);
+    if (filterProbes.failed > 0) throw new FilterProbeError(filterProbes);
+    const result: BuildResult = { version, documents: ids.length, chunks: counts.chunks, datapoints, embedded: counts.embedded, replayed: changed.size, failed, filterProbes };
     await moveVersion(store, version, "build-succeeded", { builtAt: new Date().toISOString(), counts: { documents: ids.length, chunks: counts.chunks, datapoints } });
-    await appendAudit(store, { actor: "system:build", action: "build-end", version, reason: `${ids.length} documents, ${datapoints} datapoints, ${counts.embedded} embedded${failed.length ? `; ${failed.length} failed: ${failed.map((f) => `${f.documentId} (${f.reason})`).join(", ")}` : ""}` });
+    await appendAudit(store, { actor: "system:build", action: "build-end", version, reason: `${ids.length} documents, ${datapoints} datapoints, ${counts.embedded} embedded; ${summarizeProbes(filterProbes)}${failed.length ? `; ${failed.length} failed: ${failed.map((f) => `${f.documentId} (${f.reason})`).join(", ")}` : ""}` });
     deps.logger.info(result, `index version ${version} built`);
     return result;
   } catch (error) {
@@ -89,8 +100,8 @@ export async function buildVersion(deps: BuildDeps, version: string, report: (do
   }
 }
 
-/** What syncing one document did: its counts, or why the version leaves it out. */
-type SyncOutcome = { counts: SyncCounts } | { failed: string };
+/** What syncing one document did: its counts (and the document, when the version holds it), or why the version leaves it out. */
+type SyncOutcome = { counts: SyncCounts; indexed?: DocumentRecord } | { failed: string };
 
 /** One document into the version being built, under the document's lease. */
 async function syncOne(deps: BuildDeps, target: OpenVersion, documentId: string): Promise<SyncOutcome> {
@@ -113,7 +124,7 @@ async function syncOne(deps: BuildDeps, target: OpenVersion, documentId: string)
       throw error;
     }
     const counts = await syncDocument(syncDeps, { documentId, next, isCurrent: current });
-    return { counts: counts === "stale" ? emptyCounts() : counts };
+    return counts === "stale" ? { counts: emptyCounts() } : { counts, indexed: record };
   } finally {
     await lease.release();
   }
