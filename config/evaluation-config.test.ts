@@ -6,6 +6,8 @@ describe("evaluation config", () => {
     const { evaluation } = loadConfig({ env: {} });
     expect(evaluation).toEqual({
       maxTopK: 1000,
+      defaultK: 100,
+      cutoffs: [1, 3, 5, 10],
       bootstrap: { resamples: 2000, seed: 42 },
       gate: {
         thresholds: { "ndcg@10": 0.3 },

@@ -145,6 +145,13 @@ export const gateSchema = z.strictObject({
 
 export const evaluationSchema = z.strictObject({
   maxTopK: z.number().int().min(1).max(1000).default(1000).describe("Largest k an evaluation run may retrieve per question (public search stays capped by index.maxTopK)."),
+  defaultK: z.number().int().min(1).max(1000).default(100).describe("Chunks retrieved per question when an evaluation names no k (at most maxTopK)."),
+  cutoffs: z
+    .array(z.number().int().min(1).max(1000))
+    .min(1)
+    .refine((ks) => new Set(ks).size === ks.length, "list each cutoff once")
+    .default([1, 3, 5, 10])
+    .describe("Cutoffs k of hit@k, precision@k, recall@k and ndcg@k in every report; the largest is also how many contexts the RAGAS context metrics read."),
   bootstrap: z
     .strictObject({
       resamples: z.number().int().min(100).max(100_000).default(2_000).describe("Bootstrap resamples per confidence interval (reports and the gate)."),
@@ -187,6 +194,7 @@ export const configSchema = z
     if (config.dedupe.permutations % config.dedupe.bands !== 0) {
       ctx.addIssue({ code: "custom", path: ["dedupe", "bands"], message: `must divide dedupe.permutations (${config.dedupe.permutations})` });
     }
+    if (config.evaluation.defaultK > config.evaluation.maxTopK) ctx.addIssue({ code: "custom", path: ["evaluation", "defaultK"], message: `must be at most evaluation.maxTopK (${config.evaluation.maxTopK})` });
     const topKProblem = defaultTopKProblem(config.index.defaultTopK, config.index.maxTopK);
     if (topKProblem) ctx.addIssue({ code: "custom", path: ["index", "defaultTopK"], message: topKProblem });
   });
