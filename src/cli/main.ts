@@ -18,7 +18,7 @@ Examples:
   ragops worker --concurrency 4
   ragops ingest ./docs --tag handbook
   ragops refresh --source ./docs --dry-run
-  ragops index create --chunk-size 768 --wait && ragops index swap v2 --expected v1 --force
+  ragops index create --chunk-size 768 --wait && ragops index swap v2 --expected v1 --force --reason "smaller chunks"
   ragops search "how do I reset the dock" -k 5`;
 
 /** `ragops` and its global options; each command group adds itself, in the order `--help` lists them. */
