@@ -1,3 +1,6 @@
+import { spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { evaluateRun, trecMeasures } from "../../indexer/evaluation/metrics.js";
 import type { EvaluationReport } from "../../indexer/evaluation/run.js";
@@ -85,4 +88,36 @@ describe("evaluations over HTTP", () => {
     expect(tooDeep.status).toBe(400);
     expect(tooDeep.body.error?.message).toMatch(/evaluation\.maxTopK/);
   });
+
+  it("runs from the CLI: ragops eval prints the metric table with CIs against live and the gate's verdict, and writes the TREC run", async () => {
+    const env = { ...process.env, RAGOPS_DATA_DIR: stack.config.dataDir, REDIS_URL: stack.config.redis.url, RAGOPS_REDIS_PREFIX: stack.config.redis.prefix };
+    // Asynchronous: the worker that runs the job lives in this test process, whose event loop must keep turning.
+    const cli = (...args: string[]) =>
+      new Promise<{ status: number | null; out: string; err: string }>((resolve) => {
+        const child = spawn(process.execPath, ["--import", "tsx", "src/cli/main.ts", ...args], { env });
+        let out = "";
+        let err = "";
+        child.stdout.on("data", (d: Buffer) => (out += d.toString()));
+        child.stderr.on("data", (d: Buffer) => (err += d.toString()));
+        child.on("exit", (status) => resolve({ status, out, err }));
+      });
+    const trecOut = join(stack.config.dataDir, "cli-run.txt");
+    const ran = await cli("eval", "v2", "--golden", "mini", "--k", "10", "--trec-out", trecOut);
+    expect(ran.status, ran.err).toBe(0);
+    expect(ran.out).toMatch(/evaluation (\S+): v2 on golden set mini@1 \(3 questions, judged by document, k = 10\)/);
+    expect(ran.out).toMatch(/ndcg@10\s+│ \d\.\d{4}\s+│ \[\d\.\d{4}, \d\.\d{4}\]\s+│ 3\s+│ \d\.\d{4}\s+│ \+0\.0000/);
+    expect(ran.out).toMatch(/gate: passed: 3 of 3 rules/);
+    const reportId = /evaluation (\S+):/.exec(ran.out)?.[1] as string;
+    const served = await (await fetch(`${stack.url}/v1/evaluations/${reportId}/run.txt`)).text();
+    expect(readFileSync(trecOut, "utf8")).toBe(served);
+
+    const queued = await cli("eval", "v1", "--golden", "mini@1", "--json");
+    expect(queued.status, queued.err).toBe(0);
+    const { jobId } = JSON.parse(queued.out) as { jobId: string };
+    expect((await waitForJob(stack.url, jobId)).state).toBe("completed");
+
+    const unknown = await cli("eval", "v2", "--golden", "absent");
+    expect(unknown.status).toBe(1);
+    expect(unknown.err).toMatch(/golden set absent does not exist/);
+  }, 120_000);
 });
