@@ -4,6 +4,8 @@ import { putGoldenSet } from "../../indexer/evaluation/golden-store.js";
 import { evaluateRun, trecMeasures } from "../../indexer/evaluation/metrics.js";
 import { evaluateVersion, readReport, type EvaluateDeps } from "../../indexer/evaluation/run.js";
 import { parseQrels, parseRun } from "../../indexer/evaluation/trec.js";
+import { readManifest } from "../../indexer/sync/manifest.js";
+import { profileKey } from "../../indexer/sync/profile.js";
 import { putDocument, startStack, type Stack } from "../support/stack.js";
 
 const DOCS: Record<string, string> = {
@@ -95,5 +97,29 @@ describe("evaluation runs", () => {
 
   it("refuses a k above evaluation.maxTopK, naming the setting", async () => {
     await expect(evaluateVersion(deps, { version: "v1", goldenSet: { name: "mini", version: 1 }, k: stack.config.evaluation.maxTopK + 1 })).rejects.toThrow(/evaluation\.maxTopK/);
+  });
+
+  it("scores a set judged by chunks on the chunk ranking, reading <documentId>#<ordinal> as the version's chunk there, and judges a question with only reference contexts by them", async () => {
+    const chunkSet = [
+      { id: "c1", question: "Which port does MQTT need?", relevantChunks: ["wifi#0"] },
+      { id: "c2", question: "hotel night reimbursed receipt", referenceContexts: ["Hotel stays are reimbursed up to 180 EUR per night in high-cost cities with a receipt."] },
+    ]
+      .map((q) => JSON.stringify(q))
+      .join("\n");
+    await putGoldenSet(stack.runtime.store, "chunks", parseGoldenSet(chunkSet));
+    const report = await evaluateVersion(deps, { version: "v1", goldenSet: { name: "chunks", version: "latest" }, k: 4 });
+    expect(report.goldenSet.judgmentLevel).toBe("chunk");
+    const manifest = await readManifest(stack.runtime.store, profileKey(stack.config), "wifi");
+    const wifiChunk = manifest?.chunks[0]?.hash as string;
+    const [c1, c2] = report.questions;
+    expect(c1?.relevant).toEqual([wifiChunk]);
+    expect(c1?.retrieved.map((r) => r.id)).toContain(wifiChunk);
+    expect(c1?.retrieved.find((r) => r.id === wifiChunk)?.documentId).toBe("wifi");
+    expect(c1?.metrics["recall@10"]).toBe(1);
+    // c2: the travel chunk matches its reference context, so it is the one relevant chunk.
+    const travelChunk = (await readManifest(stack.runtime.store, profileKey(stack.config), "travel"))?.chunks[0]?.hash;
+    expect(c2?.relevant).toEqual([travelChunk]);
+    expect(c2?.metrics.context_recall).toBe(1);
+    expect(c2?.metrics.id_context_recall).toBeUndefined();
   });
 });
