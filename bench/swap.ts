@@ -146,7 +146,7 @@ async function main(): Promise<void> {
       const gap = (SECONDS * 1000) / (2 * SWAPS + 1);
       for (let i = 0; i < SWAPS; i += 1) {
         await new Promise((resolve) => setTimeout(resolve, gap));
-        const swap = await fetch(`${base}/v1/aliases/live/swap`, { method: "POST", headers: { "content-type": "application/json", "x-ragops-actor": "bench" }, body: JSON.stringify({ to: "v2", expectedVersion: "v1", force: true }) });
+        const swap = await fetch(`${base}/v1/aliases/live/swap`, { method: "POST", headers: { "content-type": "application/json", "x-ragops-actor": "bench" }, body: JSON.stringify({ to: "v2", expectedVersion: "v1", force: true, reason: "bench" }) });
         if (!swap.ok) throw new Error(`swap ${i}: ${swap.status} ${await swap.text()}`);
         await new Promise((resolve) => setTimeout(resolve, gap));
         const back = await fetch(`${base}/v1/aliases/live/rollback`, { method: "POST", headers: { "content-type": "application/json", "x-ragops-actor": "bench" }, body: JSON.stringify({ expectedVersion: "v2" }) });

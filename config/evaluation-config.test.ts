@@ -6,6 +6,8 @@ describe("evaluation config", () => {
     const { evaluation } = loadConfig({ env: {} });
     expect(evaluation).toEqual({
       maxTopK: 1000,
+      defaultK: 100,
+      cutoffs: [1, 3, 5, 10],
       bootstrap: { resamples: 2000, seed: 42 },
       gate: {
         thresholds: { "ndcg@10": 0.3 },
@@ -16,7 +18,7 @@ describe("evaluation config", () => {
   });
 
   it("replaces the default thresholds with the configured ones and keeps the other gate defaults", () => {
-    const { evaluation } = loadConfig({ env: {}, overrides: { evaluation: { gate: { thresholds: { "recall@100": 0.8, mrr: 0.4 } } } } });
+    const { evaluation } = loadConfig({ env: {}, overrides: { evaluation: { cutoffs: [10, 100], gate: { thresholds: { "recall@100": 0.8, mrr: 0.4 } } } } });
     expect(evaluation.gate.thresholds).toEqual({ "recall@100": 0.8, mrr: 0.4 });
     expect(evaluation.gate.nonRegression.tolerance).toBe(0.01);
   });
@@ -26,5 +28,12 @@ describe("evaluation config", () => {
     expect(() => loadConfig({ env: {}, overrides: { evaluation: { gate: { thresholds: { "ndcg@10": 30 } } } } })).toThrowError(/evaluation\.gate\.thresholds\.ndcg@10/);
     expect(() => loadConfig({ env: {}, overrides: { evaluation: { gate: { tail: { maxShare: 1.5 } } } } })).toThrowError(/evaluation\.gate\.tail\.maxShare/);
     expect(() => loadConfig({ env: {}, overrides: { evaluation: { gate: { nonRegression: { metrics: ["mrr", "mrr"] } } } } })).toThrowError(/nonRegression\.metrics: list each metric once/);
+  });
+
+  it("refuses at start a gate metric no report would hold: a cutoff outside evaluation.cutoffs, or an unknown metric", () => {
+    expect(() => loadConfig({ env: {}, overrides: { evaluation: { gate: { thresholds: { "recall@100": 0.8 } } } } })).toThrowError(/evaluation\.gate\.thresholds.*recall@100.*cutoffs \(1, 3, 5, 10\)/);
+    expect(() => loadConfig({ env: {}, overrides: { evaluation: { gate: { tail: { metrics: ["ndgc@10"] } } } } })).toThrowError(/evaluation\.gate\.tail\.metrics.*ndgc@10.*known/);
+    expect(() => loadConfig({ env: {}, overrides: { evaluation: { cutoffs: [5], gate: { thresholds: { "hit@5": 0.5, context_recall: 0.5 }, nonRegression: { metrics: ["map"] }, tail: { metrics: ["precision@5"] } } } } })).not.toThrow();
+    expect(() => loadConfig({ env: {}, overrides: { evaluation: { defaultK: 500, maxTopK: 100 } } })).toThrowError(/evaluation\.defaultK/);
   });
 });

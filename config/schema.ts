@@ -143,8 +143,40 @@ export const gateSchema = z.strictObject({
     .prefault({}),
 });
 
+/** Metrics a report holds per cutoff (`ndcg@10`), and without one. Kept in step with indexer/evaluation/run.ts. */
+export const CUTOFF_METRICS = ["hit", "precision", "recall", "ndcg"] as const;
+export const PLAIN_METRICS = ["mrr", "map", "rprec", "context_precision", "context_recall", "id_context_precision", "id_context_recall"] as const;
+
+/** Gate metrics no report would hold (a typo, or a cutoff the reports do not compute): refused at start, not at the first evaluation. */
+function gateMetricProblems(evaluation: { cutoffs: number[]; gate: z.infer<typeof gateSchema> }): { path: (string | number)[]; message: string }[] {
+  const known = `known: ${CUTOFF_METRICS.map((m) => `${m}@k`).join(", ")} (k in evaluation.cutoffs), ${PLAIN_METRICS.join(", ")}`;
+  const problem = (metric: string): string | undefined => {
+    const [base, cutoff] = metric.split("@") as [string, string | undefined];
+    if (cutoff === undefined) return (PLAIN_METRICS as readonly string[]).includes(base) ? undefined : `${metric} is not a metric reports hold (${known})`;
+    if (!(CUTOFF_METRICS as readonly string[]).includes(base)) return `${metric} is not a metric reports hold (${known})`;
+    return evaluation.cutoffs.includes(Number(cutoff)) ? undefined : `${metric} needs cutoff ${cutoff} in evaluation.cutoffs (${evaluation.cutoffs.join(", ")})`;
+  };
+  const { gate } = evaluation;
+  const named: { path: (string | number)[]; metric: string }[] = [
+    ...Object.keys(gate.thresholds).map((metric) => ({ path: ["thresholds", metric], metric })),
+    ...gate.nonRegression.metrics.map((metric, i) => ({ path: ["nonRegression", "metrics", i], metric })),
+    ...gate.tail.metrics.map((metric, i) => ({ path: ["tail", "metrics", i], metric })),
+  ];
+  return named.flatMap(({ path, metric }) => {
+    const message = problem(metric);
+    return message ? [{ path, message }] : [];
+  });
+}
+
 export const evaluationSchema = z.strictObject({
   maxTopK: z.number().int().min(1).max(1000).default(1000).describe("Largest k an evaluation run may retrieve per question (public search stays capped by index.maxTopK)."),
+  defaultK: z.number().int().min(1).max(1000).default(100).describe("Chunks retrieved per question when an evaluation names no k (at most maxTopK)."),
+  cutoffs: z
+    .array(z.number().int().min(1).max(1000))
+    .min(1)
+    .refine((ks) => new Set(ks).size === ks.length, "list each cutoff once")
+    .default([1, 3, 5, 10])
+    .describe("Cutoffs k of hit@k, precision@k, recall@k and ndcg@k in every report; the largest is also how many contexts the RAGAS context metrics read."),
   bootstrap: z
     .strictObject({
       resamples: z.number().int().min(100).max(100_000).default(2_000).describe("Bootstrap resamples per confidence interval (reports and the gate)."),
@@ -187,6 +219,8 @@ export const configSchema = z
     if (config.dedupe.permutations % config.dedupe.bands !== 0) {
       ctx.addIssue({ code: "custom", path: ["dedupe", "bands"], message: `must divide dedupe.permutations (${config.dedupe.permutations})` });
     }
+    for (const problem of gateMetricProblems(config.evaluation)) ctx.addIssue({ code: "custom", path: ["evaluation", "gate", ...problem.path], message: problem.message });
+    if (config.evaluation.defaultK > config.evaluation.maxTopK) ctx.addIssue({ code: "custom", path: ["evaluation", "defaultK"], message: `must be at most evaluation.maxTopK (${config.evaluation.maxTopK})` });
     const topKProblem = defaultTopKProblem(config.index.defaultTopK, config.index.maxTopK);
     if (topKProblem) ctx.addIssue({ code: "custom", path: ["index", "defaultTopK"], message: topKProblem });
   });

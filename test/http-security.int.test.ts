@@ -61,7 +61,7 @@ async function controlPlaneState(stack: Stack): Promise<unknown> {
 /** Existing routes, each with a body that would change something if it were accepted. */
 const ROUTES: Array<{ method: string; path: string; headers?: Record<string, string>; body?: string }> = [
   { method: "GET", path: "/v1/aliases/live" },
-  { method: "POST", path: "/v1/aliases/live/swap", headers: JSON_TYPE, body: JSON.stringify({ to: "v2", expectedVersion: "v1", force: true }) },
+  { method: "POST", path: "/v1/aliases/live/swap", headers: JSON_TYPE, body: JSON.stringify({ to: "v2", expectedVersion: "v1", force: true, reason: "test" }) },
   { method: "POST", path: "/v1/aliases/live/rollback", headers: JSON_TYPE, body: "{}" },
   { method: "POST", path: "/v1/indexes", headers: JSON_TYPE, body: JSON.stringify({ version: "v9" }) },
   { method: "POST", path: "/v1/indexes/v2/retire", headers: JSON_TYPE, body: "{}" },
@@ -174,14 +174,14 @@ describe("without API tokens", () => {
 
   const swapBody = async (): Promise<string> => {
     const { alias } = await readAlias(stack.runtime.store);
-    return JSON.stringify({ to: alias.live === "v1" ? "v2" : "v1", expectedVersion: alias.live, force: true });
+    return JSON.stringify({ to: alias.live === "v1" ? "v2" : "v1", expectedVersion: alias.live, force: true, reason: "test" });
   };
 
   describe("/readyz", () => {
     it("names the version the alias makes live, after a swap too", async () => {
       const before = await call(stack, { method: "GET", path: "/readyz" });
       expect(before.json).toMatchObject({ status: "ready", live: "v1", checks: { redis: "ok", index: expect.stringMatching(/in v1\)$/) } });
-      const swapped = await call(stack, { method: "POST", path: "/v1/aliases/live/swap", headers: { ...JSON_TYPE, ...ops }, body: JSON.stringify({ to: "v2", expectedVersion: "v1", force: true }) });
+      const swapped = await call(stack, { method: "POST", path: "/v1/aliases/live/swap", headers: { ...JSON_TYPE, ...ops }, body: JSON.stringify({ to: "v2", expectedVersion: "v1", force: true, reason: "test" }) });
       expect(swapped.status, swapped.text).toBe(200);
       const after = await call(stack, { method: "GET", path: "/readyz" });
       expect(after.status).toBe(200);

@@ -64,7 +64,7 @@ describe("index lifecycle", () => {
   });
 
   it("gives one of many racing swaps a 200 and the others a 409 naming the version now live", async () => {
-    const results = await Promise.all(Array.from({ length: 8 }, (_, i) => post(stack.url, "/v1/aliases/live/swap", { to: "v2", expectedVersion: "v1", force: true }, `op${i}`)));
+    const results = await Promise.all(Array.from({ length: 8 }, (_, i) => post(stack.url, "/v1/aliases/live/swap", { to: "v2", expectedVersion: "v1", force: true, reason: "race" }, `op${i}`)));
     expect(results.filter((r) => r.status === 200)).toHaveLength(1);
     for (const r of results.filter((r) => r.status !== 200)) {
       expect(r.status).toBe(409);

@@ -3,7 +3,9 @@ import { appendAudit } from "./audit.js";
 import { admitsPromotion, nextState } from "./states.js";
 import { cannotServe, createVersion, effectiveState, getVersion, listVersions, moveVersion, patchVersion, type IndexVersion } from "./versions.js";
 import type { IndexProvider } from "../../config/schema.js";
-import { ConflictError } from "../../core/errors.js";
+import { ConflictError, InvalidRequestError } from "../../core/errors.js";
+import { getGoldenSetRecord } from "../evaluation/golden-store.js";
+import { readReport } from "../evaluation/run.js";
 import type { ObjectStore } from "../../core/object-store.js";
 import type { VersionCatalog } from "./catalog.js";
 
@@ -49,21 +51,55 @@ async function withLiveCounts(deps: Pick<LifecycleDeps, "store" | "catalog">, re
   return { ...shown, counts: { ...record.counts, documents, datapoints: await open.index.count() } };
 }
 
-/** Makes `to` live if live is still `expectedVersion`; a version without a passing evaluation needs `force`, which the audit log records. */
-export async function swap(deps: Pick<LifecycleDeps, "store">, request: { to: string; expectedVersion: string | null; force?: boolean; reason?: string; actor: string }): Promise<AliasRecord> {
+/**
+ * Makes `to` live if live is still `expectedVersion`. Earned: the version is
+ * evaluated and its latest evaluation passed the gate, on the latest version
+ * of that golden set, against the version live now (expectedVersion).
+ * Otherwise a ready or evaluated version needs `force` with a `reason`, which
+ * the audit log records as a forced promotion with the report id, if any.
+ */
+export async function swap(deps: Pick<LifecycleDeps, "store">, request: { to: string; expectedVersion: string | null; force?: boolean; reason?: string | undefined; actor: string }): Promise<AliasRecord> {
   const target = await getVersion(deps.store, request.to);
-  if (!admitsPromotion(target.state, { force: request.force === true })) {
-    const hint =
-      target.state === "ready"
-        ? "it has no passing evaluation; evaluate it, or force it (API: force: true, CLI: --force; recorded in the audit log)"
-        : target.state === "failed"
-          ? `its build failed (${target.error ?? "no reason recorded"}) and it stopped following the corpus; retire it and build a new version`
-          : `it is ${target.state}`;
-    throw new ConflictError(`index version ${request.to} cannot be made live: ${hint}`, { state: target.state });
+  const unearned = target.state === "evaluated" ? await whyNotEarned(deps.store, target, request.expectedVersion) : undefined;
+  const earned = target.state === "evaluated" && unearned === undefined;
+  if (!earned) {
+    // An evaluated version whose passing report no longer admits it (stale golden set, other live) is as good as ready: only force promotes it.
+    if (!admitsPromotion(target.state === "evaluated" ? "ready" : target.state, { force: request.force === true })) {
+      const hint =
+        target.state === "ready" || target.state === "evaluated"
+          ? `${unearned ?? noPassingEvaluation(target)}; evaluate it (POST /v1/indexes/${request.to}/evaluations, ragops eval ${request.to} --golden <set>), or force it with a reason (API: force: true and reason, CLI: --force --reason; recorded in the audit log)`
+          : target.state === "failed"
+            ? `its build failed (${target.error ?? "no reason recorded"}) and it stopped following the corpus; retire it and build a new version`
+            : `it is ${target.state}`;
+      throw new ConflictError(`index version ${request.to} cannot be made live: ${hint}`, { state: target.state, ...(target.lastEvaluation ? { evaluation: target.lastEvaluation } : {}) });
+    }
+    if (!request.reason?.trim()) throw new InvalidRequestError(`forcing ${request.to} live without a passing evaluation needs a reason (API: reason, CLI: --reason "…"); the audit log records it`);
   }
   const change = await swapLive(deps.store, { to: request.to, expectedVersion: request.expectedVersion, actor: request.actor });
-  await appendAudit(deps.store, { actor: request.actor, action: target.state === "evaluated" ? "swap" : "forced-promotion", from: change.from, to: change.to, reportId: target.reportId, reason: request.reason });
+  const reportId = earned ? target.reportId : (target.lastEvaluation?.reportId ?? target.reportId);
+  await appendAudit(deps.store, { actor: request.actor, action: earned ? "swap" : "forced-promotion", from: change.from, to: change.to, reportId, reason: request.reason });
   return change.alias;
+}
+
+function noPassingEvaluation(target: IndexVersion): string {
+  const last = target.lastEvaluation;
+  if (last && !last.passed) return `its latest evaluation ${last.reportId} (golden set ${last.goldenSet.name}@${last.goldenSet.version}) ${last.summary}`;
+  return "it has no passing evaluation";
+}
+
+/** Why an evaluated version's passing report no longer admits it, or undefined when it does. */
+async function whyNotEarned(store: ObjectStore, target: IndexVersion, expectedLive: string | null): Promise<string | undefined> {
+  const last = target.lastEvaluation;
+  if (!target.reportId || !last) return "it has no passing evaluation on record";
+  if (!last.passed || last.reportId !== target.reportId) return noPassingEvaluation(target);
+  const report = await readReport(store, target.reportId).catch(() => undefined);
+  if (!report) return `its passing evaluation ${target.reportId} is gone from the object store`;
+  const latest = await getGoldenSetRecord(store, report.goldenSet.name).catch(() => undefined);
+  if (!latest || latest.version !== report.goldenSet.version) {
+    return `its passing evaluation ${report.id} is on golden set ${report.goldenSet.name}@${report.goldenSet.version}, but the current one is ${latest ? `@${latest.version}` : "gone"}`;
+  }
+  if ((report.live?.version ?? null) !== expectedLive) return `its passing evaluation ${report.id} compared it with ${report.live ? `live ${report.live.version}` : "no live version"}, not with ${expectedLive ?? "no live version"}`;
+  return undefined;
 }
 
 /** Makes previous live again, if live is still `expectedVersion` (when given); a previous that cannot serve (retired, failed, building) is refused. */

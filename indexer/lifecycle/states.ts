@@ -21,13 +21,13 @@ export type IndexState = (typeof INDEX_STATES)[number];
 /**
  * What can happen to a version record. `build-*` are applied by the build
  * (build.ts) and the bootstrap (catalog.ts), `retired` by retire
- * (operations.ts). `evaluation-passed` and `evaluation-failed` are the
- * evaluation issue's entry points and nothing applies them yet: its evaluate
- * operation moves the record with moveVersion(store, version,
- * "evaluation-passed", { reportId }) when the gate passes, and
- * "evaluation-failed" when it fails. The latter marks the version unable to
- * serve (cannotServe), so it is for a candidate under the gate, not for the
- * live or previous version evaluated as the baseline.
+ * (operations.ts). `evaluation-passed` is applied by the gated evaluation
+ * (indexer/evaluation/gated.ts) when the gate passes, with the report id. A
+ * failing gate applies nothing: the version stays ready (or evaluated) and
+ * its record's lastEvaluation names the failing report, which swap refuses.
+ * `evaluation-failed` marks a version unable to serve (cannotServe) and is
+ * kept for an evaluation that finds the index itself broken; it is never for
+ * the live or previous version evaluated as the baseline.
  */
 export type IndexEvent = "build-succeeded" | "build-failed" | "evaluation-passed" | "evaluation-failed" | "retired";
 

@@ -52,12 +52,23 @@ export interface IndexVersion {
   updatedAt: string;
   buildJobId?: string;
   builtAt?: string;
-  /** Evaluation report that admitted the version (issue: evaluation). */
+  /** The passing evaluation report that moved the version to evaluated. */
   reportId?: string;
+  /** The version's latest evaluation as a candidate, passing or not: swap admits only when it passed (see operations.ts). */
+  lastEvaluation?: LastEvaluation;
   /** Why the build or the evaluation failed. */
   error?: string;
   /** While building: documents done of total. */
   progress?: { done: number; total: number };
+}
+
+export interface LastEvaluation {
+  reportId: string;
+  passed: boolean;
+  goldenSet: { name: string; version: number };
+  /** The gate's summary, e.g. "failed 1 of 3 rules: non-regression on ndcg@10". */
+  summary: string;
+  at: string;
 }
 
 export const versionKey = (version: string) => `indexes/${version}.json`;
@@ -135,7 +146,7 @@ export function cannotServe(record: IndexVersion, alias: AliasRecord): string | 
 }
 
 /** Changes fields other than state (the build job id, counts), by compare-and-swap. */
-export async function patchVersion(store: ObjectStore, version: string, patch: Partial<Pick<IndexVersion, "buildJobId" | "counts" | "reportId" | "progress">>): Promise<IndexVersion> {
+export async function patchVersion(store: ObjectStore, version: string, patch: Partial<Pick<IndexVersion, "buildJobId" | "counts" | "reportId" | "lastEvaluation" | "progress">>): Promise<IndexVersion> {
   return changeVersion(store, version, (current) => ({ ...current, ...patch }));
 }
 

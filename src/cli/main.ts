@@ -3,6 +3,7 @@ import { Command, Option } from "commander";
 import { ConfigError } from "../../config/load.js";
 import { errorMessage, isRagopsError } from "../../core/errors.js";
 import { addAuditCommand } from "./audit-command.js";
+import { addEvalCommand } from "./eval-command.js";
 import { addGoldenCommand } from "./golden-command.js";
 import { addIndexCommands } from "./index-commands.js";
 import { addIngestCommand } from "./ingest-command.js";
@@ -18,8 +19,9 @@ Examples:
   ragops worker --concurrency 4
   ragops ingest ./docs --tag handbook
   ragops refresh --source ./docs --dry-run
-  ragops index create --chunk-size 768 --wait && ragops index swap v2 --expected v1 --force
-  ragops search "how do I reset the dock" -k 5`;
+  ragops index create --chunk-size 768 --wait && ragops index swap v2 --expected v1 --force --reason "smaller chunks"
+  ragops search "how do I reset the dock" -k 5
+  ragops eval v2 --golden northwind --wait --trec-out run.txt`;
 
 /** `ragops` and its global options; each command group adds itself, in the order `--help` lists them. */
 export function buildProgram(): Command {
@@ -41,6 +43,7 @@ export function buildProgram(): Command {
   addIndexCommands(program);
   addAuditCommand(program);
   addGoldenCommand(program);
+  addEvalCommand(program);
   return program;
 }
 

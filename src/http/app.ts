@@ -6,6 +6,7 @@ import type { Runtime } from "../runtime.js";
 import { authMiddleware, sameSiteGuard } from "./auth.js";
 import { documentRoutes } from "./document-routes.js";
 import { errorMiddleware } from "./errors.js";
+import { evaluationRoutes } from "./evaluation-routes.js";
 import { goldenRoutes } from "./golden-routes.js";
 import { jobRoutes } from "./job-routes.js";
 import { lifecycleRoutes } from "./lifecycle-routes.js";
@@ -38,6 +39,7 @@ export function createApp(runtime: Runtime): Express {
   app.use(searchRoutes(runtime));
   app.use(lifecycle.router);
   app.use(goldenRoutes(runtime));
+  app.use(evaluationRoutes(runtime, lifecycle.queue));
   app.locals.closeLifecycle = lifecycle.close;
   app.use(probeRoutes(runtime));
 

@@ -1,6 +1,7 @@
 import type { Job, JobState, Queue } from "bullmq";
 import type { Router } from "express";
 import { NotFoundError } from "../../core/errors.js";
+import { LIFECYCLE_JOB_PREFIXES } from "../queues/lifecycle-queue.js";
 import type { Runtime } from "../runtime.js";
 import { route, strictRouter } from "./route.js";
 
@@ -41,7 +42,7 @@ export function jobView(job: JobFields, state: JobState | "unknown"): JobView {
   };
 }
 
-/** Jobs of both queues by id: index builds (build-*) on the lifecycle queue, the rest on the ingest queue. */
+/** Jobs of both queues by id: index builds (build-*) and evaluations (evaluate-*) on the lifecycle queue, the rest on the ingest queue. */
 export function jobRoutes(runtime: Runtime, lifecycleQueue: Queue): Router {
   const { config, queue } = runtime;
   const router = strictRouter();
@@ -49,7 +50,7 @@ export function jobRoutes(runtime: Runtime, lifecycleQueue: Queue): Router {
     "/v1/jobs/:id",
     route(async (req, res) => {
       const id = String(req.params.id);
-      const job = id.startsWith("build-") ? await lifecycleQueue.getJob(id) : await queue.getJob(id);
+      const job = LIFECYCLE_JOB_PREFIXES.some((prefix) => id.startsWith(prefix)) ? await lifecycleQueue.getJob(id) : await queue.getJob(id);
       if (!job) throw new NotFoundError(`job ${req.params.id} not found (finished jobs are kept for the last ${config.queue.keepCompleted})`);
       res.json(jobView(job, await job.getState()));
     }),

@@ -4,10 +4,22 @@ import { z } from "zod";
 import type { Config } from "../../config/schema.js";
 import { queueConnection } from "./ingest-queue.js";
 
-/** Index builds: long jobs on a queue of their own, so they never hold an ingest slot. */
+/** Index builds and evaluations: long jobs on a queue of their own, so they never hold an ingest slot. */
 export const LIFECYCLE_QUEUE = "lifecycle";
 
 export const buildPayloadSchema = z.strictObject({ version: z.string().min(1) });
+
+/** An evaluation of one version on one golden set version (pinned when queued, so a later upload does not change what runs). */
+export const evaluatePayloadSchema = z.strictObject({
+  version: z.string().min(1),
+  goldenSet: z.strictObject({ name: z.string().min(1), version: z.number().int().min(1) }),
+  k: z.number().int().min(1).optional(),
+  actor: z.string().min(1),
+});
+export type EvaluatePayload = z.infer<typeof evaluatePayloadSchema>;
+
+/** Job ids of the lifecycle queue start with these (GET /v1/jobs/:id finds the queue by the id). */
+export const LIFECYCLE_JOB_PREFIXES = ["build-", "evaluate-"] as const;
 
 export function createLifecycleQueue(config: Config): Queue {
   const { connection, prefix } = queueConnection(config);
@@ -17,5 +29,11 @@ export function createLifecycleQueue(config: Config): Queue {
 export async function enqueueBuild(queue: Queue, version: string): Promise<string> {
   const jobId = `build-${version}-${randomUUID().slice(0, 8)}`;
   await queue.add("build", { version }, { jobId });
+  return jobId;
+}
+
+export async function enqueueEvaluate(queue: Queue, payload: EvaluatePayload): Promise<string> {
+  const jobId = `evaluate-${payload.version}-${randomUUID().slice(0, 8)}`;
+  await queue.add("evaluate", evaluatePayloadSchema.parse(payload), { jobId });
   return jobId;
 }

@@ -3,20 +3,22 @@ import type { ParsePool } from "../../ingest/parsers/isolated.js";
 import { buildVersion } from "../../indexer/lifecycle/build.js";
 import { LIFECYCLE_QUEUE, buildPayloadSchema } from "../queues/lifecycle-queue.js";
 import type { Runtime } from "../runtime.js";
+import { processEvaluate } from "./evaluate-worker.js";
 import { countProgress, workerOptions } from "./worker-options.js";
 
-/** Index builds (a green version beside the live one): on the lifecycle queue, one at a time. */
+/** Index builds (a green version beside the live one) and evaluations: on the lifecycle queue, one at a time. */
 export function startBuildWorker(runtime: Runtime, parser: ParsePool): Worker {
   const { config, logger } = runtime;
   const deps = { config, store: runtime.store, redis: runtime.redis, catalog: runtime.catalog, parser, logger };
   const worker = new Worker(
     LIFECYCLE_QUEUE,
     async (job: Job) => {
+      if (job.name === "evaluate") return processEvaluate(runtime, job);
       const { version } = buildPayloadSchema.parse(job.data);
       return buildVersion(deps, version, (done, total) => job.updateProgress(countProgress(done, total)));
     },
     workerOptions(config, 1),
   );
-  worker.on("failed", (job, error) => logger.warn({ jobId: job?.id, reason: error.message }, "index build failed"));
+  worker.on("failed", (job, error) => logger.warn({ jobId: job?.id, reason: error.message }, `${job?.name === "evaluate" ? "evaluation" : "index build"} failed`));
   return worker;
 }

@@ -93,7 +93,7 @@ describe("retire racing a swap (issue 9, item 2)", () => {
     const w = await world({ v1: "evaluated", r1: "evaluated" }, { live: "v1", previous: null });
     let swapped: Promise<unknown> = new Promise(() => undefined);
     const retiring = retire({ store: pausingAfterRead(w.store, aliasKey(), () => swapped), catalog: w.catalog }, { version: "r1", actor: "bob" });
-    swapped = swap(w, { to: "r1", expectedVersion: "v1", actor: "alice" });
+    swapped = swap(w, { to: "r1", expectedVersion: "v1", force: true, reason: "race test", actor: "alice" });
     const [s, r] = await Promise.allSettled([swapped, retiring]);
     expect(s).toMatchObject({ status: "fulfilled", value: { live: "r1", previous: "v1" } });
     expect(r.status).toBe("rejected");
@@ -107,7 +107,7 @@ describe("retire racing a swap (issue 9, item 2)", () => {
   it("refuses a swap that found the version admissible before it was retired", async () => {
     const w = await world({ v1: "evaluated", r1: "evaluated" }, { live: "v1", previous: null });
     let retired: Promise<unknown> = new Promise(() => undefined);
-    const swapping = swap({ store: pausingAfterRead(w.store, "indexes/r1.json", () => retired) }, { to: "r1", expectedVersion: "v1", actor: "alice" });
+    const swapping = swap({ store: pausingAfterRead(w.store, "indexes/r1.json", () => retired) }, { to: "r1", expectedVersion: "v1", force: true, reason: "race test", actor: "alice" });
     retired = retire(w, { version: "r1", actor: "bob" });
     const [s, r] = await Promise.allSettled([swapping, retired]);
     expect(r).toMatchObject({ status: "fulfilled", value: { version: "r1", state: "retired" } });
@@ -124,7 +124,7 @@ describe("retire racing a swap (issue 9, item 2)", () => {
         const w = await world({ v1: "evaluated", r1: "evaluated" }, { live: "v1", previous: null });
         const store = scheduled(w.store, s);
         const outcomes = await s.waitFor(
-          Promise.allSettled([swap({ store }, { to: "r1", expectedVersion: "v1", actor: "alice" }), retire({ store, catalog: w.catalog }, { version: "r1", actor: "bob" })]),
+          Promise.allSettled([swap({ store }, { to: "r1", expectedVersion: "v1", force: true, reason: "race test", actor: "alice" }), retire({ store, catalog: w.catalog }, { version: "r1", actor: "bob" })]),
         );
         for (const o of outcomes) if (o.status === "rejected") expect(o.reason).toBeInstanceOf(ConflictError);
         expect(outcomes.filter((o) => o.status === "fulfilled")).toHaveLength(1);
@@ -181,7 +181,7 @@ describe("any interleaving of swap, rollback and retire", () => {
         const run = (op: Op): Promise<unknown> => {
           switch (op.kind) {
             case "swap":
-              return swap(deps, { to: op.to, expectedVersion: op.expectedVersion, force: op.force, actor: "alice" });
+              return swap(deps, { to: op.to, expectedVersion: op.expectedVersion, force: op.force, reason: "race", actor: "alice" });
             case "rollback":
               return rollback(deps, { ...(op.expectedVersion !== undefined ? { expectedVersion: op.expectedVersion } : {}), actor: "bob" });
             case "retire":
