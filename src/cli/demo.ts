@@ -3,26 +3,31 @@
  * Starts a Redis when none answers, runs a worker and the control plane,
  * uploads the sample corpus (Markdown, text, PDF, DOCX, HTML) over HTTP, waits
  * for it to be indexed, runs four searches and prints them with heading path
- * and page, builds a green index version beside the live one, swaps to it and
- * rolls back, then shuts everything down.
+ * and page. Then the gated lifecycle: uploads the golden set, builds a better
+ * green v2 beside live v1, evaluates both, swaps without force because the gate
+ * passed, builds a worse green v3 the gate refuses (the 409 names the rules),
+ * rolls back, prints the audit log, and shuts everything down.
  */
 import { readFile, readdir, rm } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import cliProgress from "cli-progress";
 import { loadConfig, ConfigError } from "../../config/load.js";
+import type { GateConfig } from "../../config/schema.js";
 import { ensureRedis, type LocalRedis } from "../dev/local-redis.js";
 import { isSupportedFile, resolveContentType } from "../documents/content-types.js";
 import { idFromPath } from "../documents/ingest-files.js";
 import { errorMessage } from "../../core/errors.js";
+import type { EvaluationReport } from "../../indexer/evaluation/run.js";
 import { startServer, type RunningServer } from "../http/server.js";
 import { openRuntime, type Runtime } from "../runtime.js";
 import type { SearchResponse } from "../search.js";
 import { startWorkers, type Workers } from "../worker/worker.js";
-import { formatDuration, formatSearchResults } from "./output.js";
+import { formatDuration, formatEvaluation, formatSearchResults } from "./output.js";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 const corpusDir = join(root, "examples", "corpus");
+const goldenFile = join(root, "examples", "golden", "northwind.jsonl");
 
 interface Query {
   question: string;
@@ -86,48 +91,131 @@ async function main(): Promise<void> {
     }
     console.log(`\n${firstHits}/${queries.length} questions answered first by the expected document.`);
     if (failed.length > 0 || chunks === 0) process.exitCode = 1;
-    await lifecycle(server.url, queries[0] as Query);
+    await lifecycle(server.url, queries[0] as Query, config.evaluation.gate);
   } finally {
     await shutdown();
   }
   step(`done in ${formatDuration(Date.now() - started)}; everything shut down cleanly`);
 }
 
-/** Blue-green: build v2 with other chunking beside live v1, search both, swap, roll back, show the audit log. */
-async function lifecycle(url: string, query: Query): Promise<void> {
+/** The metrics the demo's table shows (a report holds more: `ragops eval` prints them all). */
+const DEMO_METRICS = ["ndcg@10", "recall@10", "mrr", "hit@5", "id_context_recall"];
+
+/** Green v2: 300-token chunks and 768-dimension vectors (live v1 has the defaults, 512 and 384); better on the golden set, so the gate passes it. */
+const BETTER_GREEN = { chunking: { sizeTokens: 300 }, embedder: { dimensions: 768 } };
+
+/** Green v3, deliberately worse: 64-dimension vectors crowd unrelated chunks together, so the gate refuses it. */
+const WORSE_GREEN = { embedder: { dimensions: 64 } };
+
+type Call = (method: string, path: string, body?: unknown) => Promise<{ status: number; body: Record<string, unknown> & { error?: { message: string } } }>;
+
+/**
+ * Blue-green with the gate: upload the golden set, build green v2 beside live
+ * v1, evaluate it (live too, on the same questions), swap without force only
+ * when the gate passed; then a worse green v3 the gate refuses, a rollback,
+ * and the audit log.
+ */
+async function lifecycle(url: string, query: Query, gate: GateConfig): Promise<void> {
   console.log("");
-  const call = async (method: string, path: string, body?: unknown) => {
+  const request: Call = async (method, path, body) => {
     const response = await fetch(`${url}${path}`, { method, headers: { "content-type": "application/json", "x-ragops-actor": "demo" }, ...(body ? { body: JSON.stringify(body) } : {}) });
-    const json = (await response.json()) as Record<string, unknown> & { error?: { message: string } };
-    if (!response.ok) throw new Error(`${method} ${path}: ${json.error?.message ?? response.status}`);
-    return json;
+    return { status: response.status, body: (await response.json()) as Record<string, unknown> & { error?: { message: string } } };
+  };
+  const call = async (method: string, path: string, body?: unknown) => {
+    const answer = await request(method, path, body);
+    if (answer.status >= 400) throw new Error(`${method} ${path}: ${answer.body.error?.message ?? answer.status}`);
+    return answer.body;
   };
   const top = async (index?: string) => {
     const answer = (await call("POST", "/v1/search", { query: query.question, k: 1, ...(index ? { index } : {}) })) as unknown as SearchResponse;
     const hit = answer.results[0];
     return `index ${answer.index}: ${hit?.documentId ?? "-"} › ${hit?.headingPath.join(" › ") ?? ""} (${hit?.score.toFixed(3) ?? "-"})`;
   };
+
+  const golden = await uploadGoldenSet(url);
+  step(`uploaded golden set ${golden.name}@${golden.version}: ${golden.questions} questions judged by document id, with reference contexts (examples/golden/northwind.jsonl)`);
+  console.log(`  gate (evaluation.gate, the defaults): ${formatGate(gate)}`);
+
+  await build(call, "v2", BETTER_GREEN, "300-token chunks, 768 dimensions; live v1 has 512 and 384");
+  console.log(`  Q: ${query.question}\n    ${await top()}\n    ${await top("v2")}   (searched directly)`);
+  const v2 = await evaluate(call, "v2", golden.name);
+  const swap = await request("POST", "/v1/aliases/live/swap", { to: "v2", expectedVersion: "v1" });
+  if (v2.passed && swap.status === 200) {
+    step(`swapped without force (the gate passed): live ${String(swap.body.live)}, previous ${String(swap.body.previous)}`);
+    console.log(`    ${await top()}`);
+  } else {
+    step(`v2 did not pass the gate, so live stays v1; swap without force answered ${swap.status}: ${swap.body.error?.message ?? ""}`);
+  }
+
+  const expected = v2.passed ? "v2" : "v1";
+  await build(call, "v3", WORSE_GREEN, "deliberately worse: 64-dimension vectors");
+  const v3 = await evaluate(call, "v3", golden.name);
+  const refused = await request("POST", "/v1/aliases/live/swap", { to: "v3", expectedVersion: expected });
+  if (refused.status === 200) throw new Error(`the gate let the worse green v3 through (${v3.summary})`);
+  step(`swap to v3 without force refused, ${refused.status}: ${refused.body.error?.message ?? ""}`);
+
+  if (v2.passed) {
+    const rolledBack = await call("POST", "/v1/aliases/live/rollback", { expectedVersion: "v2", reason: "demo: back to v1" });
+    step(`rolled back: live ${String(rolledBack.live)}, previous ${String(rolledBack.previous)}`);
+    console.log(`    ${await top()}`);
+  }
+  const audit = (await call("GET", "/v1/audit?limit=100")) as { entries: Array<{ actor: string; action: string; version?: string; from?: string | null; to?: string | null; reportId?: string }> };
+  step("audit log (evaluations and the swap they earned carry the report id):");
+  for (const e of audit.entries) console.log(`    ${e.actor.padEnd(17)} ${e.action.padEnd(17)} ${(e.version ?? `${e.from ?? "-"} → ${e.to ?? "-"}`).padEnd(9)} ${e.reportId ?? ""}`.trimEnd());
+}
+
+/** Creates a green index version and waits for its build. */
+async function build(call: (method: string, path: string, body?: unknown) => Promise<Record<string, unknown>>, version: string, config: unknown, what: string): Promise<void> {
   const started = Date.now();
-  const created = await call("POST", "/v1/indexes", { version: "v2", config: { chunking: { sizeTokens: 300 }, embedder: { dimensions: 256 } } });
-  const job = String(created.buildJobId);
+  const created = await call("POST", "/v1/indexes", { version, config });
+  await waitForJob(call, String(created.buildJobId), `building ${version}`);
+  const record = (await call("GET", `/v1/indexes/${version}`)) as { counts: { documents: number; datapoints: number } };
+  step(`built green ${version} beside live (${what}): ${record.counts.documents} documents, ${record.counts.datapoints} datapoints in ${formatDuration(Date.now() - started)}`);
+}
+
+/** Evaluates a green on the golden set (the job evaluates live too), prints the short metric table and the gate's verdict. */
+async function evaluate(call: (method: string, path: string, body?: unknown) => Promise<Record<string, unknown>>, version: string, goldenSet: string): Promise<{ passed: boolean; summary: string }> {
+  const started = Date.now();
+  const queued = await call("POST", `/v1/indexes/${version}/evaluations`, { goldenSet });
+  const result = (await waitForJob(call, String(queued.jobId), `evaluating ${version}`)) as { reportId: string; passed: boolean; summary: string };
+  const report = (await call("GET", `/v1/evaluations/${result.reportId}`)) as unknown as EvaluationReport;
+  const live = report.live ? ((await call("GET", `/v1/evaluations/${report.live.reportId}`)) as unknown as EvaluationReport) : undefined;
+  step(`evaluated ${version} and live ${live?.version ?? "-"} in ${formatDuration(Date.now() - started)}`);
+  console.log(indent(formatEvaluation(report, live, { metrics: DEMO_METRICS })));
+  return { passed: report.gate?.passed === true, summary: report.gate?.summary ?? "no gate" };
+}
+
+async function waitForJob(call: (method: string, path: string) => Promise<Record<string, unknown>>, jobId: string, what: string): Promise<unknown> {
+  const deadline = Date.now() + 120_000;
   for (;;) {
-    const state = (await call("GET", `/v1/jobs/${job}`)) as { state: string; failedReason?: string };
-    if (state.state === "completed") break;
-    if (state.state === "failed") throw new Error(`building v2 failed: ${state.failedReason}`);
+    const job = (await call("GET", `/v1/jobs/${jobId}`)) as { state: string; failedReason?: string; result?: unknown };
+    if (job.state === "completed") return job.result;
+    if (job.state === "failed") throw new Error(`${what} failed: ${job.failedReason}`);
+    if (Date.now() > deadline) throw new Error(`${what}: job ${jobId} still ${job.state} after 120 s`);
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
-  const v2 = (await call("GET", "/v1/indexes/v2")) as { counts: { documents: number; datapoints: number } };
-  step(`built green v2 beside live v1 (300-token chunks, 256 dimensions): ${v2.counts.documents} documents, ${v2.counts.datapoints} datapoints in ${formatDuration(Date.now() - started)}`);
-  console.log(`  Q: ${query.question}\n    ${await top()}\n    ${await top("v2")}   (searched directly)`);
-  const swapped = await call("POST", "/v1/aliases/live/swap", { to: "v2", expectedVersion: "v1", force: true, reason: "demo: try smaller chunks" });
-  step(`swapped: live ${swapped.live}, previous ${swapped.previous} (forced: no evaluation yet; the audit log says so)`);
-  console.log(`    ${await top()}`);
-  const rolledBack = await call("POST", "/v1/aliases/live/rollback", { expectedVersion: "v2", reason: "demo: back to v1" });
-  step(`rolled back: live ${rolledBack.live}, previous ${rolledBack.previous}`);
-  console.log(`    ${await top()}`);
-  const audit = (await call("GET", "/v1/audit?limit=100")) as { entries: Array<{ actor: string; action: string; version?: string; from?: string | null; to?: string | null }> };
-  step("audit log:");
-  for (const e of audit.entries) console.log(`    ${e.actor.padEnd(17)} ${e.action.padEnd(17)} ${e.version ?? `${e.from ?? "-"} → ${e.to ?? "-"}`}`);
+}
+
+async function uploadGoldenSet(url: string): Promise<{ name: string; version: number; questions: number }> {
+  const response = await fetch(`${url}/v1/golden-sets?name=northwind`, { method: "POST", headers: { "content-type": "application/x-ndjson" }, body: await readFile(goldenFile, "utf8") });
+  const body = (await response.json()) as { name: string; version: number; questions?: number; error?: { message: string } };
+  if (!response.ok) throw new Error(`upload of the golden set failed: ${body.error?.message ?? response.status}`);
+  return { name: body.name, version: body.version, questions: body.questions ?? 0 };
+}
+
+/** The gate's rules in one line, e.g. `ndcg@10 ≥ 0.3; non-regression ndcg@10 (tolerance 0.01, 95 % CI); tail ndcg@10 (≤ 10 % lose > 0.2)`. */
+function formatGate(gate: GateConfig): string {
+  const thresholds = Object.entries(gate.thresholds).map(([metric, floor]) => `${metric} ≥ ${floor}`);
+  const { nonRegression: nr, tail } = gate;
+  return [
+    ...thresholds,
+    ...(nr.metrics.length ? [`non-regression ${nr.metrics.join(", ")} (tolerance ${nr.tolerance}, ${nr.confidence * 100} % paired CI)`] : []),
+    ...(tail.metrics.length ? [`tail ${tail.metrics.join(", ")} (at most ${tail.maxShare * 100} % of questions lose more than ${tail.delta})`] : []),
+  ].join("; ");
+}
+
+function indent(text: string): string {
+  return text.replace(/^/gm, "  ");
 }
 
 function step(message: string): void {

@@ -1,14 +1,13 @@
 import { writeFile } from "node:fs/promises";
 import cliProgress from "cli-progress";
-import Table from "cli-table3";
 import type { Command } from "commander";
 import { InvalidRequestError } from "../../core/errors.js";
 import { getGoldenSetRecord, parseGoldenSetRef } from "../../indexer/evaluation/golden-store.js";
-import { readReport, readRunFile, type EvaluationReport } from "../../indexer/evaluation/run.js";
+import { readReport, readRunFile } from "../../indexer/evaluation/run.js";
 import { getVersion } from "../../indexer/lifecycle/versions.js";
 import { enqueueEvaluate } from "../queues/lifecycle-queue.js";
 import { actor, lifecycleConfigFrom, withLifecycle, type CliLifecycle } from "./lifecycle-session.js";
-import { tableStyle } from "./output.js";
+import { formatEvaluation } from "./output.js";
 
 interface EvalOptions {
   golden: string;
@@ -76,30 +75,4 @@ async function followEvaluation(deps: CliLifecycle, jobId: string): Promise<stri
     }
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
-}
-
-const fmt = (value: number | undefined) => (value === undefined ? "" : value.toFixed(4));
-
-/** The metric table (mean, 95 % CI, and live's mean when the gate compared with live), then the gate's verdict rule by rule. */
-export function formatEvaluation(report: EvaluationReport, live?: EvaluationReport): string {
-  const head = ["metric", "mean", "95 % CI", "n", ...(live ? [`live ${live.version}`, "Δ"] : [])];
-  const metrics = new Table({ head, style: tableStyle() });
-  for (const [name, aggregate] of Object.entries(report.aggregates)) {
-    const liveMean = live?.aggregates[name]?.mean;
-    const delta = liveMean === undefined ? "" : `${aggregate.mean - liveMean >= 0 ? "+" : ""}${fmt(aggregate.mean - liveMean)}`;
-    metrics.push([name, fmt(aggregate.mean), `[${fmt(aggregate.ci[0])}, ${fmt(aggregate.ci[1])}]`, String(aggregate.n), ...(live ? [fmt(liveMean), delta] : [])]);
-  }
-  const lines = [
-    `evaluation ${report.id}: ${report.version} on golden set ${report.goldenSet.name}@${report.goldenSet.version} (${report.questions.length} questions, judged by ${report.goldenSet.judgmentLevel}, k = ${report.k})`,
-    metrics.toString(),
-  ];
-  if (!report.gate) {
-    lines.push(`no gate: ${report.version} is the live version, measured only`);
-    return lines.join("\n");
-  }
-  const verdict = new Table({ head: ["rule", "metric", "observed", "bound", "result"], style: tableStyle() });
-  for (const rule of report.gate.rules) verdict.push([rule.rule, rule.metric, fmt(rule.observed), fmt(rule.bound), rule.passed ? "pass" : "FAIL"]);
-  lines.push(`gate: ${report.gate.summary}`, verdict.toString());
-  for (const rule of report.gate.rules.filter((r) => !r.passed)) lines.push(`  ${rule.rule} ${rule.metric}: ${rule.detail}`);
-  return lines.join("\n");
 }
