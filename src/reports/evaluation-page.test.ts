@@ -133,8 +133,9 @@ describe("the evaluation page", () => {
 
   it("inlines Chart.js under a CSP that allows only the page's nonce'd script and style", () => {
     const html = renderEvaluationPage(report(plain), undefined, { nonce: "abc" });
-    expect(html).toContain(`content="${evaluationPageCsp("abc").replace(/'/g, "&#39;")}"`);
-    expect(evaluationPageCsp("abc")).toMatch(/^default-src 'none'; script-src 'nonce-abc'; style-src 'nonce-abc'/);
+    expect(html).toContain(`content="${evaluationPageCsp("abc", "meta").replace(/'/g, "&#39;")}"`);
+    expect(evaluationPageCsp("abc", "meta")).not.toContain("frame-ancestors");
+    expect(evaluationPageCsp("abc")).toMatch(/^default-src 'none'; script-src 'nonce-abc'; style-src 'nonce-abc'; .*frame-ancestors 'none'$/);
     const { scripts } = tokens(html);
     expect(scripts.filter((x) => x.attrs.type !== "application/json").every((x) => x.attrs.nonce === "abc" && !x.attrs.src)).toBe(true);
     expect(scripts.some((x) => x.text.includes("Chart"))).toBe(true);

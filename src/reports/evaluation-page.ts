@@ -43,9 +43,15 @@ export function scriptJson(value: unknown): string {
   return JSON.stringify(value).replace(/[<>&\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
 }
 
-/** The page's Content-Security-Policy: its own nonce'd script and style, nothing else (no fetches, fonts, frames or forms). */
-export function evaluationPageCsp(nonce: string): string {
-  return [`default-src 'none'`, `script-src 'nonce-${nonce}'`, `style-src 'nonce-${nonce}'`, `img-src data:`, `base-uri 'none'`, `form-action 'none'`, `frame-ancestors 'none'`].join("; ");
+/**
+ * The page's Content-Security-Policy: its own nonce'd script and style, nothing
+ * else (no fetches, fonts, frames or forms). The page carries it in a <meta>
+ * too, so a written file is held to it; frame-ancestors only works as a header
+ * (a browser reports it as an error in a <meta>).
+ */
+export function evaluationPageCsp(nonce: string, delivery: "header" | "meta" = "header"): string {
+  const directives = [`default-src 'none'`, `script-src 'nonce-${nonce}'`, `style-src 'nonce-${nonce}'`, `img-src data:`, `base-uri 'none'`, `form-action 'none'`];
+  return (delivery === "header" ? [...directives, `frame-ancestors 'none'`] : directives).join("; ");
 }
 
 export const newNonce = (): string => randomBytes(16).toString("base64");
@@ -221,7 +227,7 @@ ol.retrieved { margin: 0; padding: 0; list-style: none; }
 ol.retrieved li { margin-bottom: 6px; }
 ol.retrieved li.relevant code { background: #e3f4e9; }
 .text { color: #444c56; font-size: 0.82rem; margin-top: 2px; }
-.legend span { display: inline-block; width: 12px; height: 12px; border-radius: 2px; margin: 0 4px 0 12px; vertical-align: middle; }
+.legend .swatch { display: inline-block; width: 12px; height: 12px; border-radius: 2px; margin: 0 4px 0 12px; vertical-align: middle; }
 .legend .live { background: #8c9bb0; }
 .legend .green { background: #2e9d5b; }
 `;
@@ -239,13 +245,13 @@ export function renderEvaluationPage(report: EvaluationReport, live?: Evaluation
   const relevant = new Map(report.questions.map((q) => [q.id, new Set(q.relevant)]));
   const isRelevant = (row: QuestionRow, id: string) => relevant.get(row.id)?.has(id) ?? false;
   const title = `Evaluation ${report.id}`;
-  const legend = live ? `<p class="legend"><span class="live"></span>live ${escapeHtml(live.version)}<span class="green"></span>green ${escapeHtml(report.version)} <span class="muted">· bars are means, whiskers the 95 % bootstrap CI</span></p>` : `<p class="legend"><span class="green"></span>${escapeHtml(report.version)} <span class="muted">· bars are means, whiskers the 95 % bootstrap CI</span></p>`;
+  const legend = live ? `<p class="legend"><span class="swatch live"></span>live ${escapeHtml(live.version)}<span class="swatch green"></span>green ${escapeHtml(report.version)} <span class="muted">· bars are means, whiskers the 95 % bootstrap CI</span></p>` : `<p class="legend"><span class="swatch green"></span>${escapeHtml(report.version)} <span class="muted">· bars are means, whiskers the 95 % bootstrap CI</span></p>`;
   const sortNote = live ? `sorted by largest regression (green − live on ${escapeHtml(metric ?? "–")})` : `sorted by lowest ${escapeHtml(metric ?? "–")}`;
   return `<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
-<meta http-equiv="Content-Security-Policy" content="${escapeHtml(evaluationPageCsp(nonce))}">
+<meta http-equiv="Content-Security-Policy" content="${escapeHtml(evaluationPageCsp(nonce, "meta"))}">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${escapeHtml(title)}</title>
 <style nonce="${escapeHtml(nonce)}">${STYLE}</style>
