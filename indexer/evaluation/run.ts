@@ -53,7 +53,13 @@ export interface RetrievedRow {
   id: string;
   score: number;
   documentId: string;
+  /** The chunk's text (a document's: its best chunk), cut to REPORT_TEXT_CHARS, on the first REPORT_TEXTS rows only: what a reader checks, not a copy of the corpus. */
+  text?: string;
 }
+
+/** Rows of a question's ranking that carry their text in the report, and how much of it. */
+export const REPORT_TEXTS = 5;
+export const REPORT_TEXT_CHARS = 400;
 
 export interface QuestionRow {
   id: string;
@@ -239,11 +245,18 @@ function scoreQuestion(question: GoldenQuestion, hits: readonly RetrievedChunk[]
     metrics.id_context_recall = idContextRecall(ids, relevant);
   }
   const speaker = new Map(hits.map((h) => [h.chunkId, h.documentId]));
+  // A document's text is its first-ranked chunk's (hits are in the index's order, best first).
+  const texts = new Map<string, string>();
+  for (const h of hits) for (const id of level === "chunk" ? [h.chunkId] : h.documentIds) if (!texts.has(id)) texts.set(id, h.text);
+  const textOf = (docno: string, rank: number) => {
+    const text = rank < REPORT_TEXTS ? texts.get(docno) : undefined;
+    return text === undefined ? {} : { text: text.length > REPORT_TEXT_CHARS ? `${text.slice(0, REPORT_TEXT_CHARS - 1)}…` : text };
+  };
   return {
     row: {
       id: question.id,
       question: question.question,
-      retrieved: ranking.map((d) => ({ id: d.docno, score: d.score, documentId: level === "document" ? d.docno : (speaker.get(d.docno) as string) })),
+      retrieved: ranking.map((d, rank) => ({ id: d.docno, score: d.score, documentId: level === "document" ? d.docno : (speaker.get(d.docno) as string), ...textOf(d.docno, rank) })),
       relevant,
       metrics,
     },

@@ -2,11 +2,12 @@ import type { Queue } from "bullmq";
 import express, { type Request, type Response, type Router } from "express";
 import { z } from "zod";
 import { versionNameSchema } from "../../config/schema.js";
-import { InvalidRequestError } from "../../core/errors.js";
+import { InvalidRequestError, isRagopsError } from "../../core/errors.js";
 import { getGoldenSetRecord, parseGoldenSetRef } from "../../indexer/evaluation/golden-store.js";
-import { qrelsKey, readReport, runKey } from "../../indexer/evaluation/run.js";
+import { qrelsKey, readReport, runKey, type EvaluationReport } from "../../indexer/evaluation/run.js";
 import { getVersion } from "../../indexer/lifecycle/versions.js";
 import { enqueueEvaluate } from "../queues/lifecycle-queue.js";
+import { evaluationPageCsp, newNonce, renderEvaluationPage } from "../reports/evaluation-page.js";
 import type { Runtime } from "../runtime.js";
 import { parseBody } from "./errors.js";
 import { route, strictRouter } from "./route.js";
@@ -47,7 +48,16 @@ export function evaluationRoutes(runtime: Pick<Runtime, "store" | "config">, lif
   router.get(
     "/v1/evaluations/:id",
     route(async (req, res) => {
-      res.json(await readReport(store, String(req.params.id)));
+      const format = reportFormat(req);
+      const report = await readReport(store, String(req.params.id));
+      res.vary("Accept");
+      if (format === "json") {
+        res.json(report);
+        return;
+      }
+      const nonce = newNonce();
+      const page = renderEvaluationPage(report, await liveReport(store, report), { nonce });
+      res.set({ "content-type": "text/html; charset=utf-8", "content-security-policy": evaluationPageCsp(nonce), "x-content-type-options": "nosniff", "cache-control": "no-store" }).send(page);
     }),
   );
 
@@ -61,4 +71,28 @@ export function evaluationRoutes(runtime: Pick<Runtime, "store" | "config">, lif
   router.get("/v1/evaluations/:id/qrels.txt", trecFile(qrelsKey));
 
   return router;
+}
+
+const formatSchema = z.enum(["json", "html"]);
+
+/** `?format=` decides; without it, Accept (a browser asks for text/html first), and JSON for anything else. */
+function reportFormat(req: Request): "json" | "html" {
+  const asked = req.query.format;
+  if (asked !== undefined) {
+    const parsed = formatSchema.safeParse(asked);
+    if (!parsed.success) throw new InvalidRequestError(`format must be "json" or "html"; got ${JSON.stringify(asked)}`);
+    return parsed.data;
+  }
+  return req.accepts(["json", "html"]) === "html" ? "html" : "json";
+}
+
+/** The live report the gate compared with; a page still renders (green only) if it is gone. */
+async function liveReport(store: Runtime["store"], report: EvaluationReport): Promise<EvaluationReport | undefined> {
+  if (!report.live) return undefined;
+  try {
+    return await readReport(store, report.live.reportId);
+  } catch (error) {
+    if (isRagopsError(error) && error.code === "not_found") return undefined;
+    throw error;
+  }
 }
