@@ -14,3 +14,4 @@ export function generateCorpus(opts?: Record<string, number>): CorpusDoc[];
 export function applyEdits(corpus: CorpusDoc[], opts?: Record<string, number>): { docs: CorpusDoc[]; edits: CorpusEdits };
 export function corpusStats(docs: CorpusDoc[]): { docs: number; words: number; chars: number; corpusSha256: string };
 export function sha256(text: string): string;
+export function mulberry32(seed: number): () => number;

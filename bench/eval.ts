@@ -1,0 +1,371 @@
+/**
+ * npm run bench:eval
+ *
+ * 1,000 questions generated from the shared corpus, judged by the chunk they
+ * were cut from, evaluated on the live index version at k = 10 and k = 100 with
+ * ragops' own evaluation run (indexer/evaluation/run.ts: embed the questions,
+ * retrieve, rank, score, bootstrap the 95 % intervals, write the report and
+ * its TREC run + qrels). Times the whole run and its parts, then reads the
+ * TREC files it wrote back from disk, scores them with evaluateRun (what
+ * trec_eval -c -q computes) and checks every per-question and average number
+ * equals the in-process report. Exits 1 when they differ.
+ *
+ * Questions: a seeded pick of a document and one of its chunks (as the live
+ * version cut it), then 8-15 consecutive words of that chunk's text (heading
+ * lines left out) as the question. Judgments, chunk level, graded: the chunk
+ * the words come from is grade 2, the chunks right before and after it in the
+ * same document grade 1 (they continue the same passage), given as
+ * `<documentId>#<ordinal>` references that the run resolves to chunk hashes.
+ */
+import { createHash } from "node:crypto";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { loadavg, tmpdir } from "node:os";
+import { join } from "node:path";
+import { loadConfig } from "../config/load.js";
+import { bootstrapMeanCI, streamSeed } from "../indexer/evaluation/bootstrap.js";
+import { parseGoldenSet, serializeGoldenSet, type GoldenQuestion } from "../indexer/evaluation/golden-set.js";
+import { putGoldenSet } from "../indexer/evaluation/golden-store.js";
+import { evaluateRun, trecMeasures } from "../indexer/evaluation/metrics.js";
+import { evaluateVersion, type EvaluateDeps, type EvaluationReport } from "../indexer/evaluation/run.js";
+import { retrieveAll } from "../indexer/evaluation/retrieve.js";
+import { createChunkStore } from "../indexer/sync/chunk-store.js";
+import { registryPrefix } from "../indexer/sync/profile.js";
+import { parseQrels, parseRun } from "../indexer/evaluation/trec.js";
+import type { OpenVersion } from "../indexer/lifecycle/catalog.js";
+import { readManifest, type ManifestChunk } from "../indexer/sync/manifest.js";
+import { runRefresh } from "../src/documents/refresh.js";
+import { ensureRedis } from "../src/dev/local-redis.js";
+import { createIngestQueueEvents } from "../src/queues/ingest-queue.js";
+import { openRuntime, type Runtime } from "../src/runtime.js";
+import { createLocalDirSource } from "../src/sources/local-dir.js";
+import { startWorkers } from "../src/worker/worker.js";
+import { corpusStats, generateCorpus, mulberry32, type CorpusDoc } from "./corpus.mjs";
+import { machine, printTable, writeResults } from "./machine.js";
+
+const QUESTIONS = Number(process.env.EVAL_QUESTIONS ?? 1000);
+const KS = [10, 100] as const;
+/** Timed evaluations per k (EVAL_REPEATS); with more than one the median is reported. */
+const REPEATS = Number(process.env.EVAL_REPEATS ?? 1);
+const QUESTION_SEED = 0x9e57_2026;
+const TARGET_SECONDS_K10 = 5;
+const GOLDEN_SET = "bench-eval";
+
+const seconds = (started: bigint) => Number(process.hrtime.bigint() - started) / 1e9;
+async function timed<T>(fn: () => Promise<T>): Promise<{ value: T; seconds: number }> {
+  const started = process.hrtime.bigint();
+  const value = await fn();
+  return { value, seconds: seconds(started) };
+}
+const median = (xs: readonly number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = Math.floor(s.length / 2);
+  return s.length % 2 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
+};
+const load = () => loadavg().map((x) => Number(x.toFixed(2)));
+
+/** Ingests the corpus into the live version with the real pipeline (refresh of a folder, in-process worker). */
+async function ingest(runtime: Runtime, folder: string): Promise<{ seconds: number; chunks: number }> {
+  const worker = await startWorkers(runtime);
+  const events = await createIngestQueueEvents(runtime.config);
+  try {
+    const source = await createLocalDirSource(folder);
+    const { value, seconds: s } = await timed(() => runRefresh(runtime, source, { events }));
+    if (value.failed) throw new Error(`ingest failed: ${JSON.stringify(value.details.failures.slice(0, 3))}`);
+    return { seconds: s, chunks: await (await runtime.index()).count() };
+  } finally {
+    await events.close();
+    await worker.close();
+  }
+}
+
+/** Words of a chunk's text outside heading lines, punctuation dropped. */
+function bodyWords(text: string): string[] {
+  return text
+    .split("\n")
+    .filter((line) => !line.trimStart().startsWith("#"))
+    .join(" ")
+    .split(/\s+/)
+    .map((w) => w.replace(/[^\p{L}\p{N}'-]/gu, ""))
+    .filter((w) => w !== "");
+}
+
+/** The golden set: QUESTIONS seeded questions, each judged by the chunk it was cut from (2) and its neighbours (1). */
+async function generateQuestions(runtime: Runtime, live: OpenVersion, docs: readonly CorpusDoc[]): Promise<GoldenQuestion[]> {
+  const chunksOf = new Map<string, ManifestChunk[]>();
+  for (const doc of docs) {
+    const manifest = await readManifest(runtime.store, live.profile, doc.id);
+    if (!manifest) throw new Error(`no manifest for ${doc.id}: the ingest did not index it`);
+    chunksOf.set(doc.id, [...manifest.chunks].sort((a, b) => a.ordinal - b.ordinal));
+  }
+  const rnd = mulberry32(QUESTION_SEED);
+  const questions: GoldenQuestion[] = [];
+  while (questions.length < QUESTIONS) {
+    const doc = docs[Math.floor(rnd() * docs.length)] as CorpusDoc;
+    const chunks = chunksOf.get(doc.id) as ManifestChunk[];
+    const at = Math.floor(rnd() * chunks.length);
+    const words = bodyWords((chunks[at] as ManifestChunk).text);
+    const length = 8 + Math.floor(rnd() * 8);
+    const start = Math.floor(rnd() * Math.max(1, words.length - length + 1));
+    if (words.length < 8) continue; // a heading-only chunk: draw again
+    const ref = (i: number) => `${doc.id}#${(chunks[i] as ManifestChunk).ordinal}`;
+    const graded = [{ id: ref(at), grade: 2 }];
+    for (const i of [at - 1, at + 1]) if (i >= 0 && i < chunks.length) graded.push({ id: ref(i), grade: 1 });
+    questions.push({ id: `q${String(questions.length + 1).padStart(4, "0")}`, question: words.slice(start, start + length).join(" "), graded });
+  }
+  return questions;
+}
+
+interface Comparison {
+  identical: boolean;
+  questionsCompared: number;
+  valuesCompared: number;
+  maxAbsDiffPerQuestion: number;
+  maxAbsDiffAverage: number;
+  /** Seconds to read both files from disk, parse them and score them. */
+  scoreFromFileSeconds: number;
+}
+
+/** Reads the run and qrels back from disk and scores them as trec_eval -c -q would; compares with the report. */
+function compareWithFiles(report: EvaluationReport, runPath: string, qrelsPath: string): Comparison {
+  const started = process.hrtime.bigint();
+  const run = parseRun(readFileSync(runPath, "utf8"));
+  const qrels = parseQrels(readFileSync(qrelsPath, "utf8"));
+  const fromFiles = evaluateRun(qrels, run.queries, { cutoffs: report.cutoffs, completeQueries: true });
+  const scoreFromFileSeconds = seconds(started);
+
+  const names = (k: number): Array<[string, string]> => [
+    [`hit@${k}`, `success_${k}`],
+    [`precision@${k}`, `P_${k}`],
+    [`recall@${k}`, `recall_${k}`],
+    [`ndcg@${k}`, `ndcg_cut_${k}`],
+  ];
+  const pairs: Array<[string, string]> = [...report.cutoffs.flatMap(names), ["mrr", "recip_rank"], ["map", "map"], ["rprec", "Rprec"]];
+  let perQuestion = 0;
+  let average = 0;
+  let values = 0;
+  let missing = 0;
+  const rows = new Map(report.questions.map((q) => [q.id, q.metrics]));
+  for (const { qid, metrics } of fromFiles.queries) {
+    const row = rows.get(qid);
+    const trec = trecMeasures(metrics);
+    for (const [ours, theirs] of pairs) {
+      const a = row?.[ours];
+      const b = trec.get(theirs);
+      if (a === undefined || b === undefined) {
+        missing += 1;
+        continue;
+      }
+      perQuestion = Math.max(perQuestion, Math.abs(a - b));
+      values += 1;
+    }
+  }
+  const all = trecMeasures(fromFiles.all);
+  for (const [ours, theirs] of pairs) {
+    const a = report.aggregates[ours]?.mean;
+    const b = all.get(theirs);
+    if (a === undefined || b === undefined) {
+      missing += 1;
+      continue;
+    }
+    average = Math.max(average, Math.abs(a - b));
+    values += 1;
+  }
+  const sameQuestions = fromFiles.queries.length === report.questions.length && missing === 0;
+  // Per question the same doubles must come out; averages are sums in the same (qid) order, so exact too.
+  return { identical: sameQuestions && perQuestion === 0 && average === 0, questionsCompared: fromFiles.queries.length, valuesCompared: values, maxAbsDiffPerQuestion: perQuestion, maxAbsDiffAverage: average, scoreFromFileSeconds };
+}
+
+interface Measured {
+  k: number;
+  /** Whole evaluateVersion calls, seconds, in run order. */
+  totals: number[];
+  total: number;
+  perQuestionMs: number;
+  /** Retrieval as retrieveAll does it: embedding + index queries + chunk reads, each timed alone. */
+  retrieval: number;
+  /** Embedding the questions alone. */
+  embedding: number;
+  /** The 1,000 index queries alone (LanceDB vector search, one query at a time as retrieveAll asks them). */
+  indexQuery: number;
+  /** Reading the hits' chunk records (text, documents) from the Redis chunk store alone. */
+  chunkRead: number;
+  /** The report's bootstrap intervals alone (2,000 resamples per metric). */
+  bootstrap: number;
+  /** What is left: resolving chunk references, ranking, metrics, writing report + TREC files. */
+  rest: number;
+  retrievedPerQuestion: number;
+  loadavgBefore: number[];
+  loadavgAfter: number[];
+  means: Record<string, number>;
+  check: Comparison;
+  run: { lines: number; bytes: number; sha256: string };
+}
+
+async function measure(deps: EvaluateDeps, live: OpenVersion, questions: readonly GoldenQuestion[], k: number, folder: string): Promise<Measured> {
+  const loadavgBefore = load();
+  const totals: number[] = [];
+  let report: EvaluationReport | undefined;
+  for (let i = 0; i < REPEATS; i++) {
+    const { value, seconds: s } = await timed(() => evaluateVersion(deps, { version: live.record.version, goldenSet: { name: GOLDEN_SET, version: "latest" }, k }));
+    totals.push(s);
+    report = value;
+  }
+  const final = report as EvaluationReport;
+  const texts = questions.map((q) => q.question);
+  const retrievals: number[] = [];
+  const embeddings: number[] = [];
+  const queries: number[] = [];
+  const reads: number[] = [];
+  const bootstraps: number[] = [];
+  const chunkStore = createChunkStore(deps.redis, registryPrefix(deps.redisPrefix, live.profile));
+  for (let i = 0; i < REPEATS; i++) {
+    // Retrieval in its three parts, each alone: embedding the questions, the index queries, reading the chunks' texts.
+    const embedded = await timed(() => live.embedder.embed(texts, { purpose: "query" }));
+    embeddings.push(embedded.seconds);
+    const neighbours = await timed(async () => {
+      const out = [];
+      for (const vector of embedded.value) out.push(await live.index.query(vector, { k }));
+      return out;
+    });
+    queries.push(neighbours.seconds);
+    reads.push(
+      (
+        await timed(async () => {
+          for (const hits of neighbours.value) await chunkStore.get(hits.map((h) => h.id));
+        })
+      ).seconds,
+    );
+    retrievals.push(embedded.seconds + neighbours.seconds + (reads[reads.length - 1] as number));
+    bootstraps.push(
+      (
+        await timed(async () => {
+          for (const name of Object.keys(final.aggregates)) {
+            const values = final.questions.flatMap((q) => (q.metrics[name] === undefined ? [] : [q.metrics[name] as number]));
+            bootstrapMeanCI(values, { resamples: deps.evaluation.bootstrap.resamples, seed: streamSeed(deps.evaluation.bootstrap.seed, name) });
+          }
+        })
+      ).seconds,
+    );
+  }
+  // The TREC files the run wrote, copied out of the object store to plain files, then read back from there.
+  const runText = (await deps.store.get(final.trec.run)).body.toString("utf8");
+  const runPath = join(folder, `run.k${k}.txt`);
+  const qrelsPath = join(folder, `qrels.k${k}.txt`);
+  writeFileSync(runPath, runText);
+  writeFileSync(qrelsPath, (await deps.store.get(final.trec.qrels)).body);
+  const check = compareWithFiles(final, runPath, qrelsPath);
+  const total = median(totals);
+  const retrieval = median(retrievals);
+  const bootstrap = median(bootstraps);
+  return {
+    k,
+    totals: totals.map((s) => Number(s.toFixed(3))),
+    total,
+    perQuestionMs: (total / questions.length) * 1000,
+    retrieval,
+    embedding: median(embeddings),
+    indexQuery: median(queries),
+    chunkRead: median(reads),
+    bootstrap,
+    rest: Math.max(0, total - retrieval - bootstrap),
+    retrievedPerQuestion: final.questions.reduce((n, q) => n + q.retrieved.length, 0) / final.questions.length,
+    loadavgBefore,
+    loadavgAfter: load(),
+    means: Object.fromEntries(Object.entries(final.aggregates).map(([name, a]) => [name, Number(a.mean.toFixed(4))])),
+    check,
+    run: { lines: runText.split("\n").length - 1, bytes: Buffer.byteLength(runText), sha256: createHash("sha256").update(runText).digest("hex") },
+  };
+}
+
+async function main(): Promise<void> {
+  const docs = generateCorpus();
+  const stats = corpusStats(docs);
+  console.log(`corpus v1 ${stats.corpusSha256.slice(0, 8)}… (${stats.docs} docs, ${stats.words} words); ${QUESTIONS} questions, k = ${KS.join(" and ")}, ${REPEATS} timed runs each; load average ${load().join(" ")}`);
+  const root = mkdtempSync(join(tmpdir(), "ragops-bench-eval-"));
+  const folder = join(root, "source");
+  mkdirSync(folder);
+  for (const doc of docs) writeFileSync(join(folder, doc.id), doc.text);
+  const redis = await ensureRedis(process.env.REDIS_URL ?? "redis://127.0.0.1:1", { dir: join(root, "redis"), preferUrlPort: false });
+  const config = loadConfig({ env: {}, overrides: { dataDir: join(root, "data"), redis: { url: redis.url, prefix: `benchEval${process.pid}` }, log: { level: "silent" } } });
+  const runtime = await openRuntime(config);
+  let failed = false;
+  try {
+    process.stderr.write("  ingesting the corpus…\n");
+    const ingested = await ingest(runtime, folder);
+    const { version: live } = await runtime.catalog.live();
+    process.stderr.write(`  ${ingested.chunks} chunks in ${live.record.version} (${ingested.seconds.toFixed(1)} s); generating ${QUESTIONS} questions…\n`);
+    const questions = await generateQuestions(runtime, live, docs);
+    const set = parseGoldenSet(serializeGoldenSet(questions));
+    const stored = await putGoldenSet(runtime.store, GOLDEN_SET, set);
+    const deps: EvaluateDeps = { store: runtime.store, redis: runtime.redis, redisPrefix: config.redis.prefix, catalog: runtime.catalog, evaluation: config.evaluation };
+    // Warm-up: open the version's table and let the JIT see the code once, outside the timings.
+    await retrieveAll(deps, live, questions.slice(0, 50).map((q) => q.question), 10);
+
+    const results: Measured[] = [];
+    for (const k of KS) {
+      process.stderr.write(`  evaluating at k = ${k}…\n`);
+      results.push(await measure(deps, live, questions, k, root));
+    }
+    printTable(
+      ["k", "evaluation wall time (s)", "per question (ms)", "retrieval (s)", "embedding (s)", "index queries (s)", "chunk reads (s)", "bootstrap CIs (s)", "rest: ranking, metrics, files (s)", "score from TREC files (s)", "identical", "max abs diff", "load average"],
+      results.map((r) => [
+        r.k,
+        `${r.total.toFixed(2)} (${r.totals.map((s) => s.toFixed(2)).join(", ")})`,
+        r.perQuestionMs.toFixed(2),
+        r.retrieval.toFixed(2),
+        r.embedding.toFixed(3),
+        r.indexQuery.toFixed(2),
+        r.chunkRead.toFixed(2),
+        r.bootstrap.toFixed(2),
+        r.rest.toFixed(2),
+        r.check.scoreFromFileSeconds.toFixed(3),
+        r.check.identical ? "yes" : "no",
+        Math.max(r.check.maxAbsDiffPerQuestion, r.check.maxAbsDiffAverage),
+        `${r.loadavgBefore.join(" ")} → ${r.loadavgAfter.join(" ")}`,
+      ]),
+    );
+    const k10 = results.find((r) => r.k === 10) as Measured;
+    const metTarget = k10.total < TARGET_SECONDS_K10;
+    for (const r of results) console.log(`k = ${r.k}: ndcg@10 ${r.means["ndcg@10"]}, hit@10 ${r.means["hit@10"]}, mrr ${r.means.mrr}, map ${r.means.map}; run file ${r.run.lines} lines; identical: ${r.check.identical ? "yes" : "no"} (${r.check.valuesCompared} values over ${r.check.questionsCompared} questions, max abs diff ${Math.max(r.check.maxAbsDiffPerQuestion, r.check.maxAbsDiffAverage)})`);
+    console.log(`k = 10: ${k10.total.toFixed(2)} s for ${QUESTIONS} questions (target < ${TARGET_SECONDS_K10} s): ${metTarget ? "met" : "NOT met"}`);
+    failed = results.some((r) => !r.check.identical);
+    const path = writeResults("eval", {
+      command: "npm run bench:eval",
+      corpus: stats,
+      chunks: ingested.chunks,
+      ingestSeconds: Number(ingested.seconds.toFixed(2)),
+      version: live.record.version,
+      embedder: live.embedder.identity,
+      goldenSet: { name: GOLDEN_SET, version: stored.record.version, questions: QUESTIONS, judgmentLevel: set.judgmentLevel, seed: QUESTION_SEED, sha256: stored.record.sha256 },
+      cutoffs: config.evaluation.cutoffs,
+      bootstrapResamples: config.evaluation.bootstrap.resamples,
+      repeats: REPEATS,
+      target: { k: 10, seconds: TARGET_SECONDS_K10, met: metTarget },
+      peer: "none named by the issue for this benchmark",
+      results: results.map((r) => ({
+        k: r.k,
+        seconds: Number(r.total.toFixed(3)),
+        runs: r.totals,
+        perQuestionMs: Number(r.perQuestionMs.toFixed(3)),
+        split: { retrieval: Number(r.retrieval.toFixed(3)), embedding: Number(r.embedding.toFixed(3)), indexQueries: Number(r.indexQuery.toFixed(3)), chunkReads: Number(r.chunkRead.toFixed(3)), bootstrap: Number(r.bootstrap.toFixed(3)), rest: Number(r.rest.toFixed(3)) },
+        retrievedPerQuestion: r.retrievedPerQuestion,
+        loadavg: { before: r.loadavgBefore, after: r.loadavgAfter },
+        means: r.means,
+        trecCheck: { ...r.check, scoreFromFileSeconds: Number(r.check.scoreFromFileSeconds.toFixed(4)) },
+        runFile: r.run,
+      })),
+    });
+    console.log(`figures written to ${path} (${machine().cpu}, ${machine().node})`);
+  } finally {
+    await runtime.queue.obliterate({ force: true }).catch(() => undefined);
+    await runtime.close();
+    await redis.stop();
+    rmSync(root, { recursive: true, force: true });
+  }
+  if (failed) {
+    console.error("the scores of the TREC files differ from the in-process report");
+    process.exitCode = 1;
+  }
+}
+
+await main();
