@@ -1,5 +1,6 @@
 import { spawn } from "node:child_process";
 import { writeFile } from "node:fs/promises";
+import { readJob } from "../queues/read-job.js";
 import { resolve } from "node:path";
 import cliProgress from "cli-progress";
 import type { Command } from "commander";
@@ -103,9 +104,9 @@ async function followEvaluation(deps: CliLifecycle, jobId: string): Promise<stri
   const bar = process.stderr.isTTY ? new cliProgress.SingleBar({ format: "evaluating [{bar}] {value}/{total} questions", hideCursor: true }, cliProgress.Presets.shades_classic) : undefined;
   let started = false;
   for (;;) {
-    const job = await deps.lifecycleQueue.getJob(jobId);
-    if (!job) throw new InvalidRequestError(`evaluation job ${jobId} not found`);
-    const state = await job.getState();
+    const found = await readJob((id) => deps.lifecycleQueue.getJob(id), jobId);
+    if (!found) throw new InvalidRequestError(`evaluation job ${jobId} not found`);
+    const { job, state } = found;
     const [done, total] = ((job.progress as { detail?: string } | undefined)?.detail ?? "").split(" ")[0]?.split("/").map(Number) ?? [];
     if (bar && total) {
       if (!started) bar.start(total, 0);

@@ -1,5 +1,6 @@
 import type { Queue } from "bullmq";
 import { userInfo } from "node:os";
+import { readJob } from "../queues/read-job.js";
 import cliProgress from "cli-progress";
 import type { Command } from "commander";
 import type { Config } from "../../config/schema.js";
@@ -34,9 +35,9 @@ export async function followBuild(deps: CliLifecycle, jobId: string): Promise<vo
   const bar = process.stderr.isTTY ? new cliProgress.SingleBar({ format: "building [{bar}] {value}/{total} documents", hideCursor: true }, cliProgress.Presets.shades_classic) : undefined;
   let started = false;
   for (;;) {
-    const job = await deps.lifecycleQueue.getJob(jobId);
-    if (!job) throw new InvalidRequestError(`build job ${jobId} not found`);
-    const state = await job.getState();
+    const found = await readJob((id) => deps.lifecycleQueue.getJob(id), jobId);
+    if (!found) throw new InvalidRequestError(`build job ${jobId} not found`);
+    const { job, state } = found;
     const detail = (job.progress as { detail?: string } | undefined)?.detail ?? "";
     const [done, total] = detail.split(" ")[0]?.split("/").map(Number) ?? [];
     if (bar && total) {

@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { createReadStream } from "node:fs";
+import { readJob } from "../queues/read-job.js";
 import { stat } from "node:fs/promises";
 import { basename, relative, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
@@ -102,10 +103,10 @@ export async function waitForJobs(
     events.on("progress", progress);
     if (jobIds.length === 0) resolvePromise(outcomes);
     for (const jobId of jobIds) {
-      void getJob(jobId).then(
-        async (job) => {
-          if (!job) return settle({ jobId, state: "failed", failedReason: "job vanished from the queue" });
-          const state = await job.getState();
+      void readJob(getJob, jobId).then(
+        (found) => {
+          if (!found) return settle({ jobId, state: "failed", failedReason: "job vanished from the queue" });
+          const { job, state } = found;
           if (state === "completed") settle({ jobId, state, result: job.returnvalue });
           else if (state === "failed") settle({ jobId, state, failedReason: job.failedReason });
         },

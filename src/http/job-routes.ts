@@ -2,6 +2,7 @@ import type { Job, JobState, Queue } from "bullmq";
 import type { Router } from "express";
 import { NotFoundError } from "../../core/errors.js";
 import { LIFECYCLE_JOB_PREFIXES } from "../queues/lifecycle-queue.js";
+import { readJob } from "../queues/read-job.js";
 import type { Runtime } from "../runtime.js";
 import { route, strictRouter } from "./route.js";
 
@@ -50,10 +51,16 @@ export function jobRoutes(runtime: Runtime, lifecycleQueue: Queue): Router {
     "/v1/jobs/:id",
     route(async (req, res) => {
       const id = String(req.params.id);
-      const job = LIFECYCLE_JOB_PREFIXES.some((prefix) => id.startsWith(prefix)) ? await lifecycleQueue.getJob(id) : await queue.getJob(id);
-      if (!job) throw new NotFoundError(`job ${req.params.id} not found (finished jobs are kept for the last ${config.queue.keepCompleted})`);
-      res.json(jobView(job, await job.getState()));
+      const view = await readJobView(LIFECYCLE_JOB_PREFIXES.some((prefix) => id.startsWith(prefix)) ? lifecycleQueue : queue, id);
+      if (!view) throw new NotFoundError(`job ${req.params.id} not found (finished jobs are kept for the last ${config.queue.keepCompleted})`);
+      res.json(view);
     }),
   );
   return router;
+}
+
+/** GET /v1/jobs/:id's answer, read so that a finished state comes with its result (see readJob). */
+export async function readJobView(queue: Pick<Queue, "getJob">, id: string): Promise<JobView | undefined> {
+  const found = await readJob((jobId) => queue.getJob(jobId), id);
+  return found && jobView(found.job, found.state);
 }

@@ -94,7 +94,10 @@ export async function putDocument(url: string, id: string, text: string, fields:
   const response = await uploadDocument(url, { name: `${id}.md`, content: text }, fields, "PUT", `/v1/documents/${id}`);
   const body = (await response.json()) as { jobId: string; error?: { message: string } };
   if (!response.ok) throw new Error(`PUT ${id}: ${response.status} ${body.error?.message}`);
-  return (await waitForJob(url, body.jobId)) as { state: string; failedReason?: string; result?: Record<string, unknown> };
+  const job = (await waitForJob(url, body.jobId)) as { state: string; failedReason?: string; result?: Record<string, unknown> };
+  // Say why when a test expected a result and the job failed instead.
+  if (job.state === "failed") console.error(`job ${body.jobId} for ${id} failed: ${job.failedReason}`);
+  return job;
 }
 
 export async function deleteDocument(url: string, id: string): Promise<{ state: string; result?: Record<string, unknown> }> {
