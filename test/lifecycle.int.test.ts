@@ -1,5 +1,5 @@
-import { spawn } from "node:child_process";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { cliRunner } from "./support/cli.js";
 import { putDocument, searchApi, startStack, waitForJob, type Stack } from "./support/stack.js";
 
 const post = async (url: string, path: string, body: unknown, actor = "alice") => {
@@ -114,16 +114,7 @@ describe("ragops index and ragops audit", () => {
 
   it("builds, lists, swaps, rolls back and shows the audit trail", async () => {
     const env = { ...process.env, RAGOPS_DATA_DIR: stack.config.dataDir, REDIS_URL: stack.config.redis.url, RAGOPS_REDIS_PREFIX: stack.config.redis.prefix };
-    // Asynchronous: the worker that runs the build lives in this test process, whose event loop must keep turning.
-    const cli = (...args: string[]) =>
-      new Promise<{ status: number | null; out: string; err: string }>((resolve) => {
-        const child = spawn(process.execPath, ["--import", "tsx", "src/cli/main.ts", ...args], { env });
-        let out = "";
-        let err = "";
-        child.stdout.on("data", (d: Buffer) => (out += d.toString()));
-        child.stderr.on("data", (d: Buffer) => (err += d.toString()));
-        child.on("exit", (status) => resolve({ status, out, err }));
-      });
+    const cli = cliRunner(env);
     const created = await cli("index", "create", "--chunk-size", "300", "--dimensions", "256", "--wait");
     expect(created.status, created.err).toBe(0);
     expect(created.out).toMatch(/v2 is ready: 1 documents/);

@@ -1,8 +1,6 @@
 import { spawn } from "node:child_process";
 import { writeFile } from "node:fs/promises";
-import { readJob } from "../queues/read-job.js";
 import { resolve } from "node:path";
-import cliProgress from "cli-progress";
 import type { Command } from "commander";
 import { InvalidRequestError } from "../../core/errors.js";
 import { getGoldenSetRecord, parseGoldenSetRef } from "../../indexer/evaluation/golden-store.js";
@@ -10,7 +8,7 @@ import { evaluationIdSchema, readReport, readRunFile, type EvaluationReport } fr
 import { getVersion } from "../../indexer/lifecycle/versions.js";
 import { enqueueEvaluate } from "../queues/lifecycle-queue.js";
 import { renderEvaluationPage } from "../reports/evaluation-page.js";
-import { actor, lifecycleConfigFrom, withLifecycle, type CliLifecycle } from "./lifecycle-session.js";
+import { actor, followLifecycleJob, lifecycleConfigFrom, withLifecycle, type CliLifecycle } from "./lifecycle-session.js";
 import { formatEvaluation } from "./output.js";
 
 interface EvalOptions {
@@ -101,23 +99,5 @@ async function openInBrowser(file: string): Promise<string> {
 
 /** Follows an evaluate job with a progress bar; returns its report id, or throws with the job's failure. */
 async function followEvaluation(deps: CliLifecycle, jobId: string): Promise<string> {
-  const bar = process.stderr.isTTY ? new cliProgress.SingleBar({ format: "evaluating [{bar}] {value}/{total} questions", hideCursor: true }, cliProgress.Presets.shades_classic) : undefined;
-  let started = false;
-  for (;;) {
-    const found = await readJob((id) => deps.lifecycleQueue.getJob(id), jobId);
-    if (!found) throw new InvalidRequestError(`evaluation job ${jobId} not found`);
-    const { job, state } = found;
-    const [done, total] = ((job.progress as { detail?: string } | undefined)?.detail ?? "").split(" ")[0]?.split("/").map(Number) ?? [];
-    if (bar && total) {
-      if (!started) bar.start(total, 0);
-      started = true;
-      bar.update(done ?? 0);
-    }
-    if (state === "completed" || state === "failed") {
-      bar?.stop();
-      if (state === "failed") throw new Error(`the evaluation failed: ${job.failedReason}`);
-      return (job.returnvalue as { reportId: string }).reportId;
-    }
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
+  return ((await followLifecycleJob(deps, jobId, { name: "evaluation", unit: "questions" })) as { reportId: string }).reportId;
 }

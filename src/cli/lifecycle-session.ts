@@ -30,16 +30,15 @@ export async function withLifecycle<T>(config: Config, fn: (deps: CliLifecycle) 
   }
 }
 
-/** Follows a build job to its end with a progress bar; throws with the reason when it fails. */
-export async function followBuild(deps: CliLifecycle, jobId: string): Promise<void> {
-  const bar = process.stderr.isTTY ? new cliProgress.SingleBar({ format: "building [{bar}] {value}/{total} documents", hideCursor: true }, cliProgress.Presets.shades_classic) : undefined;
+/** Follows a lifecycle job (build or evaluation) to its end with a progress bar over `unit`; returns its result, or throws with the reason it failed. */
+export async function followLifecycleJob(deps: CliLifecycle, jobId: string, what: { name: string; unit: string }): Promise<unknown> {
+  const bar = process.stderr.isTTY ? new cliProgress.SingleBar({ format: `${what.name === "build" ? "building" : "evaluating"} [{bar}] {value}/{total} ${what.unit}`, hideCursor: true }, cliProgress.Presets.shades_classic) : undefined;
   let started = false;
   for (;;) {
     const found = await readJob((id) => deps.lifecycleQueue.getJob(id), jobId);
-    if (!found) throw new InvalidRequestError(`build job ${jobId} not found`);
+    if (!found) throw new InvalidRequestError(`${what.name} job ${jobId} not found`);
     const { job, state } = found;
-    const detail = (job.progress as { detail?: string } | undefined)?.detail ?? "";
-    const [done, total] = detail.split(" ")[0]?.split("/").map(Number) ?? [];
+    const [done, total] = ((job.progress as { detail?: string } | undefined)?.detail ?? "").split(" ")[0]?.split("/").map(Number) ?? [];
     if (bar && total) {
       if (!started) bar.start(total, 0);
       started = true;
@@ -47,9 +46,14 @@ export async function followBuild(deps: CliLifecycle, jobId: string): Promise<vo
     }
     if (state === "completed" || state === "failed") {
       bar?.stop();
-      if (state === "failed") throw new Error(`the build failed: ${job.failedReason}`);
-      return;
+      if (state === "failed") throw new Error(`the ${what.name} failed: ${job.failedReason}`);
+      return job.returnvalue;
     }
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
+}
+
+/** Follows a build job to its end with a progress bar; throws with the reason when it fails. */
+export async function followBuild(deps: CliLifecycle, jobId: string): Promise<void> {
+  await followLifecycleJob(deps, jobId, { name: "build", unit: "documents" });
 }

@@ -1,5 +1,5 @@
-import { spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
+import { cliRunner } from "../support/cli.js";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { evaluateRun, trecMeasures } from "../../indexer/evaluation/metrics.js";
@@ -91,16 +91,7 @@ describe("evaluations over HTTP", () => {
 
   it("runs from the CLI: ragops eval prints the metric table with CIs against live and the gate's verdict, and writes the TREC run", async () => {
     const env = { ...process.env, RAGOPS_DATA_DIR: stack.config.dataDir, REDIS_URL: stack.config.redis.url, RAGOPS_REDIS_PREFIX: stack.config.redis.prefix };
-    // Asynchronous: the worker that runs the job lives in this test process, whose event loop must keep turning.
-    const cli = (...args: string[]) =>
-      new Promise<{ status: number | null; out: string; err: string }>((resolve) => {
-        const child = spawn(process.execPath, ["--import", "tsx", "src/cli/main.ts", ...args], { env });
-        let out = "";
-        let err = "";
-        child.stdout.on("data", (d: Buffer) => (out += d.toString()));
-        child.stderr.on("data", (d: Buffer) => (err += d.toString()));
-        child.on("exit", (status) => resolve({ status, out, err }));
-      });
+    const cli = cliRunner(env);
     const trecOut = join(stack.config.dataDir, "cli-run.txt");
     const ran = await cli("eval", "v2", "--golden", "mini", "--k", "10", "--trec-out", trecOut);
     expect(ran.status, ran.err).toBe(0);
