@@ -22,6 +22,8 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "nod
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { loadConfig } from "../config/load.js";
+import type { Config } from "../config/schema.js";
+import { createLanceDbIndex, type LanceDbIndex, type SearchPathState } from "../indexer/indexes/lancedb.js";
 import { bootstrapMeanCI, streamSeed } from "../indexer/evaluation/bootstrap.js";
 import { parseGoldenSet, serializeGoldenSet, type GoldenQuestion } from "../indexer/evaluation/golden-set.js";
 import { putGoldenSet } from "../indexer/evaluation/golden-store.js";
@@ -175,6 +177,50 @@ function compareWithFiles(report: EvaluationReport, runPath: string, qrelsPath: 
   return { identical: sameQuestions && perQuestion === 0 && average === 0, questionsCompared: fromFiles.queries.length, valuesCompared: values, maxAbsDiffPerQuestion: perQuestion, maxAbsDiffAverage: average, scoreFromFileSeconds };
 }
 
+interface FlatComparison {
+  /** The same questions' top k from LanceDB's own flat search (memoryScanMaxRows 0), seconds. */
+  lanceFlatSeconds: number;
+  /** From the search path the evaluation used (the in-memory snapshot), seconds. */
+  servedSeconds: number;
+  servedPath: SearchPathState;
+  /** Questions whose top k is the same ids in the same order on both paths. */
+  sameOrder: number;
+  /** Questions whose top k holds the same ids (order may differ among equal scores). */
+  sameSet: number;
+  maxScoreDiff: number;
+}
+
+/** The live version's top k for every question from the served path and from LanceDB's flat search of the same table, compared. */
+async function compareWithLanceFlat(config: Config, live: OpenVersion, questions: readonly GoldenQuestion[], k: number): Promise<FlatComparison> {
+  const flat = await createLanceDbIndex({ dir: join(config.dataDir, "lancedb"), version: live.record.version, dimensions: live.embedder.identity.dimensions, memoryScanMaxRows: 0 });
+  try {
+    const vectors = await live.embedder.embed(questions.map((q) => q.question), { purpose: "query" });
+    const run = (index: { query: LanceDbIndex["query"] }) =>
+      timed(async () => {
+        const out = [];
+        for (const vector of vectors) out.push(await index.query(vector, { k }));
+        return out;
+      });
+    const served = await run(live.index);
+    const lance = await run(flat);
+    let sameOrder = 0;
+    let sameSet = 0;
+    let maxScoreDiff = 0;
+    served.value.forEach((hits, i) => {
+      const other = lance.value[i] ?? [];
+      const ids = hits.map((h) => h.id);
+      const otherIds = other.map((h) => h.id);
+      if (ids.join() === otherIds.join()) sameOrder += 1;
+      if ([...ids].sort().join() === [...otherIds].sort().join()) sameSet += 1;
+      hits.forEach((h, rank) => (maxScoreDiff = Math.max(maxScoreDiff, Math.abs(h.score - (other[rank]?.score ?? Number.NaN)))));
+    });
+    const servedPath = await (live.index as Partial<LanceDbIndex>).searchPath?.();
+    return { lanceFlatSeconds: lance.seconds, servedSeconds: served.seconds, servedPath: servedPath ?? { path: "lancedb", reason: "not a LanceDB index" }, sameOrder, sameSet, maxScoreDiff };
+  } finally {
+    await flat.close();
+  }
+}
+
 interface Measured {
   k: number;
   /** Whole evaluateVersion calls, seconds, in run order. */
@@ -324,6 +370,15 @@ async function main(): Promise<void> {
         `${r.loadavgBefore.join(" ")} → ${r.loadavgAfter.join(" ")}`,
       ]),
     );
+    process.stderr.write("  the same 1,000 top-10 queries from LanceDB's own flat search, for comparison…\n");
+    const flat = await compareWithLanceFlat(config, live, questions, 10);
+    printTable(
+      ["k = 10, index queries only", "served path", "seconds", "per query (ms)", "same top 10, same order", "same top 10 ids", "max score diff"],
+      [
+        [`served (${flat.servedPath.path === "memory" ? "in-memory exact snapshot" : "LanceDB"})`, flat.servedPath.path, flat.servedSeconds.toFixed(2), ((flat.servedSeconds / QUESTIONS) * 1000).toFixed(2), "-", "-", "-"],
+        ["LanceDB flat search (memoryScanMaxRows 0)", "lancedb", flat.lanceFlatSeconds.toFixed(2), ((flat.lanceFlatSeconds / QUESTIONS) * 1000).toFixed(2), `${flat.sameOrder}/${QUESTIONS}`, `${flat.sameSet}/${QUESTIONS}`, flat.maxScoreDiff.toExponential(1)],
+      ],
+    );
     const k10 = results.find((r) => r.k === 10) as Measured;
     const metTarget = k10.total < TARGET_SECONDS_K10;
     for (const r of results) console.log(`k = ${r.k}: ndcg@10 ${r.means["ndcg@10"]}, hit@10 ${r.means["hit@10"]}, mrr ${r.means.mrr}, map ${r.means.map}; run file ${r.run.lines} lines; identical: ${r.check.identical ? "yes" : "no"} (${r.check.valuesCompared} values over ${r.check.questionsCompared} questions, max abs diff ${Math.max(r.check.maxAbsDiffPerQuestion, r.check.maxAbsDiffAverage)})`);
@@ -342,6 +397,7 @@ async function main(): Promise<void> {
       repeats: REPEATS,
       target: { k: 10, seconds: TARGET_SECONDS_K10, met: metTarget },
       peer: "none named by the issue for this benchmark",
+      searchPath: { ...flat, lanceFlatSeconds: Number(flat.lanceFlatSeconds.toFixed(3)), servedSeconds: Number(flat.servedSeconds.toFixed(3)) },
       results: results.map((r) => ({
         k: r.k,
         seconds: Number(r.total.toFixed(3)),

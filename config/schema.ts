@@ -103,6 +103,13 @@ export const indexSchema = z.strictObject({
   version: versionNameSchema.default("v1").describe("Index version searched and written by default."),
   defaultTopK: defaultTopKSchema,
   maxTopK: z.number().int().min(1).max(1000).default(100).describe("Largest k a search may ask for."),
+  memoryScanMaxRows: z
+    .number()
+    .int()
+    .min(0)
+    .max(10_000_000)
+    .default(100_000)
+    .describe("Largest LanceDB table searched from an exact in-memory snapshot (about 1.5 KB per row at 384 dimensions) instead of LanceDB's own flat scan; 0 turns it off."),
 });
 
 export const queueSchema = z.strictObject({

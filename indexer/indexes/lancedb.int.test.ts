@@ -1,14 +1,36 @@
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { vectorIndexConformance } from "../../test/conformance/vector-index.js";
 import { createLanceDbIndex, toPredicate } from "./lancedb.js";
-import { DimensionMismatchError } from "./vector-index.js";
+import { DimensionMismatchError, type Datapoint, type IndexFilter } from "./vector-index.js";
 
 const freshDir = () => mkdtempSync(join(tmpdir(), "ragops-lance-"));
 
 vectorIndexConformance("LanceDB", (dimensions) => createLanceDbIndex({ dir: freshDir(), version: "v1", dimensions }));
+vectorIndexConformance("LanceDB, every query from the in-memory snapshot", (dimensions) => createLanceDbIndex({ dir: freshDir(), version: "v1", dimensions, awaitSnapshot: true }));
+vectorIndexConformance("LanceDB, every query from LanceDB's flat search", (dimensions) => createLanceDbIndex({ dir: freshDir(), version: "v1", dimensions, memoryScanMaxRows: 0 }));
+
+const TOKENS = ["a", "b", "c"];
+const tokens = fc.subarray(TOKENS);
+const datapointArb = (dims: number) =>
+  fc.record({
+    // Thousandths: real embeddings have no subnormal components (LanceDB's f32 norm of one underflows to 0).
+    vector: fc.array(fc.integer({ min: -1000, max: 1000 }).map((x) => x / 1000), { minLength: dims, maxLength: dims }),
+    documentIds: tokens,
+    tags: tokens,
+    date: fc.option(fc.integer({ min: 0, max: 3 }), { nil: undefined }),
+  });
+const tokenFilter = fc.record({ allow: fc.option(tokens, { nil: undefined }), deny: fc.option(tokens, { nil: undefined }) }, { requiredKeys: [] });
+const filterArb: fc.Arbitrary<IndexFilter> = fc.record(
+  {
+    restricts: fc.record({ documentIds: tokenFilter, tags: tokenFilter }, { requiredKeys: [] }),
+    numeric: fc.array(fc.record({ namespace: fc.constant("date" as const), op: fc.constantFrom("LESS", "LESS_EQUAL", "EQUAL", "GREATER_EQUAL", "GREATER", "NOT_EQUAL" as const), value: fc.integer({ min: 0, max: 3 }) }), { maxLength: 2 }),
+  },
+  { requiredKeys: [] },
+);
 
 describe("LanceDB vector index", () => {
   it("quotes filter values so a value cannot change the predicate", () => {
@@ -47,4 +69,67 @@ describe("LanceDB vector index", () => {
     expect((await index.listIds()).sort()).toEqual(["a", "b"]);
     await index.close();
   });
+
+  it("answers every query and filter from its in-memory snapshot exactly as LanceDB's own flat search does", async () => {
+    const dims = 4;
+    await fc.assert(
+      fc.asyncProperty(fc.array(datapointArb(dims), { minLength: 1, maxLength: 30 }), fc.array(fc.tuple(datapointArb(dims), fc.option(filterArb, { nil: undefined }), fc.integer({ min: 1, max: 40 })), { minLength: 1, maxLength: 5 }), async (points, queries) => {
+        const dir = freshDir();
+        const flat = await createLanceDbIndex({ dir, version: "v1", dimensions: dims, memoryScanMaxRows: 0 });
+        const memory = await createLanceDbIndex({ dir, version: "v1", dimensions: dims, awaitSnapshot: true });
+        const datapoints: Datapoint[] = points.map((p, i) => ({ id: `p${i}`, vector: p.vector, restricts: { documentIds: p.documentIds, tags: p.tags, contentTypes: [] }, numericRestricts: p.date === undefined ? {} : { date: p.date } }));
+        await flat.upsert(datapoints);
+        for (const [q, filter, k] of queries) {
+          const options = { k, ...(filter ? { filter } : {}) };
+          const want = await flat.query(q.vector, options);
+          const got = await memory.query(q.vector, options);
+          // The same scores rank by rank; among equal scores either index may pick, so each id is checked against its own flat score.
+          const flatScore = new Map((await flat.query(q.vector, { ...options, k: 1000 })).map((n) => [n.id, n.score]));
+          expect(got.length).toBe(want.length);
+          got.forEach((n, i) => {
+            expect(n.score).toBeCloseTo((want[i] as { score: number }).score, 5);
+            expect(flatScore.get(n.id)).toBeCloseTo(n.score, 5);
+          });
+        }
+        expect((await memory.searchPath()).path).toBe("memory");
+        await flat.close();
+        await memory.close();
+      }),
+      { numRuns: 25 },
+    );
+  });
+
+  it("sees another process's write on the very next query, and serves from a fresh snapshot after it", async () => {
+    const dir = freshDir();
+    const point = (id: string, vector: number[]): Datapoint => ({ id, vector, restricts: { documentIds: [id], tags: [], contentTypes: [] }, numericRestricts: {} });
+    const searcher = await createLanceDbIndex({ dir, version: "v1", dimensions: 2 });
+    const writer = await createLanceDbIndex({ dir, version: "v1", dimensions: 2, memoryScanMaxRows: 0 });
+    await writer.upsert([point("old", [1, 0])]);
+    expect((await searcher.query([1, 0], { k: 5 })).map((n) => n.id)).toEqual(["old"]);
+    await waitForPath(searcher, "memory");
+    await writer.upsert([point("new", [1, 0.01])]);
+    await writer.remove(["old"]);
+    expect((await searcher.query([1, 0], { k: 5 })).map((n) => n.id)).toEqual(["new"]);
+    await waitForPath(searcher, "memory");
+    expect(await searcher.searchPath()).toMatchObject({ path: "memory", snapshotRows: 1 });
+    expect((await searcher.query([1, 0], { k: 5 })).map((n) => n.id)).toEqual(["new"]);
+    await searcher.close();
+    await writer.close();
+  });
+
+  it("leaves a table above memoryScanMaxRows to LanceDB and says why", async () => {
+    const index = await createLanceDbIndex({ dir: freshDir(), version: "v1", dimensions: 2, memoryScanMaxRows: 2, awaitSnapshot: true });
+    await index.upsert(["a", "b", "c"].map((id, i) => ({ id, vector: [1, i], restricts: { documentIds: [id], tags: [], contentTypes: [] }, numericRestricts: {} })));
+    expect((await index.query([1, 0], { k: 2 })).map((n) => n.id)).toEqual(["a", "b"]);
+    expect(await index.searchPath()).toEqual({ path: "lancedb", reason: "the table has 3 rows, above memoryScanMaxRows (2)" });
+    await index.close();
+  });
 });
+
+/** Queries until the index answers from its snapshot: a reload is started by a query and runs in the background. */
+async function waitForPath(index: Awaited<ReturnType<typeof createLanceDbIndex>>, path: "memory"): Promise<void> {
+  while ((await index.searchPath()).path !== path) {
+    await index.query([1, 0], { k: 1 });
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}

@@ -48,7 +48,7 @@ export function createVersionCatalog(config: Config, store: ObjectStore, embedde
     if (!found) {
       found = (async () => {
         const embedder = embedderFor(record.config.embedder);
-        const index = await openVectorIndex(versionIndex(record), { dataDir: config.dataDir, version: record.version, dimensions: embedder.identity.dimensions });
+        const index = await openVectorIndex(versionIndex(record), { dataDir: config.dataDir, version: record.version, dimensions: embedder.identity.dimensions, memoryScanMaxRows: config.index.memoryScanMaxRows });
         return { record, profile: profileKey(record.config), embedder, cache: createEmbeddingCache(store, embedder.identity), index };
       })();
       found.catch(() => opened.delete(record.version));
