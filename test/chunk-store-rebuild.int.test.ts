@@ -33,7 +33,10 @@ describe("a chunk store lost from Redis", () => {
     const restarted = await startWorkers(stack.runtime);
     try {
       expect(await stack.runtime.redis.exists(key)).toBe(1);
-      expect((await searchApi(stack.url, query)).body.results).toEqual(before);
+      const after = (await searchApi(stack.url, query)).body.results as Array<{ score: number }>;
+      // The same hits; a score may differ in its last rounded digit, as LanceDB's flat search computes in float32 and the in-memory snapshot in float64.
+      expect(after.map(({ score: _, ...hit }) => hit)).toEqual((before as Array<{ score: number }>).map(({ score: _, ...hit }) => hit));
+      after.forEach((hit, i) => expect(hit.score).toBeCloseTo((before[i] as { score: number }).score, 5));
     } finally {
       await restarted.close(1_000);
     }
