@@ -37,7 +37,8 @@ import { formatRun } from "./trec.js";
  * questions judged by ids). The context metrics read the first max(cutoffs)
  * retrieved contexts, what a RAG would hand to its LLM.
  *
- * Judgments: listed ids are grade 1, `graded` gives grades (0-3). A question
+ * Judgments: listed ids are grade 1, `graded` gives grades (any trec_eval
+ * reads; a negative one is unjudged, as in qrels). A question
  * with reference contexts and no ids is judged by them: each retrieved chunk
  * whose text matches a reference context (ragas' similarity ≥ 0.5) is
  * relevant (grade 1), at the set's level (its chunk, or its documents).
@@ -135,7 +136,7 @@ export async function evaluateVersion(deps: EvaluateDeps, request: EvaluateReque
     cutoffs,
     createdAt: new Date().toISOString(),
     questions: scored.map((s) => s.row),
-    aggregates: aggregate(
+    aggregates: aggregateRows(
       scored.map((s) => s.row),
       deps.evaluation.bootstrap,
     ),
@@ -165,13 +166,13 @@ export async function readRunFile(store: ObjectStore, id: string): Promise<strin
   return (await store.get(report.trec.run)).body.toString("utf8");
 }
 
-interface ScoredQuestion {
+export interface ScoredQuestion {
   row: QuestionRow;
   ranking: ScoredDoc[];
   judgments: Map<string, number>;
 }
 
-type ResolveRef = (ref: string) => string;
+export type ResolveRef = (ref: string) => string;
 
 /** `<documentId>#<ordinal>` references become the chunk hashes the version's chunking profile cut at those positions. */
 async function chunkRefResolver(store: ObjectStore, target: OpenVersion, questions: readonly GoldenQuestion[]): Promise<ResolveRef> {
@@ -212,7 +213,12 @@ function contextJudgments(question: GoldenQuestion, hits: readonly RetrievedChun
   return judgments;
 }
 
-function scoreQuestion(question: GoldenQuestion, hits: readonly RetrievedChunk[], level: JudgmentLevel, cutoffs: readonly number[], resolve: ResolveRef): ScoredQuestion {
+/**
+ * One question's row: its judgments at the set's level (chunk references
+ * resolved by `resolve`), the ranking scored, and every metric. What an
+ * evaluation run does with each question once retrieval has answered it.
+ */
+export function scoreQuestion(question: GoldenQuestion, hits: readonly RetrievedChunk[], level: JudgmentLevel, cutoffs: readonly number[], resolve: ResolveRef = (ref) => ref): ScoredQuestion {
   const byIds = idJudgments(question, level, resolve);
   const judgedByIds = byIds.size > 0;
   const judgments = judgedByIds ? byIds : contextJudgments(question, hits, level);
@@ -266,7 +272,7 @@ function scoreQuestion(question: GoldenQuestion, hits: readonly RetrievedChunk[]
 }
 
 /** Means with seeded 95 % bootstrap intervals, over the questions that have each metric. */
-function aggregate(rows: readonly QuestionRow[], bootstrap: EvaluationConfig["bootstrap"]): Record<string, Aggregate> {
+export function aggregateRows(rows: readonly QuestionRow[], bootstrap: EvaluationConfig["bootstrap"]): Record<string, Aggregate> {
   const names = [...new Set(rows.flatMap((r) => Object.keys(r.metrics)))];
   const out: Record<string, Aggregate> = {};
   for (const name of names) {
