@@ -12,6 +12,7 @@ import type { GateVerdict } from "./gate.js";
 import { parseChunkRef, type GoldenQuestion, type JudgmentLevel } from "./golden-set.js";
 import { readGoldenSet } from "./golden-store.js";
 import { compareBytes, evaluateQuery, type ScoredDoc } from "./metrics.js";
+import { containedContextPrecision, containedContextRecall } from "./contained.js";
 import { chunkRanking, rankingFor } from "./rankings.js";
 import { idContextPrecision, idContextRecall, nonLlmContextPrecision, nonLlmContextRecall, RAGAS_DEFAULT_THRESHOLD, stringSimilarity } from "./ragas.js";
 import { retrieveAll, type RetrievedChunk } from "./retrieve.js";
@@ -32,10 +33,13 @@ import { formatRun } from "./trec.js";
  *
  * Metric names (what the gate config names): hit@k, precision@k, recall@k,
  * ndcg@k for each configured cutoff, mrr, map, rprec; context_precision and
- * context_recall (ragas' non-LLM forms, for questions with reference contexts)
- * and id_context_precision and id_context_recall (ragas' id-based forms, for
- * questions judged by ids). The context metrics read the first max(cutoffs)
- * retrieved contexts, what a RAG would hand to its LLM.
+ * context_recall (ragas' non-LLM forms, for questions with reference contexts),
+ * contained_context_precision and contained_context_recall (the same with a
+ * reference found when it occurs approximately inside a retrieved text,
+ * contained.ts: what works for sentence-long references and paragraph-long
+ * chunks) and id_context_precision and id_context_recall (ragas' id-based
+ * forms, for questions judged by ids). The context metrics read the first
+ * max(cutoffs) retrieved contexts, what a RAG would hand to its LLM.
  *
  * Judgments: listed ids are grade 1, `graded` gives grades (any trec_eval
  * reads; a negative one is unjudged, as in qrels). A question
@@ -244,6 +248,8 @@ export function scoreQuestion(question: GoldenQuestion, hits: readonly Retrieved
       .map((c) => (hits.find((h) => h.chunkId === c.docno) as RetrievedChunk).text);
     metrics.context_precision = nonLlmContextPrecision(contexts, question.referenceContexts);
     metrics.context_recall = nonLlmContextRecall(contexts, question.referenceContexts);
+    metrics.contained_context_precision = containedContextPrecision(contexts, question.referenceContexts);
+    metrics.contained_context_recall = containedContextRecall(contexts, question.referenceContexts);
   }
   if (judgedByIds && relevant.length > 0) {
     const ids = ranking.slice(0, depth).map((d) => d.docno);
