@@ -34,6 +34,7 @@ describe("evaluation config", () => {
     expect(() => loadConfig({ env: {}, overrides: { evaluation: { gate: { thresholds: { "recall@100": 0.8 } } } } })).toThrowError(/evaluation\.gate\.thresholds.*recall@100.*cutoffs \(1, 3, 5, 10\)/);
     expect(() => loadConfig({ env: {}, overrides: { evaluation: { gate: { tail: { metrics: ["ndgc@10"] } } } } })).toThrowError(/evaluation\.gate\.tail\.metrics.*ndgc@10.*known/);
     expect(() => loadConfig({ env: {}, overrides: { evaluation: { cutoffs: [5], gate: { thresholds: { "hit@5": 0.5, context_recall: 0.5 }, nonRegression: { metrics: ["map"] }, tail: { metrics: ["precision@5"] } } } } })).not.toThrow();
+    expect(() => loadConfig({ env: {}, overrides: { evaluation: { gate: { thresholds: { contained_context_recall: 0.5 }, nonRegression: { metrics: ["contained_context_precision"] } } } } })).not.toThrow();
     expect(() => loadConfig({ env: {}, overrides: { evaluation: { defaultK: 500, maxTopK: 100 } } })).toThrowError(/evaluation\.defaultK/);
   });
 });

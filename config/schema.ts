@@ -152,7 +152,7 @@ export const gateSchema = z.strictObject({
 
 /** Metrics a report holds per cutoff (`ndcg@10`), and without one. Kept in step with indexer/evaluation/run.ts. */
 export const CUTOFF_METRICS = ["hit", "precision", "recall", "ndcg"] as const;
-export const PLAIN_METRICS = ["mrr", "map", "rprec", "context_precision", "context_recall", "id_context_precision", "id_context_recall"] as const;
+export const PLAIN_METRICS = ["mrr", "map", "rprec", "context_precision", "context_recall", "contained_context_precision", "contained_context_recall", "id_context_precision", "id_context_recall"] as const;
 
 /** Gate metrics no report would hold (a typo, or a cutoff the reports do not compute): refused at start, not at the first evaluation. */
 function gateMetricProblems(evaluation: { cutoffs: number[]; gate: z.infer<typeof gateSchema> }): { path: (string | number)[]; message: string }[] {

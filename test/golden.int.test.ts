@@ -59,7 +59,7 @@ describe("golden sets over HTTP", () => {
   });
 
   it("rejects an invalid set with 400 naming each bad line and field, and stores nothing", async () => {
-    const bad = [JSON.stringify({ question: "ok", relevantDocuments: ["a"] }), JSON.stringify({ question: "no judgment" }), JSON.stringify({ question: "x", graded: [{ id: "a", grade: 7 }] })].join("\n");
+    const bad = [JSON.stringify({ question: "ok", relevantDocuments: ["a"] }), JSON.stringify({ question: "no judgment" }), JSON.stringify({ question: "x", graded: [{ id: "a", grade: 128 }] })].join("\n");
     const response = await post("broken", bad);
     expect(response.status).toBe(400);
     const body = (await response.json()) as ErrorBody;

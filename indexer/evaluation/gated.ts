@@ -1,7 +1,7 @@
 import { ConflictError } from "../../core/errors.js";
 import { readAlias } from "../lifecycle/alias.js";
 import { appendAudit } from "../lifecycle/audit.js";
-import { cannotServe, getVersion, moveVersion, patchVersion, type LastEvaluation } from "../lifecycle/versions.js";
+import { cannotServe, getVersion, moveVersion, type LastEvaluation } from "../lifecycle/versions.js";
 import { evaluateGate, type QuestionMetrics } from "./gate.js";
 import { evaluateVersion, saveReport, type EvaluateDeps, type EvaluateRequest, type EvaluationReport } from "./run.js";
 
@@ -9,11 +9,14 @@ import { evaluateVersion, saveReport, type EvaluateDeps, type EvaluateRequest, t
  * Evaluating a version is what earns it promotion. A candidate (any version
  * but the live one) is evaluated, then live on the same golden set version
  * (fresh: live follows the corpus, so an older live report may be stale), and
- * the gate compares the two question by question (gate.ts). A passing verdict
- * moves the candidate to evaluated and records the report on it; a failing
- * one leaves its state alone (a ready version stays ready: evaluation-failed
- * would mark it unable to serve) and records the failing report, which swap
- * then names. The live version evaluated on its own is only measured.
+ * the gate compares the two question by question (gate.ts). The verdict moves
+ * the candidate with the report id, so its state tells the truth about its
+ * latest evaluation: a pass moves it to evaluated (evaluation-passed); a fail
+ * moves an evaluated version back to ready and keeps a ready one ready
+ * (evaluation-gate-failed; not evaluation-failed, which would mark it unable
+ * to serve), with the failing report as lastEvaluation, which swap then names.
+ * Either way the audit log gets an evaluate entry with the report id. The live
+ * version evaluated on its own is only measured.
  */
 export async function evaluateWithGate(deps: EvaluateDeps, request: EvaluateRequest & { actor: string }): Promise<EvaluationReport> {
   const { alias } = await readAlias(deps.store);
@@ -42,9 +45,8 @@ export async function evaluateWithGate(deps: EvaluateDeps, request: EvaluateRequ
   await saveReport(deps.store, report);
 
   const lastEvaluation: LastEvaluation = { reportId: report.id, passed: verdict.passed, goldenSet, summary: verdict.summary, at: report.createdAt };
-  // Only a version whose build finished moves; evaluation-passed keeps an evaluated version evaluated, with the new report.
-  if (verdict.passed && (record.state === "ready" || record.state === "evaluated")) await moveVersion(deps.store, request.version, "evaluation-passed", { reportId: report.id, lastEvaluation });
-  else await patchVersion(deps.store, request.version, { lastEvaluation });
+  // cannotServe let only a ready or evaluated record through; the move is by compare-and-swap, so a version retired meanwhile refuses it.
+  await moveVersion(deps.store, request.version, verdict.passed ? "evaluation-passed" : "evaluation-gate-failed", { reportId: report.id, lastEvaluation });
   await appendAudit(deps.store, { actor: request.actor, action: "evaluate", version: request.version, reportId: report.id, reason: `gate ${verdict.summary} on ${describe(report)}${live ? ` against live ${live.version} (${live.id})` : ""}` });
   return report;
 }

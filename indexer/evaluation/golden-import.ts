@@ -1,5 +1,5 @@
 import { InvalidRequestError } from "../../core/errors.js";
-import { MAX_GRADE, MAX_REPORTED_ERRORS, parseGoldenSet, serializeGoldenSet, type GoldenQuestion, type GoldenSet } from "./golden-set.js";
+import { MAX_GRADE, MAX_REPORTED_ERRORS, MIN_GRADE, parseGoldenSet, serializeGoldenSet, type GoldenQuestion, type GoldenSet } from "./golden-set.js";
 
 /**
  * A TREC test collection (topics + qrels) as a golden set judged by document
@@ -11,8 +11,9 @@ import { MAX_GRADE, MAX_REPORTED_ERRORS, parseGoldenSet, serializeGoldenSet, typ
  *   (end tags optional, as in TREC 1-8);
  * - TSV, `qid<TAB>question` per line, as MS MARCO and TREC RAG ship them.
  *
- * Qrels are `qid iter docno rel`: rel >= 1 relevant (kept as the grade),
- * 0 judged not relevant (kept as grade 0), negative unjudged (skipped).
+ * Qrels are `qid iter docno rel`, and every rel is kept as the grade, as
+ * trec_eval reads it: >= 1 relevant, 0 judged not relevant, negative in the
+ * pool but unjudged (see MAX_GRADE in golden-set.ts for how each is scored).
  */
 
 // ---------------------------------------------------------------------------
@@ -156,18 +157,20 @@ function checkUniqueTopics(topics: Topic[]): Topic[] {
 
 export interface TrecImport {
   set: GoldenSet;
-  /** Topics with no judged document (none in the qrels, or only unjudged ones): not questions. */
+  /** Topics without a qrels line: not questions (trec_eval does not score them either). */
   skippedTopics: string[];
-  /** Qrels lines with a negative rel (in the pool, unjudged). */
+  /** Qrels lines with a negative rel (in the pool, unjudged), kept with their grade. */
   unjudged: number;
 }
 
 /**
- * Builds the golden set: one question per topic that has a judged document, in
- * topic order, with `graded` holding every judged docno (grade = rel, 0
- * included: judged not relevant) and `relevantDocuments` those with rel >= 1.
- * Refused: qrels topics the topics file lacks (they would have no question)
- * and grades above MAX_GRADE.
+ * Builds the golden set: one question per topic that has a qrels line, in
+ * topic order, with `graded` holding every docno of its qrels with rel as the
+ * grade (0 and negative included) and `relevantDocuments` those with rel >= 1.
+ * A topic whose lines are all unjudged is still a question, as trec_eval
+ * still counts it (0 in every measure). Refused: qrels topics the topics file
+ * lacks (they would have no question) and rels outside trec_eval's
+ * MIN_GRADE..MAX_GRADE.
  */
 export function importTrec(topicsText: string, qrelsText: string, options: { topicField?: TopicField; tags?: string[] } = {}): TrecImport {
   const topics = parseTopicsText(topicsText, options.topicField);
@@ -182,15 +185,14 @@ export function importTrec(topicsText: string, qrelsText: string, options: { top
       if (!missing.has(q.qid)) missing.set(q.qid, q.line);
       continue;
     }
-    if (q.rel < 0) {
-      unjudged += 1;
+    if (q.rel < MIN_GRADE || q.rel > MAX_GRADE) {
+      errors.add(q.line, `relevance ${q.rel} is outside ${MIN_GRADE}..${MAX_GRADE}, the range trec_eval reads`);
       continue;
     }
-    if (q.rel > MAX_GRADE) {
-      errors.add(q.line, `relevance ${q.rel} is above the golden-set scale 0-${MAX_GRADE}; map the grades first`);
-      continue;
-    }
-    byTopic.set(q.qid, [...(byTopic.get(q.qid) ?? []), q]);
+    if (q.rel < 0) unjudged += 1;
+    const judged = byTopic.get(q.qid);
+    if (judged) judged.push(q);
+    else byTopic.set(q.qid, [q]);
   }
   for (const [qid, line] of missing) errors.add(line, `topic ${qid} is judged but not in the topics file`);
   errors.throwIfAny();
@@ -212,7 +214,7 @@ export function importTrec(topicsText: string, qrelsText: string, options: { top
       ...(options.tags?.length ? { tags: options.tags } : {}),
     });
   }
-  if (questions.length === 0) throw new InvalidRequestError(`no topic has a judged document (${topics.length} topics, ${qrels.length} qrels lines): check that the topic ids of both files match`);
+  if (questions.length === 0) throw new InvalidRequestError(`no topic has a qrels line (${topics.length} topics, ${qrels.length} qrels lines): check that the topic ids of both files match`);
   // Through the golden-set parser, so an import is held to exactly the rules of an upload.
   return { set: parseGoldenSet(serializeGoldenSet(questions)), skippedTopics, unjudged };
 }

@@ -71,26 +71,34 @@ describe("parseGoldenSet", () => {
     expect(error.issues).toEqual([{ line: 2, path: "id", message: expect.stringMatching(/duplicate question id "1" \(line 1 has it/) }]);
   });
 
-  it("rejects out-of-range grades, duplicate ids in a list, a bad chunk reference and a relevant id graded 0, each with its path", () => {
+  it("accepts every grade trec_eval reads, -127 to 127 (negative: in the pool, unjudged), as it is", () => {
+    const graded = [-127, -1, 0, 4, 17, 127].map((grade, i) => ({ id: `d${i}`, grade }));
+    expect(parseGoldenSet(jsonl({ id: "q", question: "a", graded })).questions[0]?.graded).toEqual(graded);
+  });
+
+  it("rejects out-of-range grades, duplicate ids in a list, a bad chunk reference and a relevant id graded 0 or below, each with its path", () => {
     const error = rejection(
       jsonl(
-        { question: "a", graded: [{ id: "d", grade: 4 }] },
+        { question: "a", graded: [{ id: "d", grade: 128 }, { id: "e", grade: -128 }] },
         { question: "b", relevantDocuments: ["d", "d"] },
         { question: "c", relevantChunks: ["not a ref"] },
         { question: "e", relevantDocuments: ["d"], graded: [{ id: "d", grade: 0 }] },
         { question: "f", graded: [{ id: "d", grade: 1.5 }] },
         "not json",
         "[1]",
+        { question: "g", relevantDocuments: ["d"], graded: [{ id: "d", grade: -1 }] },
       ),
     );
     expect(error.issues.map((i) => [i.line, i.path])).toEqual([
       [1, "graded.0.grade"],
+      [1, "graded.1.grade"],
       [2, "relevantDocuments.1"],
       [3, "relevantChunks.0"],
       [4, "graded.0.grade"],
       [5, "graded.0.grade"],
       [6, ""],
       [7, ""],
+      [8, "graded.0.grade"],
     ]);
   });
 
@@ -123,7 +131,7 @@ const documentQuestion = fc.record(
     question: text,
     relevantDocuments: docIds,
     referenceContexts: fc.array(text, { minLength: 1, maxLength: 3 }),
-    graded: fc.uniqueArray(fc.record({ id: word, grade: fc.integer({ min: 1, max: 3 }) }), { selector: (g) => g.id, minLength: 1, maxLength: 4 }),
+    graded: fc.uniqueArray(fc.record({ id: word, grade: fc.integer({ min: 1, max: 127 }) }), { selector: (g) => g.id, minLength: 1, maxLength: 4 }),
     tags: fc.array(word, { maxLength: 3 }),
   },
   { requiredKeys: ["question", "relevantDocuments"] },
@@ -145,7 +153,7 @@ describe("golden set serialisation (property)", () => {
     ["relevantDocuments", [], "relevantDocuments"],
     ["relevantDocuments", ["has space"], "relevantDocuments.0"],
     ["relevantChunks", ["nope"], "relevantChunks.0"],
-    ["graded", [{ id: "d", grade: 9 }], "graded.0.grade"],
+    ["graded", [{ id: "d", grade: 200 }], "graded.0.grade"],
     ["graded", [{ id: "d", grade: 1, extra: true }], "graded.0"],
     ["tags", "t", "tags"],
     ["id", "", "id"],

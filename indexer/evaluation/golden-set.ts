@@ -13,17 +13,33 @@ import { RagopsError } from "../../core/errors.js";
  * Judgments, at least one kind per line:
  * - `relevantDocuments`: document ids (any id without whitespace, so TREC docnos fit as they are);
  * - `relevantChunks`: chunk references (see {@link parseChunkRef});
- * - `graded`: `{id, grade}` with grade 0-3 (0 = judged not relevant); ids are read at the set's level;
+ * - `graded`: `{id, grade}`, an integer grade as TREC qrels give it (see {@link MAX_GRADE}); ids are read at the set's level;
  * - `referenceContexts`: passages a good retrieval returns, matched to retrieved chunk texts by string similarity.
  *
  * An id listed as relevant counts as grade 1 unless `graded` gives it a grade;
- * `graded` may not give it 0. A set is judged at one level: document ids or
+ * `graded` may not give it 0 or less. A set is judged at one level: document ids or
  * chunk references (see {@link judgmentLevel}); reference contexts go with
  * either.
  */
 
-/** Grades run 0 (judged, not relevant) to 3 (highly relevant), as in TREC RAG and MS MARCO qrels. */
-export const MAX_GRADE = 3;
+/**
+ * Grades are what TREC qrels hold, scored as trec_eval 10.0 scores them, so a
+ * test collection is usable as it is (TREC RAG and MS MARCO grade 0-3, older
+ * collections up to 4 and beyond):
+ * - a grade ≥ 1 is relevant (trec_eval's default relevance level), and its
+ *   value is its nDCG gain;
+ * - 0 is judged not relevant;
+ * - a negative grade is "in the pool, unjudged" (form_res_rels.c): never
+ *   relevant, no gain, not counted among the judged documents — the same as a
+ *   document absent from the judgments for every metric a report holds — but
+ *   kept, so the question stays a query with judgments as trec_eval counts it,
+ *   and the qrels a report writes are the collection's own.
+ * The range is the one trec_eval documents for rel (get_qrels.c: "an integer
+ * between -127 and 127"); it sizes an array by the highest grade, so a larger
+ * one is a mistake, not a scale.
+ */
+export const MIN_GRADE = -127;
+export const MAX_GRADE = 127;
 /** Errors reported in one rejection; more are counted, not listed. */
 export const MAX_REPORTED_ERRORS = 50;
 
@@ -65,7 +81,7 @@ export const goldenQuestionSchema = z
     relevantChunks: z.array(chunkRef).min(1).max(10_000).superRefine(unique("chunk reference")).optional(),
     referenceContexts: z.array(z.string().trim().min(1, "a reference context is empty").max(100_000)).min(1).max(1_000).optional(),
     graded: z
-      .array(z.strictObject({ id: judgedId, grade: z.int().min(0).max(MAX_GRADE) }))
+      .array(z.strictObject({ id: judgedId, grade: z.int().min(MIN_GRADE).max(MAX_GRADE) }))
       .min(1)
       .max(10_000)
       .superRefine((entries, ctx) => unique("graded id")(entries.map((e) => e.id), ctx))
@@ -81,7 +97,7 @@ export const goldenQuestionSchema = z
     }
     const listed = new Set([...(q.relevantDocuments ?? []), ...(q.relevantChunks ?? [])]);
     q.graded?.forEach((g, i) => {
-      if (g.grade === 0 && listed.has(g.id)) ctx.addIssue({ code: "custom", path: ["graded", i, "grade"], message: `${JSON.stringify(g.id)} is listed as relevant but graded 0` });
+      if (g.grade <= 0 && listed.has(g.id)) ctx.addIssue({ code: "custom", path: ["graded", i, "grade"], message: `${JSON.stringify(g.id)} is listed as relevant but graded ${g.grade}` });
     });
   });
 
@@ -124,20 +140,29 @@ export class InvalidGoldenSetError extends RagopsError {
 
 const describeIssue = (issue: GoldenSetIssue) => `${issue.line > 0 ? `line ${issue.line}` : "golden set"}${issue.path ? `, ${issue.path}` : ""}: ${issue.message}`;
 
-/** The level one question's ids are judged at; undefined when it has only reference contexts. */
-function questionLevel(q: GoldenQuestion): JudgmentLevel | undefined {
+/**
+ * The level one question's ids are judged at; undefined when it has only
+ * reference contexts. "either" for `graded` alone whose every id reads as a
+ * chunk reference: such ids are valid document ids too (document ids may hold
+ * '#', a TREC docno like "doc-7#2" reads as `<documentId>#<ordinal>`), so the
+ * question follows the set's other questions.
+ */
+function questionLevel(q: GoldenQuestion): JudgmentLevel | "either" | undefined {
   if (q.relevantChunks) return "chunk";
   if (q.relevantDocuments) return "document";
-  // Graded alone: chunk references when every id reads as one (document ids never contain '#';
-  // a 64-hex id is read as a chunk hash), else document ids (a TREC docno like "msmarco_v2.1_doc_00_1#4_2").
-  if (q.graded) return q.graded.every((g) => parseChunkRef(g.id)) ? "chunk" : "document";
+  // Graded alone: document ids as soon as one id cannot be a chunk reference (a TREC docno like "msmarco_v2.1_doc_00_1#4_2").
+  if (q.graded) return q.graded.every((g) => parseChunkRef(g.id)) ? "either" : "document";
   return undefined;
 }
 
+const levelPath = (q: GoldenQuestion, level: JudgmentLevel) => (level === "chunk" ? (q.relevantChunks ? "relevantChunks" : "graded") : q.relevantDocuments ? "relevantDocuments" : "graded");
+const levelName = (level: JudgmentLevel) => (level === "chunk" ? "chunk references" : "document ids");
+
 /**
  * The set's level: every question that judges ids judges them at the same
- * level; a set of reference contexts alone is judged on chunks. Returns the
- * issues of the questions that disagree with the first one that decided.
+ * level; a set of reference contexts alone, or of graded chunk references
+ * alone, is judged on chunks. Returns the issues of the questions that
+ * disagree with the first one that decided.
  */
 export function judgmentLevel(questions: readonly GoldenQuestion[], lines?: readonly number[]): { level: JudgmentLevel; issues: GoldenSetIssue[] } {
   let first: { level: JudgmentLevel; line: number } | undefined;
@@ -145,20 +170,21 @@ export function judgmentLevel(questions: readonly GoldenQuestion[], lines?: read
   questions.forEach((q, i) => {
     const level = questionLevel(q);
     const line = lines?.[i] ?? i + 1;
-    if (!level) return;
+    if (level === undefined || level === "either") return;
     if (!first) first = { level, line };
     else if (level !== first.level) {
-      issues.push({ line, path: level === "chunk" ? (q.relevantChunks ? "relevantChunks" : "graded") : q.relevantDocuments ? "relevantDocuments" : "graded", message: `judged by ${level === "chunk" ? "chunk references" : "document ids"}, but line ${first.line} judges by ${first.level === "chunk" ? "chunk references" : "document ids"}: a golden set is judged at one level` });
+      issues.push({ line, path: levelPath(q, level), message: `judged by ${levelName(level)}, but line ${first.line} judges by ${levelName(first.level)}: a golden set is judged at one level` });
     }
   });
-  if (first?.level === "chunk") {
+  const level = first?.level ?? "chunk";
+  if (level === "chunk") {
     questions.forEach((q, i) => {
       q.graded?.forEach((g, j) => {
         if (!parseChunkRef(g.id)) issues.push({ line: lines?.[i] ?? i + 1, path: `graded.${j}.id`, message: `${JSON.stringify(g.id)} is not a chunk reference (64-hex chunk hash or <documentId>#<ordinal>) in a set judged by chunks` });
       });
     });
   }
-  return { level: first?.level ?? "chunk", issues };
+  return { level, issues };
 }
 
 /**

@@ -12,6 +12,7 @@ import type { GateVerdict } from "./gate.js";
 import { parseChunkRef, type GoldenQuestion, type JudgmentLevel } from "./golden-set.js";
 import { readGoldenSet } from "./golden-store.js";
 import { compareBytes, evaluateQuery, type ScoredDoc } from "./metrics.js";
+import { containedContextPrecision, containedContextRecall } from "./contained.js";
 import { chunkRanking, rankingFor } from "./rankings.js";
 import { idContextPrecision, idContextRecall, nonLlmContextPrecision, nonLlmContextRecall, RAGAS_DEFAULT_THRESHOLD, stringSimilarity } from "./ragas.js";
 import { retrieveAll, type RetrievedChunk } from "./retrieve.js";
@@ -32,12 +33,16 @@ import { formatRun } from "./trec.js";
  *
  * Metric names (what the gate config names): hit@k, precision@k, recall@k,
  * ndcg@k for each configured cutoff, mrr, map, rprec; context_precision and
- * context_recall (ragas' non-LLM forms, for questions with reference contexts)
- * and id_context_precision and id_context_recall (ragas' id-based forms, for
- * questions judged by ids). The context metrics read the first max(cutoffs)
- * retrieved contexts, what a RAG would hand to its LLM.
+ * context_recall (ragas' non-LLM forms, for questions with reference contexts),
+ * contained_context_precision and contained_context_recall (the same with a
+ * reference found when it occurs approximately inside a retrieved text,
+ * contained.ts: what works for sentence-long references and paragraph-long
+ * chunks) and id_context_precision and id_context_recall (ragas' id-based
+ * forms, for questions judged by ids). The context metrics read the first
+ * max(cutoffs) retrieved contexts, what a RAG would hand to its LLM.
  *
- * Judgments: listed ids are grade 1, `graded` gives grades (0-3). A question
+ * Judgments: listed ids are grade 1, `graded` gives grades (any trec_eval
+ * reads; a negative one is unjudged, as in qrels). A question
  * with reference contexts and no ids is judged by them: each retrieved chunk
  * whose text matches a reference context (ragas' similarity ≥ 0.5) is
  * relevant (grade 1), at the set's level (its chunk, or its documents).
@@ -135,7 +140,7 @@ export async function evaluateVersion(deps: EvaluateDeps, request: EvaluateReque
     cutoffs,
     createdAt: new Date().toISOString(),
     questions: scored.map((s) => s.row),
-    aggregates: aggregate(
+    aggregates: aggregateRows(
       scored.map((s) => s.row),
       deps.evaluation.bootstrap,
     ),
@@ -165,13 +170,13 @@ export async function readRunFile(store: ObjectStore, id: string): Promise<strin
   return (await store.get(report.trec.run)).body.toString("utf8");
 }
 
-interface ScoredQuestion {
+export interface ScoredQuestion {
   row: QuestionRow;
   ranking: ScoredDoc[];
   judgments: Map<string, number>;
 }
 
-type ResolveRef = (ref: string) => string;
+export type ResolveRef = (ref: string) => string;
 
 /** `<documentId>#<ordinal>` references become the chunk hashes the version's chunking profile cut at those positions. */
 async function chunkRefResolver(store: ObjectStore, target: OpenVersion, questions: readonly GoldenQuestion[]): Promise<ResolveRef> {
@@ -212,7 +217,12 @@ function contextJudgments(question: GoldenQuestion, hits: readonly RetrievedChun
   return judgments;
 }
 
-function scoreQuestion(question: GoldenQuestion, hits: readonly RetrievedChunk[], level: JudgmentLevel, cutoffs: readonly number[], resolve: ResolveRef): ScoredQuestion {
+/**
+ * One question's row: its judgments at the set's level (chunk references
+ * resolved by `resolve`), the ranking scored, and every metric. What an
+ * evaluation run does with each question once retrieval has answered it.
+ */
+export function scoreQuestion(question: GoldenQuestion, hits: readonly RetrievedChunk[], level: JudgmentLevel, cutoffs: readonly number[], resolve: ResolveRef = (ref) => ref): ScoredQuestion {
   const byIds = idJudgments(question, level, resolve);
   const judgedByIds = byIds.size > 0;
   const judgments = judgedByIds ? byIds : contextJudgments(question, hits, level);
@@ -238,6 +248,8 @@ function scoreQuestion(question: GoldenQuestion, hits: readonly RetrievedChunk[]
       .map((c) => (hits.find((h) => h.chunkId === c.docno) as RetrievedChunk).text);
     metrics.context_precision = nonLlmContextPrecision(contexts, question.referenceContexts);
     metrics.context_recall = nonLlmContextRecall(contexts, question.referenceContexts);
+    metrics.contained_context_precision = containedContextPrecision(contexts, question.referenceContexts);
+    metrics.contained_context_recall = containedContextRecall(contexts, question.referenceContexts);
   }
   if (judgedByIds && relevant.length > 0) {
     const ids = ranking.slice(0, depth).map((d) => d.docno);
@@ -266,7 +278,7 @@ function scoreQuestion(question: GoldenQuestion, hits: readonly RetrievedChunk[]
 }
 
 /** Means with seeded 95 % bootstrap intervals, over the questions that have each metric. */
-function aggregate(rows: readonly QuestionRow[], bootstrap: EvaluationConfig["bootstrap"]): Record<string, Aggregate> {
+export function aggregateRows(rows: readonly QuestionRow[], bootstrap: EvaluationConfig["bootstrap"]): Record<string, Aggregate> {
   const names = [...new Set(rows.flatMap((r) => Object.keys(r.metrics)))];
   const out: Record<string, Aggregate> = {};
   for (const name of names) {

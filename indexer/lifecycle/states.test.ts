@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { INDEX_STATES, admitsPromotion, nextState, type IndexEvent, type IndexState } from "./states.js";
 
-const EVENTS: IndexEvent[] = ["build-succeeded", "build-failed", "evaluation-passed", "evaluation-failed", "retired"];
+const EVENTS: IndexEvent[] = ["build-succeeded", "build-failed", "evaluation-passed", "evaluation-gate-failed", "evaluation-failed", "retired"];
 
 describe("index version states", () => {
   it("moves a record building -> ready -> evaluated -> retired", () => {
@@ -30,10 +30,18 @@ describe("index version states", () => {
     expect(nextState("building", "retired")).toEqual({ ok: false, reason: "a version still building cannot be retired; wait for it to finish or fail" });
   });
 
-  it("sends a version that fails its build or its evaluation gate to failed", () => {
+  it("sends a version that fails its build, or whose evaluation finds its index broken, to failed", () => {
     expect(nextState("building", "build-failed")).toEqual({ ok: true, state: "failed" });
     expect(nextState("ready", "evaluation-failed")).toEqual({ ok: true, state: "failed" });
     expect(nextState("failed", "evaluation-passed").ok).toBe(false);
+  });
+
+  it("sends an evaluated version whose latest evaluation fails the gate back to ready, keeps a ready one ready, and moves nothing else", () => {
+    expect(nextState("evaluated", "evaluation-gate-failed")).toEqual({ ok: true, state: "ready" });
+    expect(nextState("ready", "evaluation-gate-failed")).toEqual({ ok: true, state: "ready" });
+    // And a later pass earns evaluated again.
+    expect(nextState("ready", "evaluation-passed")).toEqual({ ok: true, state: "evaluated" });
+    for (const state of ["building", "failed", "retired"] as const) expect(nextState(state, "evaluation-gate-failed").ok, state).toBe(false);
   });
 
   it("needs a passing evaluation to promote, unless forced, and never promotes a failed, building or retired version", () => {

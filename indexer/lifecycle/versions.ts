@@ -52,7 +52,7 @@ export interface IndexVersion {
   updatedAt: string;
   buildJobId?: string;
   builtAt?: string;
-  /** The passing evaluation report that moved the version to evaluated. */
+  /** The evaluation report that last moved the version: the passing one that made it evaluated, or the failing one that kept or sent it back to ready. */
   reportId?: string;
   /** The version's latest evaluation as a candidate, passing or not: swap admits only when it passed (see operations.ts). */
   lastEvaluation?: LastEvaluation;

@@ -58,6 +58,6 @@ describe("ragops golden", () => {
     addGoldenCommand(program);
     const help = program.commands[0]?.commands.find((c) => c.name() === "import")?.helpInformation() ?? "";
     expect(help).toMatch(/--topic-field <field>[\s\S]*choices:\s+"title",\s+"description",\s+"title\+description",\s+default:\s+"title"/);
-    expect(help).toMatch(/--qrels <file>.*rel >= 1 relevant/s);
+    expect(help).toMatch(/--qrels <file>.*each rel kept as the\s+grade \(-127\.\.127/s);
   });
 });

@@ -23,7 +23,8 @@ export function addGoldenCommand(program: Command): void {
       `
 Line format (JSON Lines, one question a line; at least one judgment):
   {"id": "q1", "question": "...", "relevantDocuments": ["doc-id"], "relevantChunks": ["doc-id#3" or a 64-hex chunk hash],
-   "referenceContexts": ["quoted passage"], "graded": [{"id": "doc-id", "grade": 0-3}], "tags": ["t"]}
+   "referenceContexts": ["quoted passage"], "graded": [{"id": "doc-id", "grade": 2}], "tags": ["t"]}
+  grade: an integer -127..127 as in TREC qrels: >= 1 relevant (its nDCG gain), 0 judged not relevant, negative unjudged
 Examples:
   ragops golden upload examples/golden/northwind.jsonl --name northwind
   ragops golden import --topics topics.tsv --qrels qrels.txt --name trec-rag
@@ -47,7 +48,7 @@ Examples:
     .command("import")
     .description("Turn a TREC test collection (topics + qrels) into a golden set judged by document ids with graded relevance, and store it.")
     .requiredOption("--topics <file>", "topics: classic TREC SGML (<top><num> ... <title> ...) or qid<TAB>question TSV (MS MARCO, TREC RAG)")
-    .requiredOption("--qrels <file>", "qrels: 'qid iter docno rel' lines; rel >= 1 relevant (kept as the grade, 0-3), 0 judged not relevant, negative unjudged (skipped)")
+    .requiredOption("--qrels <file>", "qrels: 'qid iter docno rel' lines, each rel kept as the grade (-127..127, as trec_eval reads it): >= 1 relevant, 0 judged not relevant, negative unjudged")
     .requiredOption("-n, --name <name>", "golden set name")
     .addOption(new Option("--topic-field <field>", "which part of a classic topic is the question").choices(["title", "description", "title+description"]).default("title"))
     .option("-t, --tag <tag>", "tag every question (repeatable)", collect, [])
@@ -63,8 +64,8 @@ Examples:
         }
         printStored(stored, false);
         const skipped = imported.skippedTopics;
-        if (skipped.length) console.log(`skipped ${skipped.length} topic${skipped.length === 1 ? "" : "s"} without judged documents: ${skipped.slice(0, 10).join(", ")}${skipped.length > 10 ? ", ..." : ""}`);
-        if (imported.unjudged) console.log(`skipped ${imported.unjudged} unjudged qrels line${imported.unjudged === 1 ? "" : "s"} (negative relevance)`);
+        if (skipped.length) console.log(`skipped ${skipped.length} topic${skipped.length === 1 ? "" : "s"} without qrels: ${skipped.slice(0, 10).join(", ")}${skipped.length > 10 ? ", ..." : ""}`);
+        if (imported.unjudged) console.log(`kept ${imported.unjudged} unjudged qrels line${imported.unjudged === 1 ? "" : "s"} (negative relevance: never relevant, as in trec_eval)`);
       });
     });
 

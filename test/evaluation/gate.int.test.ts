@@ -94,4 +94,30 @@ describe("the promotion gate", () => {
     expect(entries.at(-1)).toMatchObject({ action: "swap", from: "v1", to: "v3", reportId: again.id });
     expect(entries.filter((e) => e.action === "evaluate" && e.version === "v3").map((e) => e.reportId)).toEqual([report.id, again.id]);
   }, 120_000);
+
+  it("sends an evaluated version back to ready when its latest evaluation fails the gate, records that report, and lets a later pass earn evaluated again", async () => {
+    await build("v4");
+    const passed = await evaluateWithGate(deps, { version: "v4", goldenSet: { name: "gate", version: "latest" }, actor: "alice" });
+    expect(passed.gate?.passed).toBe(true);
+    expect(await getVersion(stack.runtime.store, "v4")).toMatchObject({ state: "evaluated", reportId: passed.id });
+
+    // The same version under a gate it cannot meet (one relevant document per question caps precision@10 at 0.1).
+    const strict = { ...deps, evaluation: { ...deps.evaluation, gate: { ...deps.evaluation.gate, thresholds: { "precision@10": 0.5 } } } };
+    const failed = await evaluateWithGate(strict, { version: "v4", goldenSet: { name: "gate", version: "latest" }, actor: "alice" });
+    expect(failed.gate?.passed).toBe(false);
+    expect(await getVersion(stack.runtime.store, "v4")).toMatchObject({ state: "ready", reportId: failed.id, lastEvaluation: { reportId: failed.id, passed: false } });
+    const shown = (await (await fetch(`${stack.url}/v1/indexes/v4`)).json()) as { state: string };
+    expect(shown.state).toBe("ready");
+    const { entries } = await listAudit(stack.runtime.store, { limit: 1000 });
+    expect(entries.at(-1)).toMatchObject({ action: "evaluate", version: "v4", reportId: failed.id, reason: expect.stringMatching(/^gate failed/) });
+    const refused = await post(stack.url, "/v1/aliases/live/swap", { to: "v4", expectedVersion: "v3" });
+    expect(refused.status).toBe(409);
+    expect(refused.body.error?.message).toContain(failed.id);
+
+    // A failing gate keeps a ready version ready; a pass moves it to evaluated again.
+    await evaluateWithGate(strict, { version: "v4", goldenSet: { name: "gate", version: "latest" }, actor: "alice" });
+    expect((await getVersion(stack.runtime.store, "v4")).state).toBe("ready");
+    const again = await evaluateWithGate(deps, { version: "v4", goldenSet: { name: "gate", version: "latest" }, actor: "alice" });
+    expect(await getVersion(stack.runtime.store, "v4")).toMatchObject({ state: "evaluated", reportId: again.id, lastEvaluation: { reportId: again.id, passed: true } });
+  }, 120_000);
 });

@@ -82,9 +82,14 @@ describe("evaluation runs", () => {
     // q1 has a reference context, copied from the dock document: the non-LLM forms find it.
     expect(q1?.metrics.context_recall).toBe(1);
     expect(q1?.metrics.context_precision).toBeGreaterThan(0);
+    // The contained forms find it too (the reference is the dock document's sentence, verbatim).
+    expect(q1?.metrics.contained_context_recall).toBe(1);
+    expect(q1?.metrics.contained_context_precision).toBeGreaterThan(0);
     expect(q2?.metrics.context_precision).toBeUndefined();
+    expect(q2?.metrics.contained_context_recall).toBeUndefined();
     expect(q2?.metrics.id_context_recall).toBe(1);
     expect(report.aggregates.context_recall).toMatchObject({ mean: 1, n: 1 });
+    expect(report.aggregates.contained_context_recall).toMatchObject({ mean: 1, n: 1 });
     for (const [name, { mean, ci }] of Object.entries(report.aggregates)) {
       expect(ci[0], name).toBeLessThanOrEqual(mean + 1e-12);
       expect(ci[1], name).toBeGreaterThanOrEqual(mean - 1e-12);
