@@ -12,7 +12,7 @@ import type { GateVerdict } from "./gate.js";
 import { parseChunkRef, type GoldenQuestion, type JudgmentLevel } from "./golden-set.js";
 import { readGoldenSet } from "./golden-store.js";
 import { compareBytes, evaluateQuery, type ScoredDoc } from "./metrics.js";
-import { containedContextPrecision, containedContextRecall } from "./contained.js";
+import { CONTAINED_DEFAULT_THRESHOLD, containedContextPrecision, containedContextRecall, containedSimilarity } from "./contained.js";
 import { chunkRanking, rankingFor } from "./rankings.js";
 import { idContextPrecision, idContextRecall, nonLlmContextPrecision, nonLlmContextRecall, RAGAS_DEFAULT_THRESHOLD, stringSimilarity } from "./ragas.js";
 import { retrieveAll, type RetrievedChunk } from "./retrieve.js";
@@ -206,12 +206,17 @@ function idJudgments(question: GoldenQuestion, level: JudgmentLevel, resolve: Re
   return judgments;
 }
 
-/** Judgments of a question with reference contexts only: the retrieved chunks (or their documents) whose text matches one. */
+/**
+ * Judgments of a question with reference contexts only: the retrieved chunks
+ * (or their documents) whose text matches one, as a whole (ragas' similarity)
+ * or by containing it (contained.ts): a sentence-long reference is never
+ * similar to a paragraph-long chunk as a whole, yet it is found in one.
+ */
 function contextJudgments(question: GoldenQuestion, hits: readonly RetrievedChunk[], level: JudgmentLevel): Map<string, number> {
   const references = question.referenceContexts ?? [];
   const judgments = new Map<string, number>();
   for (const hit of hits) {
-    if (!references.some((reference) => stringSimilarity(hit.text, reference) >= RAGAS_DEFAULT_THRESHOLD)) continue;
+    if (!references.some((reference) => stringSimilarity(hit.text, reference) >= RAGAS_DEFAULT_THRESHOLD || containedSimilarity(reference, hit.text) >= CONTAINED_DEFAULT_THRESHOLD)) continue;
     for (const id of level === "chunk" ? [hit.chunkId] : hit.documentIds) judgments.set(id, 1);
   }
   return judgments;
