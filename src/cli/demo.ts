@@ -8,7 +8,7 @@
  * passed, builds a worse green v3 the gate refuses (the 409 names the rules),
  * rolls back, prints the audit log, and shuts everything down.
  */
-import { readFile, readdir, rm } from "node:fs/promises";
+import { mkdir, readFile, readdir, rm, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import cliProgress from "cli-progress";
@@ -91,7 +91,7 @@ async function main(): Promise<void> {
     }
     console.log(`\n${firstHits}/${queries.length} questions answered first by the expected document.`);
     if (failed.length > 0 || chunks === 0) process.exitCode = 1;
-    await lifecycle(server.url, queries[0] as Query, config.evaluation.gate);
+    await lifecycle(server.url, queries[0] as Query, config.evaluation.gate, join(dataDir, "reports"));
   } finally {
     await shutdown();
   }
@@ -115,7 +115,7 @@ type Call = (method: string, path: string, body?: unknown) => Promise<{ status: 
  * when the gate passed; then a worse green v3 the gate refuses, a rollback,
  * and the audit log.
  */
-async function lifecycle(url: string, query: Query, gate: GateConfig): Promise<void> {
+async function lifecycle(url: string, query: Query, gate: GateConfig, reportsDir: string): Promise<void> {
   console.log("");
   const request: Call = async (method, path, body) => {
     const response = await fetch(`${url}${path}`, { method, headers: { "content-type": "application/json", "x-ragops-actor": "demo" }, ...(body ? { body: JSON.stringify(body) } : {}) });
@@ -139,6 +139,7 @@ async function lifecycle(url: string, query: Query, gate: GateConfig): Promise<v
   await build(call, "v2", BETTER_GREEN, "300-token chunks, 768 dimensions; live v1 has 512 and 384");
   console.log(`  Q: ${query.question}\n    ${await top()}\n    ${await top("v2")}   (searched directly)`);
   const v2 = await evaluate(call, "v2", golden.name);
+  step(`report page of this evaluation: ${await saveReportPage(url, v2.reportId, reportsDir)} (works offline; \`ragops eval report ${v2.reportId} --open\` writes and opens it)`);
   const swap = await request("POST", "/v1/aliases/live/swap", { to: "v2", expectedVersion: "v1" });
   if (v2.passed && swap.status === 200) {
     step(`swapped without force (the gate passed): live ${String(swap.body.live)}, previous ${String(swap.body.previous)}`);
@@ -174,7 +175,7 @@ async function build(call: (method: string, path: string, body?: unknown) => Pro
 }
 
 /** Evaluates a green on the golden set (the job evaluates live too), prints the short metric table and the gate's verdict. */
-async function evaluate(call: (method: string, path: string, body?: unknown) => Promise<Record<string, unknown>>, version: string, goldenSet: string): Promise<{ passed: boolean; summary: string }> {
+async function evaluate(call: (method: string, path: string, body?: unknown) => Promise<Record<string, unknown>>, version: string, goldenSet: string): Promise<{ passed: boolean; summary: string; reportId: string }> {
   const started = Date.now();
   const queued = await call("POST", `/v1/indexes/${version}/evaluations`, { goldenSet });
   const result = (await waitForJob(call, String(queued.jobId), `evaluating ${version}`)) as { reportId: string; passed: boolean; summary: string };
@@ -182,7 +183,17 @@ async function evaluate(call: (method: string, path: string, body?: unknown) => 
   const live = report.live ? ((await call("GET", `/v1/evaluations/${report.live.reportId}`)) as unknown as EvaluationReport) : undefined;
   step(`evaluated ${version} and live ${live?.version ?? "-"} in ${formatDuration(Date.now() - started)}`);
   console.log(indent(formatEvaluation(report, live, { metrics: DEMO_METRICS })));
-  return { passed: report.gate?.passed === true, summary: report.gate?.summary ?? "no gate" };
+  return { passed: report.gate?.passed === true, summary: report.gate?.summary ?? "no gate", reportId: result.reportId };
+}
+
+/** Writes the evaluation's HTML report (GET /v1/evaluations/:id?format=html) under the demo's data directory; returns its path. */
+async function saveReportPage(url: string, reportId: string, dir: string): Promise<string> {
+  const response = await fetch(`${url}/v1/evaluations/${encodeURIComponent(reportId)}?format=html`, { headers: { "x-ragops-actor": "demo" } });
+  if (!response.ok) throw new Error(`GET /v1/evaluations/${reportId}?format=html: ${response.status}`);
+  await mkdir(dir, { recursive: true });
+  const path = join(dir, `${reportId}.html`);
+  await writeFile(path, await response.text());
+  return path;
 }
 
 async function waitForJob(call: (method: string, path: string) => Promise<Record<string, unknown>>, jobId: string, what: string): Promise<unknown> {
