@@ -3,7 +3,8 @@ import { describe, expect, it } from "vitest";
 import { profileKey, registryPrefix } from "../indexer/sync/profile.js";
 import { createChunkRegistry } from "../indexer/sync/registry.js";
 import { readManifest } from "../indexer/sync/manifest.js";
-import { chunkStoreIds, deleteDocument, indexContents, putDocument, startStack, type Stack } from "./support/stack.js";
+import { corpusLockKey } from "../indexer/sync/corpus-lock.js";
+import { chunkStoreIds, deleteDocument, indexContents, putDocument, startStack, uploadDocument, waitForJob, type Stack } from "./support/stack.js";
 
 /** Sections drawn from a small pool, so documents share chunks and an edit can drop or add shared text. */
 function section(i: number): string {
@@ -101,4 +102,59 @@ describe("incremental sync equivalence", () => {
       { numRuns: 6 },
     );
   }, 240_000);
+
+  it("ends where a one-at-a-time ingest ends when many documents are written together in commit groups", async () => {
+    // Rounds of puts of distinct documents (new ones and edits of earlier ones) submitted at once to a worker running
+    // six jobs. The test holds the corpus lock until every job of the round is waiting for it, so the round's
+    // documents commit in groups (indexer/sync/commit-group.ts): one lease and one index write for several documents.
+    const settings = { dedupe: { nearDuplicates: false }, queue: { backoffMs: 50, concurrency: 6 } };
+    const put = fc.record({ doc: fc.integer({ min: 0, max: 7 }), sections: fc.array(fc.integer({ min: 0, max: 7 }), { minLength: 1, maxLength: 4 }) });
+    const round = fc.uniqueArray(put, { selector: (o) => o.doc, minLength: 2, maxLength: 6 });
+    await fc.assert(
+      fc.asyncProperty(fc.array(round, { minLength: 1, maxLength: 3 }), async (rounds) => {
+        const grouped = await startStack(settings);
+        const lockKey = corpusLockKey(grouped.config.redis.prefix, profileKey(grouped.config));
+        try {
+          const corpus = new Map<string, string>();
+          for (const puts of rounds) {
+            await grouped.runtime.redis.set(lockKey, "held by the test", "PX", 60_000);
+            const jobIds = await Promise.all(
+              puts.map(async ({ doc, sections }) => {
+                corpus.set(`doc${doc}`, render(sections));
+                const response = await uploadDocument(grouped.url, { name: `doc${doc}.md`, content: render(sections) }, {}, "PUT", `/v1/documents/doc${doc}`);
+                return ((await response.json()) as { jobId: string }).jobId;
+              }),
+            );
+            await waitUntilAllIndexing(grouped, jobIds);
+            await grouped.runtime.redis.del(lockKey);
+            for (const id of jobIds) expect((await waitForJob(grouped.url, id)).state).toBe("completed");
+          }
+          const actual = await indexContents(grouped);
+          const scratch = await startStack(settings);
+          try {
+            for (const [id, text] of [...corpus].sort()) await putDocument(scratch.url, id, text);
+            const expected = await indexContents(scratch);
+            expect([...actual.keys()].sort()).toEqual([...expected.keys()].sort());
+            for (const [id, text] of expected) expect(actual.get(id)).toBe(text);
+            expect(new Set(await chunkStoreIds(grouped))).toEqual(new Set(actual.keys()));
+          } finally {
+            await scratch.stop();
+          }
+        } finally {
+          await grouped.stop();
+        }
+      }),
+      { numRuns: 5 },
+    );
+  }, 240_000);
 });
+
+/** Waits until every job has embedded its document and reached the corpus lock (its progress says indexing), or finished. */
+async function waitUntilAllIndexing(stack: Stack, jobIds: readonly string[]): Promise<void> {
+  for (;;) {
+    const jobs = await Promise.all(jobIds.map((id) => stack.runtime.queue.getJob(id)));
+    const waiting = await Promise.all(jobs.map(async (job) => (job ? (await job.isCompleted()) || (job.progress as { stage?: string } | undefined)?.stage === "indexing" : false)));
+    if (waiting.every(Boolean)) return;
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+}

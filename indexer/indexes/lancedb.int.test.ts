@@ -126,6 +126,26 @@ describe("LanceDB vector index", () => {
   });
 });
 
+describe("LanceDB id index", () => {
+  it("gets a BTREE index on id once the table is large, and finds rows written before and after it", async () => {
+    const dir = freshDir();
+    const index = await createLanceDbIndex({ dir, version: "v1", dimensions: 2 });
+    const batch = (n: number): Datapoint[] => Array.from({ length: 25 }, (_, i) => ({ id: `w${n}-${i}`, vector: [1, i], restricts: { documentIds: [`d${n}`], tags: [], contentTypes: [] }, numericRestricts: {} }));
+    for (let n = 0; n < 55; n++) await index.upsert(batch(n));
+    const lancedb = await import("@lancedb/lancedb");
+    const db = await lancedb.connect(dir);
+    const table = await db.openTable("chunks_v1");
+    expect((await table.listIndices()).map((i) => ({ columns: i.columns, type: i.indexType }))).toContainEqual({ columns: ["id"], type: "BTree" });
+    table.close();
+    db.close();
+    expect((await index.fetch(["w0-0", "w54-24", "missing"])).size).toBe(2);
+    await index.remove(["w0-0"]);
+    expect([...(await index.fetch(["w0-0", "w0-1"])).keys()]).toEqual(["w0-1"]);
+    expect(await index.count()).toBe(55 * 25 - 1);
+    await index.close();
+  });
+});
+
 /** Queries until the index answers from its snapshot: a reload is started by a query and runs in the background. */
 async function waitForPath(index: Awaited<ReturnType<typeof createLanceDbIndex>>, path: "memory"): Promise<void> {
   while ((await index.searchPath()).path !== path) {

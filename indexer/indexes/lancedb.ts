@@ -33,6 +33,8 @@ const COMPACT_EVERY_WRITES = 50;
 
 const TOKEN_COLUMNS: Record<Namespace, string> = { documentIds: "document_ids", tags: "tags", contentTypes: "content_types" };
 const NUMERIC_COLUMNS: Record<NumericNamespace, string> = { date: "num_date" };
+/** Rows from which the id column gets a BTREE index (fetch and mergeInsert look rows up by id: 46 ms → 4 ms for 55 ids at 11,000 rows). */
+const ID_INDEX_MIN_ROWS = 1_000;
 /** Rows per `id IN (...)` predicate. */
 const IDS_PER_QUERY = 500;
 
@@ -115,12 +117,14 @@ export async function createLanceDbIndex(options: LanceDbIndexOptions): Promise<
   // Writes from one process go one at a time: concurrent commits to one table only conflict and retry.
   let writes: Promise<unknown> = Promise.resolve();
   let sinceCompaction = 0;
+  let idIndexed = await hasIdIndex(table);
   const serialized = <T>(fn: () => Promise<T>): Promise<T> => {
     const run = writes.then(fn, fn).then(async (value) => {
-      // Every write adds a fragment that queries must scan; compact now and then.
+      // Every write adds a fragment that queries must scan; compact now and then (optimize also folds new rows into the indexes).
       if ((sinceCompaction += 1) >= COMPACT_EVERY_WRITES) {
         sinceCompaction = 0;
         await table.optimize({ cleanupOlderThan: new Date(Date.now() - 60_000) }).catch(() => undefined);
+        if (!idIndexed) idIndexed = await indexIdsWhenLarge(table);
       }
       return value;
     });
@@ -300,6 +304,18 @@ async function readSnapshotRows(table: Table, columns: string[]): Promise<Snapsh
 function restrictColumnVectors(batch: { getChild(name: string): { get(i: number): unknown } | null }): Array<[string, { get(i: number): unknown } | null]> {
   const names = [...NAMESPACES.map((ns) => TOKEN_COLUMNS[ns]), ...NUMERIC_NAMESPACES.map((ns) => NUMERIC_COLUMNS[ns])];
   return names.map((name) => [name, batch.getChild(name)]);
+}
+
+async function hasIdIndex(table: Table): Promise<boolean> {
+  return (await table.listIndices()).some((index) => index.columns.includes("id"));
+}
+
+/** A BTREE index on id once the table has ID_INDEX_MIN_ROWS rows; whether the table has one now. Another process may build it first: that is fine. */
+async function indexIdsWhenLarge(table: Table): Promise<boolean> {
+  if ((await table.countRows()) < ID_INDEX_MIN_ROWS) return false;
+  const { Index } = await import("@lancedb/lancedb");
+  await table.createIndex("id", { config: Index.btree(), replace: false }).catch(() => undefined);
+  return hasIdIndex(table);
 }
 
 /** Tables written before the index held no payload: drop the payload, add the numeric columns (null: unknown). */

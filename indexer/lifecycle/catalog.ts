@@ -14,6 +14,7 @@ import { profileKey, registryPrefix } from "../sync/profile.js";
 import { createChunkRegistry } from "../sync/registry.js";
 import { createChunkStore } from "../sync/chunk-store.js";
 import type { SyncDeps, SyncTarget } from "../sync/sync-document.js";
+import type { Committer } from "../sync/commit-group.js";
 
 /**
  * The index versions a process works with, opened on demand: each version's
@@ -127,6 +128,8 @@ export interface PipelineDeps {
   catalog: VersionCatalog;
   parser: ParsePool;
   logger: Logger;
+  /** Groups this process's documents under one corpus lease; each alone when absent. */
+  committer?: Committer;
 }
 
 /** Sync dependencies for one chunking profile: its registry, and every given version of it as a target. */
@@ -141,5 +144,6 @@ export function syncDepsFor(deps: PipelineDeps, profile: string, versions: reado
     profile,
     config: { ...deps.config, dedupe: first.record.config.dedupe },
     logger: deps.logger,
+    ...(deps.committer ? { committer: deps.committer } : {}),
   };
 }

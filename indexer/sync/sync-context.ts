@@ -1,6 +1,7 @@
 import { minhash, type MinHashOptions } from "../../ingest/dedupe/minhash.js";
 import { UnavailableError } from "../../core/errors.js";
 import type { Pause } from "../../core/yield.js";
+import type { CommitSession } from "./commit-group.js";
 import type { CorpusLease } from "./corpus-lock.js";
 import { readManifest, type DocumentManifest, type ManifestChunk } from "./manifest.js";
 import type { SyncCounts, SyncDeps } from "./sync-document.js";
@@ -13,6 +14,8 @@ export interface SyncContext {
   deps: SyncDeps;
   /** Set once the corpus lease is taken; every write below needs it. */
   lease?: CorpusLease;
+  /** The commit group the document writes in, once the lease is taken. */
+  session?: CommitSession;
   /** The document being synced, and its new state. */
   d: string;
   next: DocumentManifest | null;
@@ -58,7 +61,9 @@ export async function chunkOf(ctx: SyncContext, documentId: string, h: string): 
   if (local) return { documentId, chunk: local, manifest: ctx.next ?? undefined };
   const fromManifest = async (doc: string) => {
     if (doc === ctx.d && ctx.next) return ctx.next.chunks.find((c) => c.hash === h) ? { documentId: doc, chunk: ctx.byHash.get(h) as ManifestChunk, manifest: ctx.next } : undefined;
-    if (!ctx.manifests.has(doc)) ctx.manifests.set(doc, await readManifest(ctx.deps.store, ctx.deps.profile, doc));
+    // A document synced earlier in the same commit group has its manifest in the group, not yet in the store.
+    const inGroup = ctx.session?.manifests;
+    if (!ctx.manifests.has(doc)) ctx.manifests.set(doc, inGroup?.has(doc) ? (inGroup.get(doc) ?? undefined) : await readManifest(ctx.deps.store, ctx.deps.profile, doc));
     const manifest = ctx.manifests.get(doc);
     const chunk = manifest?.chunks.find((c) => c.hash === h);
     return chunk ? { documentId: doc, chunk, manifest } : undefined;

@@ -10,7 +10,8 @@ import { writeJson } from "../../core/json-records.js";
 import type { ObjectStore } from "../../core/object-store.js";
 import { createPause, inSlices } from "../../core/yield.js";
 import { classifyChunks } from "./classify.js";
-import { corpusLockKey, withCorpusLease, type CorpusLease } from "./corpus-lock.js";
+import { commitAlone, type CommitSession, type Committer } from "./commit-group.js";
+import { corpusLockKey, type CorpusLease } from "./corpus-lock.js";
 import { diffChunks, type ChunkDiff } from "./diff.js";
 import { embedAhead } from "./embed-ahead.js";
 import { upsertMissing } from "./index-writes.js";
@@ -39,10 +40,13 @@ import { SLICE, type SyncContext } from "./sync-context.js";
  * (metadata.ts) → write the manifest.
  */
 
+/** What a sync does with an index: read which chunks it holds, and write. */
+export type SyncIndex = Pick<VectorIndex, "fetch" | "upsert" | "updateRestricts" | "remove">;
+
 /** One index version that follows this chunking profile: its index, and the embedder (with its cache) that fills it. */
 export interface SyncTarget {
   version: string;
-  index: VectorIndex;
+  index: SyncIndex;
   embedder: Embedder;
   cache: EmbeddingCache;
 }
@@ -58,6 +62,8 @@ export interface SyncDeps {
   profile: string;
   config: Pick<Config, "dedupe" | "embedder" | "sync" | "redis">;
   logger: Logger;
+  /** Groups the process's documents under one corpus lease (commit-group.ts); each alone when absent. */
+  committer?: Committer;
 }
 
 export interface SyncCounts {
@@ -121,9 +127,13 @@ export async function syncDocument(deps: SyncDeps, request: SyncRequest): Promis
   await request.onProgress?.({ stage: "indexing", percent: 85 });
   const { config } = deps;
   const lockOptions = { ttlMs: config.sync.lockTtlMs, waitMs: config.sync.lockWaitMs };
-  return withCorpusLease(deps.redis, corpusLockKey(config.redis.prefix, deps.profile), lockOptions, async (lease) => {
+  const committer = deps.committer ?? commitAlone;
+  return committer.commit({ redis: deps.redis, lockKey: corpusLockKey(config.redis.prefix, deps.profile), lockOptions }, async (session) => {
     if (!(await request.isCurrent())) return "stale" as const;
-    ctx.lease = lease;
+    ctx.lease = session.lease;
+    ctx.session = session;
+    // Under the lease the indexes are the group's: new datapoints wait for the group's one write.
+    ctx.deps = { ...deps, targets: deps.targets.map((t) => ({ ...t, index: session.index(t.version, t.index as VectorIndex) })) };
     return syncUnderLease(ctx, hashes);
   });
 }
@@ -169,12 +179,20 @@ async function addReferences(ctx: SyncContext, hashes: readonly string[]): Promi
   await inSlices(hashes, SLICE, (slice) => registry.addRefs(lease, ctx.d, slice));
 }
 
-/** Last: the document's manifest, or for a delete its removal and that of its tags and content type. */
+/** Last, after the group's index writes: the document's manifest, or for a delete its removal and that of its tags and content type. */
 async function writeManifest(ctx: SyncContext): Promise<void> {
   const { deps } = ctx;
-  if (ctx.next) await writeJson(deps.store, manifestKey(deps.profile, ctx.d), ctx.next);
-  else {
-    await deps.store.delete(manifestKey(deps.profile, ctx.d));
-    await deps.registry.setDocMeta(ctx.lease as CorpusLease, ctx.d, undefined);
+  const session = ctx.session as CommitSession;
+  const next = ctx.next;
+  const key = manifestKey(deps.profile, ctx.d);
+  if (next) {
+    session.deferManifest(ctx.d, next, async () => {
+      await writeJson(deps.store, key, next);
+    });
+    return;
   }
+  session.deferManifest(ctx.d, null, async () => {
+    await deps.store.delete(key);
+    await deps.registry.setDocMeta(session.lease, ctx.d, undefined);
+  });
 }

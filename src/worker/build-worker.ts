@@ -1,15 +1,16 @@
 import { Worker, type Job } from "bullmq";
 import type { ParsePool } from "../../ingest/parsers/isolated.js";
 import { buildVersion } from "../../indexer/lifecycle/build.js";
+import type { Committer } from "../../indexer/sync/commit-group.js";
 import { LIFECYCLE_QUEUE, buildPayloadSchema } from "../queues/lifecycle-queue.js";
 import type { Runtime } from "../runtime.js";
 import { processEvaluate } from "./evaluate-worker.js";
 import { countProgress, workerOptions } from "./worker-options.js";
 
 /** Index builds (a green version beside the live one) and evaluations: on the lifecycle queue, one at a time. */
-export function startBuildWorker(runtime: Runtime, parser: ParsePool): Worker {
+export function startBuildWorker(runtime: Runtime, parser: ParsePool, committer?: Committer): Worker {
   const { config, logger } = runtime;
-  const deps = { config, store: runtime.store, redis: runtime.redis, catalog: runtime.catalog, parser, logger };
+  const deps = { config, store: runtime.store, redis: runtime.redis, catalog: runtime.catalog, parser, logger, ...(committer ? { committer } : {}) };
   const worker = new Worker(
     LIFECYCLE_QUEUE,
     async (job: Job) => {

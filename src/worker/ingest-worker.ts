@@ -1,6 +1,7 @@
 import { DelayedError, UnrecoverableError, Worker, type Job } from "bullmq";
 import { ZodError } from "zod";
 import { errorMessage, isRagopsError } from "../../core/errors.js";
+import type { Committer } from "../../indexer/sync/commit-group.js";
 import type { ParsePool } from "../../ingest/parsers/isolated.js";
 import { recordChange } from "../../indexer/lifecycle/build.js";
 import { tryLockDocument } from "../../indexer/sync/document-lock.js";
@@ -16,9 +17,9 @@ export interface IngestWorker {
 }
 
 /** The ingest queue's worker: ingest and delete jobs, one document at a time per document, `concurrency` at once. */
-export async function startIngestWorker(runtime: Runtime, options: { concurrency: number; parser: ParsePool }): Promise<IngestWorker> {
+export async function startIngestWorker(runtime: Runtime, options: { concurrency: number; parser: ParsePool; committer?: Committer }): Promise<IngestWorker> {
   const { config, logger } = runtime;
-  const deps: JobDeps = { config, store: runtime.store, redis: runtime.redis, catalog: runtime.catalog, parser: options.parser, logger };
+  const deps: JobDeps = { config, store: runtime.store, redis: runtime.redis, catalog: runtime.catalog, parser: options.parser, logger, ...(options.committer ? { committer: options.committer } : {}) };
   const worker = new Worker(INGEST_QUEUE, ingestProcessor(runtime, deps), { ...workerOptions(config, options.concurrency), autorun: true });
   worker.on("completed", (job, result: IngestResult | DeleteResult) => logger.info({ jobId: job.id, ...result }, `job ${job.name} completed`));
   worker.on("failed", (job, error) => logger.warn({ jobId: job?.id, attemptsMade: job?.attemptsMade, reason: error.message }, `job ${job?.name ?? "?"} failed`));

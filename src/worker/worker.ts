@@ -1,5 +1,6 @@
 import type { Worker } from "bullmq";
 import { createParsePool } from "../../ingest/parsers/isolated.js";
+import { createCommitter } from "../../indexer/sync/commit-group.js";
 import { byProfile } from "../../indexer/lifecycle/catalog.js";
 import { rebuildChunkStoreIfMissing } from "../../indexer/sync/chunk-store-rebuild.js";
 import type { Runtime } from "../runtime.js";
@@ -23,9 +24,11 @@ export async function startWorkers(runtime: Runtime, options: { concurrency?: nu
   const concurrency = options.concurrency ?? config.queue.concurrency;
   await restoreChunkStores(runtime);
   const parser = createParsePool({ processes: concurrency, timeoutMs: config.ingest.parseTimeoutMs, maxMemoryMb: config.ingest.parseMaxMemoryMb });
-  const ingest = await startIngestWorker(runtime, { concurrency, parser });
+  // One per process: documents of this process's jobs and builds that are ready together share a corpus lease and index writes.
+  const committer = createCommitter({ maxGroup: config.sync.commitGroupMax });
+  const ingest = await startIngestWorker(runtime, { concurrency, parser, committer });
   const refresh = await startRefreshWorker(runtime);
-  const build = startBuildWorker(runtime, parser);
+  const build = startBuildWorker(runtime, parser, committer);
 
   return {
     worker: ingest.worker,

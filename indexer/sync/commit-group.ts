@@ -1,0 +1,147 @@
+import type { Redis } from "ioredis";
+import { UnavailableError } from "../../core/errors.js";
+import type { VectorIndex } from "../indexes/vector-index.js";
+import { withCorpusLease, type CorpusLease } from "./corpus-lock.js";
+import type { DocumentManifest } from "./manifest.js";
+import { bufferIndex, type BufferedIndex } from "./write-buffer.js";
+
+/**
+ * Group commit for the corpus lease. The documents of one process that are
+ * ready to write (parsed, chunked, embedded) while another group holds the
+ * lease wait together, then take the lease once and run one after another
+ * as they would alone; their new datapoints are written in one batch per
+ * index (write-buffer.ts) and their manifests after it. One lease and one
+ * index write per group instead of per document is what lets throughput grow
+ * with documents in flight: the section that must be serial stays short.
+ *
+ * Order of a group: each document's registry and chunk store writes, in turn
+ * (every document sees what the ones before it wrote, index included, through
+ * the buffered indexes) → the lease checked → the held-back datapoints written
+ * → each successful document's manifest (the mark that it is synced) and its
+ * other after-flush steps → the lease released. A crash anywhere before the
+ * manifests leaves documents whose manifests are old, so their jobs run again
+ * and upsertMissing writes whatever the index lacks.
+ */
+export interface CommitSession {
+  readonly lease: CorpusLease;
+  /** The index of a target as the group sees it. */
+  index(version: string, index: VectorIndex): BufferedIndex;
+  /** Manifests the group will write (null: delete), by document: readers in the group see them before they are written. */
+  readonly manifests: ReadonlyMap<string, DocumentManifest | null>;
+  /** Writes (or deletes) the document's manifest after the group's index writes. */
+  deferManifest(documentId: string, manifest: DocumentManifest | null, write: () => Promise<void>): void;
+}
+
+export interface CommitRequest {
+  redis: Redis;
+  lockKey: string;
+  lockOptions: { ttlMs: number; waitMs: number };
+}
+
+export type CommitWork<T> = (session: CommitSession) => Promise<T>;
+
+export interface Committer {
+  commit<T>(request: CommitRequest, work: CommitWork<T>): Promise<T>;
+}
+
+interface Pending {
+  request: CommitRequest;
+  work: CommitWork<unknown>;
+  resolve: (value: unknown) => void;
+  reject: (error: unknown) => void;
+}
+
+/** Groups of at most `maxGroup` documents per lease. */
+export function createCommitter(options: { maxGroup: number }): Committer {
+  const queues = new Map<string, Pending[]>();
+  const drain = async (lockKey: string) => {
+    const queue = queues.get(lockKey) as Pending[];
+    while (queue.length > 0) await runGroup(queue.splice(0, Math.max(1, options.maxGroup)));
+    queues.delete(lockKey);
+  };
+  return {
+    commit: <T>(request: CommitRequest, work: CommitWork<T>) =>
+      new Promise<T>((resolve, reject) => {
+        const pending: Pending = { request, work: work as CommitWork<unknown>, resolve: resolve as (value: unknown) => void, reject };
+        const queue = queues.get(request.lockKey);
+        if (queue) queue.push(pending);
+        else {
+          queues.set(request.lockKey, [pending]);
+          void drain(request.lockKey);
+        }
+      }),
+  };
+}
+
+/** Without grouping: each document takes the lease alone (tests, one-off tools). */
+export const commitAlone: Committer = {
+  commit: async (request, work) => {
+    const [outcome] = await commitGroup(request, [work]);
+    if (!outcome) throw new Error("a commit group of one gave no outcome");
+    if ("error" in outcome) throw outcome.error;
+    return outcome.value as Awaited<ReturnType<typeof work>>;
+  },
+};
+
+async function runGroup(group: readonly Pending[]): Promise<void> {
+  const first = group[0] as Pending;
+  try {
+    const outcomes = await commitGroup(first.request, group.map((p) => p.work));
+    group.forEach((pending, i) => {
+      const outcome = outcomes[i];
+      if (outcome && "value" in outcome) pending.resolve(outcome.value);
+      else pending.reject(outcome?.error ?? new Error("no outcome for a commit"));
+    });
+  } catch (error) {
+    for (const pending of group) pending.reject(error);
+  }
+}
+
+type Outcome = { value: unknown } | { error: unknown };
+
+/** Runs the works under one lease; a failure of the lease or of the index flush fails them all (their jobs retry). */
+async function commitGroup(request: CommitRequest, works: ReadonlyArray<CommitWork<unknown>>): Promise<Outcome[]> {
+  return withCorpusLease(request.redis, request.lockKey, request.lockOptions, async (lease) => {
+    const buffers = new Map<string, BufferedIndex>();
+    const manifests = new Map<string, DocumentManifest | null>();
+    const afterFlush: Array<{ owner: number; write: () => Promise<void> }> = [];
+    let owner = 0;
+    const session: CommitSession = {
+      lease,
+      index: (version, index) => {
+        let buffered = buffers.get(version);
+        if (!buffered) buffers.set(version, (buffered = bufferIndex(index)));
+        return buffered;
+      },
+      manifests,
+      deferManifest: (documentId, manifest, write) => {
+        manifests.set(documentId, manifest);
+        afterFlush.push({ owner, write });
+      },
+    };
+    const outcomes: Outcome[] = [];
+    for (const [i, work] of works.entries()) {
+      owner = i;
+      try {
+        outcomes.push({ value: await work(session) });
+      } catch (error) {
+        outcomes.push({ error });
+      }
+    }
+    if ([...buffers.values()].some((b) => b.pending() > 0)) {
+      // The index cannot fence writes itself: a process that lost the lease must not write.
+      if (!(await lease.held())) throw new UnavailableError("the corpus lock was lost before the group's index writes; the jobs will retry");
+      for (const buffered of buffers.values()) await buffered.flush();
+    }
+    for (const { owner: i, write } of afterFlush) {
+      const outcome = outcomes[i] as Outcome;
+      if ("error" in outcome) continue;
+      try {
+        await write();
+      } catch (error) {
+        outcomes[i] = { error };
+      }
+    }
+    return outcomes;
+  });
+}
