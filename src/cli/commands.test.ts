@@ -1,35 +1,6 @@
 import { describe, expect, it } from "vitest";
-import type { JobOutcome } from "../documents/ingest-files.js";
 import { versionConfigFrom } from "./index-commands.js";
-import { ingestReport } from "./ingest-command.js";
 import { searchRequestFrom } from "./search-command.js";
-
-describe("ragops ingest report", () => {
-  const submitted = [
-    { documentId: "a", version: 1, jobId: "j-a" },
-    { documentId: "b", version: 2, jobId: "j-b" },
-    { documentId: "c", version: 1, jobId: "j-c" },
-  ];
-  const outcomes = new Map<string, JobOutcome>([
-    ["j-a", { jobId: "j-a", state: "completed", result: { chunks: 4, outcome: "indexed" } }],
-    ["j-b", { jobId: "j-b", state: "failed", failedReason: "not a PDF" }],
-  ]);
-
-  it("has a row per document with its chunks or failure, then a row per rejected file", () => {
-    const report = ingestReport(submitted, [{ path: "big.pdf", reason: "too large" }], outcomes);
-    expect(report.rows).toEqual([
-      ["a", "1", "completed", "4 (indexed)"],
-      ["b", "2", "failed", "not a PDF"],
-      ["c", "1", "?", ""],
-      ["big.pdf", "-", "rejected", "too large"],
-    ]);
-  });
-
-  it("counts completed documents as indexed, and everything else, rejected files included, as failed", () => {
-    expect(ingestReport(submitted, [{ path: "big.pdf", reason: "too large" }], outcomes)).toMatchObject({ indexed: 1, failed: 3 });
-    expect(ingestReport([], [], new Map())).toMatchObject({ indexed: 0, failed: 0 });
-  });
-});
 
 describe("ragops search request", () => {
   it("has no filter and no index unless the options ask for them", () => {

@@ -1,43 +1,71 @@
+import { isAbsolute, relative } from "node:path";
 import type { QueueEvents } from "bullmq";
-import cliProgress from "cli-progress";
-import Table from "cli-table3";
 import type { Command } from "commander";
-import { errorMessage } from "../../core/errors.js";
+import { InvalidRequestError, errorMessage } from "../../core/errors.js";
 import { createLogger } from "../../core/logger.js";
-import { collectFiles, submitFile, waitForJobs, type FoundFile, type JobOutcome } from "../documents/ingest-files.js";
-import type { SubmitResult } from "../documents/service.js";
+import { SUPPORTED_DESCRIPTION, SUPPORTED_EXTENSIONS } from "../../ingest/parsers/detect.js";
+import { collectFiles, submitFile, watchJobs, type FoundFile, type JobOutcome } from "../documents/ingest-files.js";
 import { createIngestQueueEvents } from "../queues/ingest-queue.js";
 import { openRuntime, type Runtime } from "../runtime.js";
 import { startWorkers } from "../worker/worker.js";
 import { collect, quietConfigFrom } from "./common.js";
-import { formatDuration, tableStyle } from "./output.js";
+import { createProgressDisplay, type ProgressDisplay } from "./ingest-progress.js";
+import { chunksOf, formatIngestReport, formatInterruption, summarizeIngest, type FileProblem, type SubmittedDocument } from "./ingest-report.js";
+
+interface IngestOptions {
+  tag: string[];
+  worker: boolean;
+  all?: boolean;
+}
+
+const HELP = `
+Progress goes to stderr: a bar on a terminal (documents, chunks, rates, ETA); otherwise
+(CI, pipes) a plain line at most every 5 s and one at the end.
+The report goes to stdout: a summary first (documents indexed / unchanged / failed / skipped;
+chunks embedded, cache hits, near-duplicates; time and rates), then the failures only, or
+every document with --all. Skipped: a file under a directory that no parser reads, or a
+document a newer upload replaced meanwhile.
+Exit status: 0 when nothing failed, 1 when a document failed, 130 on Ctrl-C (143 on SIGTERM).
+Ctrl-C stops waiting, not the jobs: queued documents stay queued, \`ragops worker\` processes
+index them, and the report lists them as pending with their job ids (--all).
+Examples:
+  ragops ingest ./docs --tag handbook
+  ragops ingest ./docs --no-worker           # while \`ragops worker\` processes run
+  ragops ingest ./docs --all > ingest.txt    # every document with its state`;
 
 /** `ragops ingest`: upload files, wait until they are indexed, print what happened. */
 export function addIngestCommand(program: Command): void {
   program
     .command("ingest")
-    .description("Upload files (or every .md/.txt under directories), wait until they are indexed, and print what happened.")
+    .description(`Upload files, or every ${SUPPORTED_EXTENSIONS.join(" ")} file under directories; wait until they are indexed, and print what happened.`)
     .argument("<paths...>", "files or directories")
     .option("-t, --tag <tag>", "tag every document (repeatable)", collect, [])
     .option("--no-worker", "only enqueue and wait for running `ragops worker` processes")
-    .action(async (paths: string[], options: { tag: string[]; worker: boolean }, command: Command) => {
+    .option("--all", "list every document with its state, not only the failures")
+    .addHelpText("after", HELP)
+    .action(async (paths: string[], options: IngestOptions, command: Command) => {
       const config = quietConfigFrom(command);
       const started = Date.now();
-      const files = await collectFiles(paths);
-      if (files.length === 0) throw new Error(`no .md or .txt files under ${paths.join(", ")}`);
+      const { files, skipped } = await collectFiles(paths);
+      if (files.length === 0) throw new InvalidRequestError(`no ${SUPPORTED_DESCRIPTION} files under ${paths.join(", ")}`);
       const runtime = await openRuntime(config, { logger: createLogger(config, "ragops-ingest") });
       const workers = options.worker ? await startWorkers(runtime) : undefined;
       const events = await createIngestQueueEvents(config);
+      const interrupt = listenForInterrupt();
+      // Its parse processes got the terminal's SIGINT too: a job it took now would fail and use up an attempt.
+      interrupt.signal.addEventListener("abort", () => void workers?.worker.pause(true).catch(() => undefined), { once: true });
       try {
-        const { submitted, rejected } = await submitAll(runtime, files, options.tag);
-        const outcomes = await waitWithProgressBar(runtime, events, submitted);
-        const report = ingestReport(submitted, rejected, outcomes);
-        const table = new Table({ head: ["document", "version", "state", "chunks / reason"], style: tableStyle() });
-        table.push(...report.rows);
-        console.log(table.toString());
-        console.log(`${report.indexed} indexed, ${report.failed} failed, in ${formatDuration(Date.now() - started)}`);
-        process.exitCode = report.failed > 0 ? 1 : 0;
+        const display = createProgressDisplay({ total: files.length, startedAt: Date.now(), tty: Boolean(process.stderr.isTTY) });
+        const run = await submitAndWait(runtime, events, files, options.tag, interrupt.signal, display);
+        const summary = summarizeIngest({ ...run, skipped: skipped.map(shownPath), wallMs: Date.now() - started });
+        console.log(formatIngestReport(summary, { all: options.all }));
+        if (interrupt.signal.aborted) {
+          const notSubmitted = files.length - run.submitted.length - run.rejected.length;
+          console.error(formatInterruption(summary, { submitted: run.submitted, notSubmitted, ownWorker: options.worker, all: options.all }));
+          process.exitCode = interrupt.exitCode();
+        } else process.exitCode = summary.documents.failed > 0 ? 1 : 0;
       } finally {
+        interrupt.dispose();
         await events.close();
         await workers?.close();
         await runtime.close();
@@ -45,60 +73,80 @@ export function addIngestCommand(program: Command): void {
     });
 }
 
-type Submitted = SubmitResult & { file: FoundFile };
-interface Rejected {
-  path: string;
-  reason: string;
-}
-
-/** Submits each file; a file the service refuses is reported, not fatal. */
-async function submitAll(runtime: Runtime, files: readonly FoundFile[], tags: string[]): Promise<{ submitted: Submitted[]; rejected: Rejected[] }> {
-  const submitted: Submitted[] = [];
-  const rejected: Rejected[] = [];
-  for (const file of files) {
-    try {
-      submitted.push({ file, ...(await submitFile(runtime, file, { tags })) });
-    } catch (error) {
-      rejected.push({ path: file.path, reason: errorMessage(error) });
-    }
-  }
-  return { submitted, rejected };
-}
-
-async function waitWithProgressBar(runtime: Runtime, events: QueueEvents, submitted: readonly Submitted[]): Promise<Map<string, JobOutcome>> {
-  const bar = new cliProgress.SingleBar({ format: "indexing [{bar}] {value}/{total} documents | {last}", hideCursor: true, clearOnComplete: false }, cliProgress.Presets.shades_classic);
-  if (process.stderr.isTTY) bar.start(submitted.length, 0, { last: "" });
-  let done = 0;
-  const outcomes = await waitForJobs(
-    events,
-    async (id) => runtime.queue.getJob(id),
-    submitted.map((s) => s.jobId),
-    (_jobId, _progress, outcome?: JobOutcome) => {
-      if (outcome) bar.update(++done, { last: outcome.state });
-    },
-  );
-  if (process.stderr.isTTY) bar.stop();
-  return outcomes;
+/** Paths relative to where the command runs when they are below it, absolute otherwise. */
+function shownPath<T extends { path: string }>(item: T): T {
+  const below = relative(process.cwd(), item.path);
+  return { ...item, path: below && !below.startsWith("..") && !isAbsolute(below) ? below : item.path };
 }
 
 /**
- * One row per document (its version, state, and chunk count or failure
- * reason), then one per rejected file; a document whose job did not complete
- * counts as failed, as does every rejected file.
+ * Submits each file and follows its job from the moment it is queued, so the
+ * progress moves during a long submission too. A file the service refuses is
+ * reported, not fatal. An interrupt stops submitting and waiting, not the jobs.
  */
-export function ingestReport(
-  submitted: ReadonlyArray<Pick<Submitted, "documentId" | "version" | "jobId">>,
-  rejected: readonly Rejected[],
-  outcomes: ReadonlyMap<string, JobOutcome>,
-): { rows: string[][]; indexed: number; failed: number } {
-  const rows: string[][] = [];
-  let indexed = 0;
-  for (const s of submitted) {
-    const outcome = outcomes.get(s.jobId);
-    const result = outcome?.result as { chunks?: number; outcome?: string } | undefined;
-    if (outcome?.state === "completed") indexed += 1;
-    rows.push([s.documentId, String(s.version), outcome?.state ?? "?", outcome?.state === "completed" ? `${result?.chunks ?? 0} (${result?.outcome})` : (outcome?.failedReason ?? "")]);
+async function submitAndWait(
+  runtime: Runtime,
+  events: QueueEvents,
+  files: readonly FoundFile[],
+  tags: string[],
+  interrupted: AbortSignal,
+  display: ProgressDisplay,
+): Promise<{ submitted: SubmittedDocument[]; rejected: FileProblem[]; outcomes: Map<string, JobOutcome> }> {
+  const counts = { done: 0, chunks: 0 };
+  const watch = watchJobs(
+    events,
+    async (id) => runtime.queue.getJob(id),
+    (_jobId, _progress, outcome) => {
+      if (outcome) {
+        counts.done += 1;
+        counts.chunks += chunksOf(outcome);
+      }
+      display.update(counts);
+    },
+  );
+  const stop = () => watch.stop();
+  interrupted.addEventListener("abort", stop, { once: true });
+  const submitted: SubmittedDocument[] = [];
+  const rejected: FileProblem[] = [];
+  try {
+    for (const file of files) {
+      if (interrupted.aborted) break;
+      try {
+        const { documentId, version, jobId } = await submitFile(runtime, file, { tags });
+        submitted.push({ documentId, version, jobId });
+        watch.add(jobId);
+      } catch (error) {
+        rejected.push(shownPath({ path: file.path, reason: errorMessage(error) }));
+        counts.done += 1;
+        display.update(counts);
+      }
+    }
+    if (!interrupted.aborted) display.queued(submitted.length);
+    watch.seal();
+    const outcomes = await watch.ended;
+    return { submitted, rejected, outcomes };
+  } finally {
+    // Also when submitting throws (Redis gone): a bar left running keeps the terminal's cursor hidden.
+    display.finish(counts);
+    interrupted.removeEventListener("abort", stop);
   }
-  for (const r of rejected) rows.push([r.path, "-", "rejected", r.reason]);
-  return { rows, indexed, failed: submitted.length - indexed + rejected.length };
+}
+
+/**
+ * SIGINT or SIGTERM while submitting or waiting: stop both and report, the
+ * jobs stay queued. A second signal exits at once, as the default would have.
+ */
+function listenForInterrupt(): { signal: AbortSignal; exitCode(): number; dispose(): void } {
+  const controller = new AbortController();
+  let code = 130;
+  const handlers = (["SIGINT", "SIGTERM"] as const).map((name) => {
+    const handler = () => {
+      if (controller.signal.aborted) process.exit(code);
+      code = name === "SIGINT" ? 130 : 143;
+      controller.abort();
+    };
+    process.on(name, handler);
+    return () => process.off(name, handler);
+  });
+  return { signal: controller.signal, exitCode: () => code, dispose: () => handlers.forEach((off) => off()) };
 }

@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import { createReadStream } from "node:fs";
 import { readJob } from "../queues/read-job.js";
 import { stat } from "node:fs/promises";
-import { basename, relative, resolve } from "node:path";
+import { basename, extname, relative, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import type { Job, QueueEvents } from "bullmq";
 import { InvalidRequestError, PayloadTooLargeError, errorMessage } from "../../core/errors.js";
@@ -19,8 +19,20 @@ export interface FoundFile {
   documentId: string;
 }
 
-export async function collectFiles(paths: readonly string[]): Promise<FoundFile[]> {
+/** A file under a folder that no parser reads: left out, and said so. */
+export interface SkippedFile {
+  path: string;
+  reason: string;
+}
+
+/**
+ * Files named on the command line (each taken, whatever its type: the upload
+ * says why it is refused), and every file under a named folder that a parser
+ * reads; the folder's other files come back as skipped.
+ */
+export async function collectFiles(paths: readonly string[]): Promise<{ files: FoundFile[]; skipped: SkippedFile[] }> {
   const found: FoundFile[] = [];
+  const skipped: SkippedFile[] = [];
   for (const given of paths) {
     const path = resolve(given);
     const info = await stat(path).catch(() => undefined);
@@ -29,10 +41,12 @@ export async function collectFiles(paths: readonly string[]): Promise<FoundFile[
     else {
       for await (const file of walkFiles(path)) {
         if (isSupportedFile(file)) found.push({ path: file, documentId: idFromPath(relative(path, file)) });
+        else skipped.push({ path: file, reason: extname(file) ? `no parser reads ${extname(file).toLowerCase()} files` : "no parser reads files without an extension" });
       }
     }
   }
-  return found.sort((a, b) => a.path.localeCompare(b.path));
+  const byPath = (a: { path: string }, b: { path: string }) => a.path.localeCompare(b.path);
+  return { files: found.sort(byPath), skipped: skipped.sort(byPath) };
 }
 
 export function idFromPath(relativePath: string): string {
@@ -69,40 +83,59 @@ export interface JobOutcome {
   failedReason?: string;
 }
 
+export type JobListener = (jobId: string, progress: JobProgress | undefined, outcome?: JobOutcome) => void;
+
+/** Jobs followed while they are being submitted; see watchJobs. */
+export interface JobWatch {
+  /** Follows a job just enqueued. */
+  add(jobId: string): void;
+  /** No more jobs will be added: `ended` resolves once every added job has ended. */
+  seal(): void;
+  /** Stops waiting: `ended` resolves at once with the jobs that ended so far. */
+  stop(): void;
+  /** Each ended job's outcome, by job id, in the order they ended. */
+  readonly ended: Promise<Map<string, JobOutcome>>;
+}
+
 /**
- * Waits for jobs through QueueEvents (subscribed before the jobs were added),
- * checking each job's stored state too, in case it finished before we listened.
+ * Follows jobs through QueueEvents (subscribed before the jobs were added) as
+ * they are added, so a long submission already shows progress; each job's
+ * stored state is read when it is added too, in case it ended before we
+ * listened. `onEvent` hears each progress report and each ending.
  */
-export async function waitForJobs(
-  events: QueueEvents,
-  getJob: (id: string) => Promise<Job | undefined>,
-  jobIds: readonly string[],
-  onProgress?: (jobId: string, progress: JobProgress | undefined, outcome?: JobOutcome) => void,
-): Promise<Map<string, JobOutcome>> {
-  const pending = new Set(jobIds);
+export function watchJobs(events: QueueEvents, getJob: (id: string) => Promise<Job | undefined>, onEvent?: JobListener): JobWatch {
+  const pending = new Set<string>();
   const outcomes = new Map<string, JobOutcome>();
-  return new Promise((resolvePromise) => {
-    const settle = (outcome: JobOutcome) => {
-      if (!pending.delete(outcome.jobId)) return;
-      outcomes.set(outcome.jobId, outcome);
-      onProgress?.(outcome.jobId, undefined, outcome);
-      if (pending.size === 0) {
-        events.off("completed", completed);
-        events.off("failed", failed);
-        events.off("progress", progress);
-        resolvePromise(outcomes);
-      }
-    };
-    const completed = ({ jobId, returnvalue }: { jobId: string; returnvalue: unknown }) => settle({ jobId, state: "completed", result: returnvalue });
-    const failed = ({ jobId, failedReason }: { jobId: string; failedReason: string }) => settle({ jobId, state: "failed", failedReason });
-    const progress = ({ jobId, data }: { jobId: string; data: unknown }) => {
-      if (pending.has(jobId)) onProgress?.(jobId, data as JobProgress);
-    };
-    events.on("completed", completed);
-    events.on("failed", failed);
-    events.on("progress", progress);
-    if (jobIds.length === 0) resolvePromise(outcomes);
-    for (const jobId of jobIds) {
+  let sealed = false;
+  let finished = false;
+  let resolveEnded!: (outcomes: Map<string, JobOutcome>) => void;
+  const ended = new Promise<Map<string, JobOutcome>>((resolvePromise) => (resolveEnded = resolvePromise));
+  const finish = () => {
+    if (finished) return;
+    finished = true;
+    events.off("completed", completed);
+    events.off("failed", failed);
+    events.off("progress", progress);
+    resolveEnded(outcomes);
+  };
+  const settle = (outcome: JobOutcome) => {
+    if (finished || !pending.delete(outcome.jobId)) return;
+    outcomes.set(outcome.jobId, outcome);
+    onEvent?.(outcome.jobId, undefined, outcome);
+    if (sealed && pending.size === 0) finish();
+  };
+  const completed = ({ jobId, returnvalue }: { jobId: string; returnvalue: unknown }) => settle({ jobId, state: "completed", result: returnvalue });
+  const failed = ({ jobId, failedReason }: { jobId: string; failedReason: string }) => settle({ jobId, state: "failed", failedReason });
+  const progress = ({ jobId, data }: { jobId: string; data: unknown }) => {
+    if (!finished && pending.has(jobId)) onEvent?.(jobId, data as JobProgress);
+  };
+  events.on("completed", completed);
+  events.on("failed", failed);
+  events.on("progress", progress);
+  return {
+    add: (jobId) => {
+      if (finished) return;
+      pending.add(jobId);
       void readJob(getJob, jobId).then(
         (found) => {
           if (!found) return settle({ jobId, state: "failed", failedReason: "job vanished from the queue" });
@@ -112,6 +145,20 @@ export async function waitForJobs(
         },
         (error: unknown) => settle({ jobId, state: "failed", failedReason: errorMessage(error) }),
       );
-    }
-  });
+    },
+    seal: () => {
+      sealed = true;
+      if (pending.size === 0) finish();
+    },
+    stop: finish,
+    ended,
+  };
+}
+
+/** Waits for jobs already enqueued (see watchJobs). */
+export async function waitForJobs(events: QueueEvents, getJob: (id: string) => Promise<Job | undefined>, jobIds: readonly string[], onProgress?: JobListener): Promise<Map<string, JobOutcome>> {
+  const watch = watchJobs(events, getJob, onProgress);
+  for (const jobId of jobIds) watch.add(jobId);
+  watch.seal();
+  return watch.ended;
 }

@@ -1,4 +1,4 @@
-import { spawn } from "node:child_process";
+import { spawn, type ChildProcess } from "node:child_process";
 
 export interface CliRun {
   status: number | null;
@@ -21,4 +21,33 @@ export function cliRunner(env: NodeJS.ProcessEnv): (...args: string[]) => Promis
       child.stderr.on("data", (d: Buffer) => (err += d.toString()));
       child.on("exit", (status) => resolve({ status, out, err }));
     });
+}
+
+export interface RunningCli {
+  child: ChildProcess;
+  /** Resolves once stderr so far matches, as the child writes it. */
+  stderrMatches(pattern: RegExp): Promise<void>;
+  exited: Promise<CliRun>;
+}
+
+/** `ragops <args>` started, for a test that acts on it while it runs (a signal once it says something). */
+export function startCli(env: NodeJS.ProcessEnv, ...args: string[]): RunningCli {
+  const child = spawn(process.execPath, ["--import", "tsx", "src/cli/main.ts", ...args], { env });
+  let out = "";
+  let err = "";
+  child.stdout.on("data", (d: Buffer) => (out += d.toString()));
+  child.stderr.on("data", (d: Buffer) => (err += d.toString()));
+  const exited = new Promise<CliRun>((resolve) => child.on("exit", (status) => resolve({ status, out, err })));
+  const stderrMatches = (pattern: RegExp) =>
+    new Promise<void>((resolve, reject) => {
+      const check = () => {
+        if (!pattern.test(err)) return;
+        child.stderr.off("data", check);
+        resolve();
+      };
+      child.stderr.on("data", check);
+      child.once("exit", () => reject(new Error(`ragops exited before stderr matched ${pattern}:\n${err}`)));
+      check();
+    });
+  return { child, stderrMatches, exited };
 }
