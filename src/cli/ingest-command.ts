@@ -2,6 +2,7 @@ import { isAbsolute, relative } from "node:path";
 import type { QueueEvents } from "bullmq";
 import type { Command } from "commander";
 import { InvalidRequestError, errorMessage } from "../../core/errors.js";
+import { mapBounded } from "../../core/pool.js";
 import { createLogger } from "../../core/logger.js";
 import { SUPPORTED_DESCRIPTION, SUPPORTED_EXTENSIONS } from "../../ingest/parsers/detect.js";
 import { collectFiles, submitFile, watchJobs, type FoundFile, type JobOutcome } from "../documents/ingest-files.js";
@@ -11,6 +12,9 @@ import { startWorkers } from "../worker/worker.js";
 import { collect, quietConfigFrom } from "./common.js";
 import { createProgressDisplay, type ProgressDisplay } from "./ingest-progress.js";
 import { chunksOf, formatIngestReport, formatInterruption, summarizeIngest, type FileProblem, type SubmittedDocument } from "./ingest-report.js";
+
+/** Files uploaded at once. */
+const SUBMIT_CONCURRENCY = 8;
 
 interface IngestOptions {
   tag: string[];
@@ -109,22 +113,30 @@ async function submitAndWait(
   const submitted: SubmittedDocument[] = [];
   const rejected: FileProblem[] = [];
   try {
-    for (const file of files) {
-      if (interrupted.aborted) break;
-      try {
-        const { documentId, version, jobId } = await submitFile(runtime, file, { tags });
-        submitted.push({ documentId, version, jobId });
-        watch.add(jobId);
-      } catch (error) {
-        rejected.push(shownPath({ path: file.path, reason: errorMessage(error) }));
-        counts.done += 1;
-        display.update(counts);
-      }
+    // A few uploads at once: each is a store write, a record and a queued job, mostly waiting on I/O.
+    const outcomes = await mapBounded(
+      files,
+      SUBMIT_CONCURRENCY,
+      async (file): Promise<{ ok: SubmittedDocument } | { problem: FileProblem }> => {
+        try {
+          const { documentId, version, jobId } = await submitFile(runtime, file, { tags });
+          watch.add(jobId);
+          return { ok: { documentId, version, jobId } };
+        } catch (error) {
+          counts.done += 1;
+          display.update(counts);
+          return { problem: shownPath({ path: file.path, reason: errorMessage(error) }) };
+        }
+      },
+      { shouldStop: () => interrupted.aborted },
+    );
+    for (const outcome of outcomes) {
+      if (outcome && "ok" in outcome) submitted.push(outcome.ok);
+      else if (outcome) rejected.push(outcome.problem);
     }
     if (!interrupted.aborted) display.queued(submitted.length);
     watch.seal();
-    const outcomes = await watch.ended;
-    return { submitted, rejected, outcomes };
+    return { submitted, rejected, outcomes: await watch.ended };
   } finally {
     // Also when submitting throws (Redis gone): a bar left running keeps the terminal's cursor hidden.
     display.finish(counts);
