@@ -37,7 +37,7 @@ export async function openRuntime(config: Config, options: RuntimeOptions = {}):
   const store = createObjectStore(config);
   const queue = createIngestQueue(config);
   await bootstrapVersions(config, store);
-  const catalog = createVersionCatalog(config, store, options.embedderFor);
+  const catalog = createVersionCatalog({ config, store, redis, logger }, options.embedderFor);
   return {
     config,
     logger,

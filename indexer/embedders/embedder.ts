@@ -15,8 +15,8 @@
  * - A text's vector depends on the text, the purpose and the identity only: not
  *   on its batch-mates, the call, concurrent calls or the adapter instance.
  *   Equal up to float noise is enough for a provider that is not bit-exact: the
- *   cache keeps the first vector of a text, and old and new vectors of one text
- *   meet in one index.
+ *   cache keeps one vector of a text (the last written when two jobs race), and
+ *   old and new vectors of one text meet in one index.
  * - `purpose` says which side of retrieval a text is on. An adapter may embed
  *   the two differently (task types) or alike (symmetric models), but a query
  *   must land nearer a document that answers it than an unrelated one.

@@ -1,5 +1,5 @@
 import type { Config, EmbedderConfig } from "../../config/schema.js";
-import { createEmbeddingCache, type EmbeddingCache } from "../embedding-cache.js";
+import { createEmbeddingCache, embedderKey, type EmbeddingCache } from "../embedding-cache.js";
 import { createEmbedder, type Embedder } from "../embedders/index.js";
 import { openVectorIndex, type VectorIndex } from "../indexes/index.js";
 import { readAlias, swapLive, type AliasRecord } from "./alias.js";
@@ -42,15 +42,36 @@ export interface VersionCatalog {
 
 const FOLLOWING = new Set(["building", "ready", "evaluated", "live", "previous"]);
 
-export function createVersionCatalog(config: Config, store: ObjectStore, embedderFor: (config: EmbedderConfig) => Embedder = createEmbedder): VersionCatalog {
+/** What a catalog opens versions with: the embedding cache keeps its vectors in the store and its lookup in Redis. */
+export interface CatalogDeps {
+  config: Config;
+  store: ObjectStore;
+  redis: Redis;
+  logger: Logger;
+}
+
+export function createVersionCatalog(deps: CatalogDeps, embedderFor: (config: EmbedderConfig) => Embedder = createEmbedder): VersionCatalog {
+  const { config, store } = deps;
   const opened = new Map<string, Promise<OpenVersion>>();
+  // Versions with one embedder identity share its cache, and so its memory of recently read shards.
+  const caches = new Map<string, EmbeddingCache>();
+  const cacheFor = (embedder: Embedder): EmbeddingCache => {
+    const key = embedderKey(embedder.identity);
+    let cache = caches.get(key);
+    if (!cache) {
+      const lock = { ttlMs: config.sync.lockTtlMs, waitMs: config.sync.lockWaitMs };
+      cache = createEmbeddingCache({ store, redis: deps.redis, redisPrefix: config.redis.prefix, logger: deps.logger, lock }, embedder.identity);
+      caches.set(key, cache);
+    }
+    return cache;
+  };
   const openRecord = (record: IndexVersion): Promise<OpenVersion> => {
     let found = opened.get(record.version);
     if (!found) {
       found = (async () => {
         const embedder = embedderFor(record.config.embedder);
         const index = await openVectorIndex(versionIndex(record), { dataDir: config.dataDir, version: record.version, dimensions: embedder.identity.dimensions, memoryScanMaxRows: config.index.memoryScanMaxRows });
-        return { record, profile: profileKey(record.config), embedder, cache: createEmbeddingCache(store, embedder.identity), index };
+        return { record, profile: profileKey(record.config), embedder, cache: cacheFor(embedder), index };
       })();
       found.catch(() => opened.delete(record.version));
       opened.set(record.version, found);

@@ -1,5 +1,6 @@
 import type { Command } from "commander";
 import { bootstrapVersions, createVersionCatalog } from "../../indexer/lifecycle/catalog.js";
+import { createLogger } from "../../core/logger.js";
 import { connectRedis, createRedis } from "../queues/redis.js";
 import { search } from "../search.js";
 import { createObjectStore } from "../stores/index.js";
@@ -29,11 +30,11 @@ export function addSearchCommand(program: Command): void {
       const config = configFrom(command);
       const store = createObjectStore(config);
       await bootstrapVersions(config, store);
-      const catalog = createVersionCatalog(config, store);
       // Hits are shown from the chunk store, in Redis.
       const redis = createRedis(config.redis.url, "client");
+      await connectRedis(redis, config.redis.url);
+      const catalog = createVersionCatalog({ config, store, redis, logger: createLogger(config) });
       try {
-        await connectRedis(redis, config.redis.url);
         const response = await search({ config, catalog, redis }, searchRequestFrom(question, options));
         console.log(options.json ? JSON.stringify(response, null, 2) : `${formatSearchResults(response.results)}\n(index ${response.index})`);
       } finally {

@@ -23,6 +23,7 @@ export async function startWorkers(runtime: Runtime, options: { concurrency?: nu
   const { config } = runtime;
   const concurrency = options.concurrency ?? config.queue.concurrency;
   await restoreChunkStores(runtime);
+  await restoreEmbeddingLookups(runtime);
   const parser = createParsePool({ processes: concurrency, timeoutMs: config.ingest.parseTimeoutMs, maxMemoryMb: config.ingest.parseMaxMemoryMb });
   // One per process: documents of this process's jobs and builds that are ready together share a corpus lease and index writes.
   const committer = createCommitter({ maxGroup: config.sync.commitGroupMax });
@@ -53,4 +54,16 @@ async function restoreChunkStores(runtime: Runtime): Promise<void> {
     const rebuilt = await rebuildChunkStoreIfMissing(deps, profile, versions.map((v) => v.index));
     if (rebuilt) logger.warn(rebuilt, "the chunk store was missing: rebuilt it from the manifests (near-duplicate links return as documents are synced again)");
   }
+}
+
+/**
+ * Before taking jobs: an embedding cache whose Redis lookup is gone (Redis lost
+ * its data) gets it back from its shards, and a cache of the old
+ * one-object-per-vector layout is packed into shards, or every cached vector
+ * would be embedded again. Each cache logs what it restored (a warning with
+ * the count); versions sharing an embedder share one cache.
+ */
+async function restoreEmbeddingLookups(runtime: Runtime): Promise<void> {
+  const caches = new Set((await runtime.catalog.following()).map((v) => v.cache));
+  for (const cache of caches) await cache.open();
 }

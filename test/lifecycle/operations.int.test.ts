@@ -13,10 +13,13 @@ import { createLocalDirStore } from "../../src/stores/local-dir.js";
 import type { ObjectStore } from "../../core/object-store.js";
 import { createVersionCatalog, type VersionCatalog } from "../../indexer/lifecycle/catalog.js";
 import { retire, rollback, swap } from "../../indexer/lifecycle/operations.js";
+import { createLogger } from "../../core/logger.js";
+import { createRedis } from "../../src/queues/redis.js";
 
 /**
  * The lifecycle operations racing each other on a real local-dir store and real
- * LanceDB tables (no Redis: swap, rollback and retire never touch the queue).
+ * LanceDB tables (Redis unused: swap, rollback and retire never touch the queue
+ * or the embedding cache; the catalog gets a connection that never connects).
  */
 type RecordState = "ready" | "evaluated" | "building" | "failed" | "retired";
 
@@ -24,6 +27,19 @@ interface World {
   config: Config;
   store: ObjectStore;
   catalog: VersionCatalog;
+}
+
+/** A catalog on this store, with a Redis connection made lazily (the operations under test never use it). */
+function catalogOn(config: Config, store: ObjectStore): VersionCatalog {
+  const redis = createRedis(config.redis.url, "client");
+  const catalog = createVersionCatalog({ config, store, redis, logger: createLogger(config) });
+  return {
+    ...catalog,
+    close: async () => {
+      await catalog.close();
+      redis.disconnect();
+    },
+  };
 }
 
 const worlds: World[] = [];
@@ -40,7 +56,7 @@ async function world(states: Record<string, RecordState>, alias: Pick<AliasRecor
   const dataDir = mkdtempSync(join(tmpdir(), "ragops-lifecycle-race-"));
   const config = loadConfig({ env: {}, overrides: { dataDir, log: { level: "silent" } } });
   const store = createLocalDirStore({ root: join(dataDir, "objects") });
-  const catalog = createVersionCatalog(config, store);
+  const catalog = catalogOn(config, store);
   const made: World = { config, store, catalog };
   worlds.push(made);
   for (const [version, state] of Object.entries(states)) {
@@ -225,7 +241,7 @@ async function expectSafe(w: World): Promise<void> {
     expect(present, `${named}'s index data`).toContain(tableOf(named));
   }
   if (alias.live) {
-    const fresh = createVersionCatalog(w.config, w.store);
+    const fresh = catalogOn(w.config, w.store);
     try {
       expect((await fresh.live()).version.record.version).toBe(alias.live);
     } finally {
