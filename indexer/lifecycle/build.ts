@@ -1,4 +1,5 @@
 import type { Redis } from "ioredis";
+import { mapBounded } from "../../core/pool.js";
 import type { Config } from "../../config/schema.js";
 import { appendAudit } from "./audit.js";
 import { moveVersion, patchVersion } from "./versions.js";
@@ -73,12 +74,15 @@ export async function buildVersion(deps: BuildDeps, version: string, report: (do
       }
     };
     let done = 0;
-    for (const id of ids) {
+    let progressWrites: Promise<unknown> = Promise.resolve();
+    // Several documents at once: while some parse or embed, others write, and those ready together share a commit group.
+    await mapBounded(ids, config.sync.buildConcurrency, async (id) => {
       add(await syncOne(deps, target, id), id);
-      await report(++done, ids.length);
-      // Visible on the version too (GET /v1/indexes/:v, ragops index show), every few documents.
-      if (done % 10 === 0 || done === ids.length) await patchVersion(store, version, { progress: { done, total: ids.length } });
-    }
+      const doneNow = ++done;
+      await report(doneNow, ids.length);
+      // Visible on the version too (GET /v1/indexes/:v, ragops index show), every few documents; one write after another, so the count never goes back.
+      if (doneNow % 10 === 0 || doneNow === ids.length) await (progressWrites = progressWrites.then(() => patchVersion(store, version, { progress: { done: doneNow, total: ids.length } })));
+    });
     // Catch up with what changed while the build ran.
     const changed = new Set((await deps.redis.xrange(changeLogKey(config), `(${start}`, "+")).flatMap(([, fields]) => (fields[0] === "doc" ? [fields[1] as string] : [])));
     for (const id of changed) add(await syncOne(deps, target, id), id);
