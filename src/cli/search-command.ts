@@ -1,5 +1,6 @@
 import type { Command } from "commander";
 import { bootstrapVersions, createVersionCatalog } from "../../indexer/lifecycle/catalog.js";
+import { simulatedLatencyWarning } from "../../indexer/simulated-latency.js";
 import { connectRedis, createRedis } from "../queues/redis.js";
 import { search } from "../search.js";
 import { createObjectStore } from "../stores/index.js";
@@ -30,6 +31,8 @@ export function addSearchCommand(program: Command): void {
       const store = createObjectStore(config);
       await bootstrapVersions(config, store);
       const catalog = createVersionCatalog(config, store);
+      const simulated = simulatedLatencyWarning(config);
+      if (simulated) console.error(`ragops: ${simulated}`);
       // Hits are shown from the chunk store, in Redis.
       const redis = createRedis(config.redis.url, "client");
       try {
