@@ -10,18 +10,9 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Document as LcDocument } from "@langchain/core/documents";
-import { Embeddings } from "@langchain/core/embeddings";
-import { index as lcIndex, RecordManager, type ListKeyOptions, type UpdateOptions } from "@langchain/core/indexing";
-import { VectorStore } from "@langchain/core/vectorstores";
-import { RecursiveCharacterTextSplitter } from "@langchain/textsplitters";
-import { encode, decode } from "gpt-tokenizer";
-import { BaseEmbedding, DocStoreStrategy, Document as LlDocument, IngestionPipeline, SentenceSplitter, SimpleDocumentStore, SimpleVectorStore } from "llamaindex";
 import { loadConfig } from "../config/load.js";
-import { countTokens } from "../ingest/tokenizer.js";
 import type { Embedder } from "../indexer/embedders/embedder.js";
 import { createEmbedder } from "../indexer/embedders/index.js";
-import { embedText } from "../indexer/embedders/offline-hashing.js";
 import { ensureRedis } from "../src/dev/local-redis.js";
 import { createIngestQueueEvents } from "../src/queues/ingest-queue.js";
 import { openRuntime } from "../src/runtime.js";
@@ -30,10 +21,10 @@ import { runRefresh } from "../src/documents/refresh.js";
 import { startWorkers } from "../src/worker/worker.js";
 import { applyEdits, corpusStats, generateCorpus, type CorpusDoc } from "./corpus.mjs";
 import { machine, printTable, writeResults } from "./machine.js";
+import { embed, langChainPeer, llamaIndexPeer, timed, type Peer } from "./peers.js";
 
 const SIZE = 512;
 const OVERLAP = Math.floor(SIZE * 0.15);
-const DIMENSIONS = 384;
 
 interface Step {
   system: string;
@@ -43,20 +34,6 @@ interface Step {
   removed: number;
   seconds: number;
   chunks?: number;
-}
-
-/** The one embedder all three use: ragops' offline embedder, counting the texts it is given. */
-const counter = { texts: 0 };
-const embed = (texts: readonly string[]) => {
-  counter.texts += texts.length;
-  return texts.map((t) => embedText(t, DIMENSIONS));
-};
-
-async function timed<T>(fn: () => Promise<T>): Promise<{ value: T; seconds: number; embedded: number }> {
-  const before = counter.texts;
-  const started = process.hrtime.bigint();
-  const value = await fn();
-  return { value, seconds: Number(process.hrtime.bigint() - started) / 1e9, embedded: counter.texts - before };
 }
 
 // ---------------------------------------------------------------- ragops
@@ -99,138 +76,18 @@ async function runRagops(v1: CorpusDoc[], v2: CorpusDoc[]): Promise<Step[]> {
   return steps;
 }
 
-// ---------------------------------------------------------------- LangChain.js index()
-class CountingEmbeddings extends Embeddings {
-  constructor() {
-    super({});
-  }
-  async embedDocuments(texts: string[]): Promise<number[][]> {
-    return embed(texts).map((v) => Array.from(v));
-  }
-  async embedQuery(text: string): Promise<number[]> {
-    return Array.from(embedText(text, DIMENSIONS));
-  }
-}
-
-/** An in-memory RecordManager (the behaviour of @langchain/community's, which cannot be installed here beside zod 4). */
-class MemoryRecordManager extends RecordManager {
-  override lc_namespace = ["bench", "record_manager"];
-  private records = new Map<string, { updatedAt: number; groupId: string | null }>();
-  async createSchema(): Promise<void> {}
-  async getTime(): Promise<number> {
-    return Date.now();
-  }
-  async update(keys: string[], options: UpdateOptions = {}): Promise<void> {
-    const now = await this.getTime();
-    if (options.timeAtLeast && now < options.timeAtLeast) throw new Error("time went backwards");
-    keys.forEach((key, i) => this.records.set(key, { updatedAt: now, groupId: options.groupIds?.[i] ?? null }));
-  }
-  async exists(keys: string[]): Promise<boolean[]> {
-    return keys.map((k) => this.records.has(k));
-  }
-  async listKeys(options: ListKeyOptions = {}): Promise<string[]> {
-    const out: string[] = [];
-    for (const [key, r] of this.records) {
-      if (options.before !== undefined && r.updatedAt >= options.before) continue;
-      if (options.after !== undefined && r.updatedAt <= options.after) continue;
-      if (options.groupIds && !options.groupIds.includes(r.groupId)) continue;
-      out.push(key);
-      if (options.limit && out.length >= options.limit) break;
-    }
-    return out;
-  }
-  async deleteKeys(keys: string[]): Promise<void> {
-    for (const key of keys) this.records.delete(key);
-  }
-}
-
-/** A vector store that keeps the ids index() passes and can delete them (MemoryVectorStore does neither). */
-class CountingVectorStore extends VectorStore {
-  written = 0;
-  removed = 0;
-  private vectors = new Map<string, { vector: number[]; doc: LcDocument }>();
-  _vectorstoreType(): string {
-    return "counting-memory";
-  }
-  async addDocuments(documents: LcDocument[], options?: { ids?: string[] }): Promise<string[]> {
-    return this.addVectors(await this.embeddings.embedDocuments(documents.map((d) => d.pageContent)), documents, options);
-  }
-  async addVectors(vectors: number[][], documents: LcDocument[], options?: { ids?: string[] }): Promise<string[]> {
-    const ids = options?.ids ?? documents.map((_, i) => `${this.vectors.size + i}`);
-    ids.forEach((id, i) => this.vectors.set(id, { vector: vectors[i] as number[], doc: documents[i] as LcDocument }));
-    this.written += ids.length;
-    return ids;
-  }
-  override async delete(params: { ids: string[] }): Promise<void> {
-    for (const id of params.ids) if (this.vectors.delete(id)) this.removed += 1;
-  }
-  async similaritySearchVectorWithScore(): Promise<[LcDocument, number][]> {
-    return [];
-  }
-  get size(): number {
-    return this.vectors.size;
-  }
-}
-
-async function runLangChain(v1: CorpusDoc[], v2: CorpusDoc[]): Promise<Step[]> {
-  const splitter = new RecursiveCharacterTextSplitter({ chunkSize: SIZE, chunkOverlap: OVERLAP, lengthFunction: (t: string) => countTokens(t) });
-  const recordManager = new MemoryRecordManager();
-  const store = new CountingVectorStore(new CountingEmbeddings(), {});
+// ---------------------------------------------------------------- the peers (./peers.ts)
+async function runPeer(peer: Peer, v1: CorpusDoc[], v2: CorpusDoc[]): Promise<Step[]> {
   const steps: Step[] = [];
-  const run = async (docs: CorpusDoc[], step: Step["step"]) => {
-    const [w, r] = [store.written, store.removed];
-    const { seconds, embedded } = await timed(async () => {
-      const chunks = await splitter.splitDocuments(docs.map((d) => new LcDocument({ pageContent: d.text, metadata: { source: d.id } })));
-      await lcIndex({ docsSource: chunks, recordManager, vectorStore: store, options: { cleanup: "incremental", sourceIdKey: "source" } });
-    });
-    steps.push({ system: "LangChain.js index()", step, embedded, written: store.written - w, removed: store.removed - r, seconds });
-  };
-  await run(v1, "first ingest");
-  (steps[0] as Step).chunks = store.size;
-  await run(v2, "refresh after edits");
-  await run(v2, "refresh, nothing changed");
+  for (const [docs, step] of [[v1, "first ingest"], [v2, "refresh after edits"], [v2, "refresh, nothing changed"]] as const) {
+    const { seconds, embedded, written, removed, held } = await peer.run(docs);
+    steps.push({ system: peer.system, step, embedded, written, removed, seconds, ...(step === "first ingest" ? { chunks: held } : {}) });
+  }
   return steps;
 }
 
-// ---------------------------------------------------------------- LlamaIndex.TS IngestionPipeline
-class CountingEmbedding extends BaseEmbedding {
-  constructor() {
-    super();
-  }
-  async getTextEmbedding(text: string): Promise<number[]> {
-    return Array.from(embed([text])[0] as Float32Array);
-  }
-  override getTextEmbeddings = async (texts: string[]): Promise<number[][]> => embed(texts).map((v) => Array.from(v));
-}
-
-async function runLlamaIndex(v1: CorpusDoc[], v2: CorpusDoc[]): Promise<Step[]> {
-  const plain = { disallowedSpecial: new Set<string>(), allowedSpecial: new Set<string>() };
-  const tokenizer = { encode: (text: string) => new Uint32Array(encode(text, plain)), decode: (tokens: Uint32Array) => decode(Array.from(tokens)) };
-  const embedModel = new CountingEmbedding();
-  const vectorStore = new SimpleVectorStore({ embedModel });
-  const counts = { written: 0, removed: 0 };
-  const add = vectorStore.add.bind(vectorStore);
-  vectorStore.add = async (nodes) => ((counts.written += nodes.length), add(nodes));
-  const remove = vectorStore.delete.bind(vectorStore);
-  vectorStore.delete = async (refDocId: string) => ((counts.removed += 1), remove(refDocId));
-  const pipeline = new IngestionPipeline({
-    transformations: [new SentenceSplitter({ chunkSize: SIZE, chunkOverlap: OVERLAP, tokenizer }), embedModel],
-    docStore: new SimpleDocumentStore(),
-    vectorStore,
-    docStoreStrategy: DocStoreStrategy.UPSERTS,
-  });
-  const steps: Step[] = [];
-  const run = async (docs: CorpusDoc[], step: Step["step"]) => {
-    const [w, r] = [counts.written, counts.removed];
-    const { seconds, embedded } = await timed(() => pipeline.run({ documents: docs.map((d) => new LlDocument({ text: d.text, id_: d.id })) }));
-    steps.push({ system: "LlamaIndex.TS IngestionPipeline", step, embedded, written: counts.written - w, removed: counts.removed - r, seconds });
-  };
-  await run(v1, "first ingest");
-  (steps[0] as Step).chunks = (steps[0] as Step).written;
-  await run(v2, "refresh after edits");
-  await run(v2, "refresh, nothing changed");
-  return steps;
-}
+const runLangChain = (v1: CorpusDoc[], v2: CorpusDoc[]) => runPeer(langChainPeer({ sizeTokens: SIZE, overlapTokens: OVERLAP }), v1, v2);
+const runLlamaIndex = (v1: CorpusDoc[], v2: CorpusDoc[]) => runPeer(llamaIndexPeer({ sizeTokens: SIZE, overlapTokens: OVERLAP }), v1, v2);
 
 async function main(): Promise<void> {
   const v1 = generateCorpus();

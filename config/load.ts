@@ -28,6 +28,8 @@ export const envBindings = [
   { env: "RAGOPS_QUEUE_CONCURRENCY", path: ["queue", "concurrency"], type: "number" },
   { env: "RAGOPS_QUEUE_ATTEMPTS", path: ["queue", "attempts"], type: "number" },
   { env: "RAGOPS_LOG_LEVEL", path: ["log", "level"], type: "string" },
+  { env: "RAGOPS_SIMULATE_EMBED_LATENCY_MS", path: ["simulate", "embedLatencyMs"], type: "number" },
+  { env: "RAGOPS_SIMULATE_INDEX_WRITE_LATENCY_MS", path: ["simulate", "indexWriteLatencyMs"], type: "number" },
 ] as const;
 
 const CONFIG_FILE_ENV = "RAGOPS_CONFIG";

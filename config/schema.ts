@@ -195,6 +195,12 @@ export const evaluationSchema = z.strictObject({
   gate: gateSchema.prefault({}),
 });
 
+/** Latency added in front of the embedder and the index of every index version a process opens (indexer/simulated-latency.ts). */
+export const simulateSchema = z.strictObject({
+  embedLatencyMs: z.number().int().min(0).max(60_000).default(0).describe("For benchmarks and capacity tests: added to every embedder call, ms (0: off). A process logs a warning at start when it is on."),
+  indexWriteLatencyMs: z.number().int().min(0).max(60_000).default(0).describe("For benchmarks and capacity tests: added to every index write (upsert, updateRestricts, remove), ms (0: off). A process logs a warning at start when it is on."),
+});
+
 export const logSchema = z.strictObject({
   level: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info").describe("Log level."),
 });
@@ -215,6 +221,7 @@ export const configSchema = z
     queue: queueSchema.prefault({}),
     log: logSchema.prefault({}),
     evaluation: evaluationSchema.prefault({}),
+    simulate: simulateSchema.prefault({}),
   })
   .superRefine((config, ctx) => {
     // The limit stops documents that balloon while parsing; one allocation larger than the whole limit would abort the process instead.

@@ -5,6 +5,7 @@ import type { Embedder } from "../indexer/embedders/index.js";
 import type { VectorIndex } from "../indexer/indexes/index.js";
 import { bootstrapVersions, createVersionCatalog, type VersionCatalog } from "../indexer/lifecycle/catalog.js";
 import { createLogger, type Logger } from "../core/logger.js";
+import { simulatedLatencyWarning } from "../indexer/simulated-latency.js";
 import { createIngestQueue } from "./queues/ingest-queue.js";
 import { connectRedis, createRedis } from "./queues/redis.js";
 import { createObjectStore } from "./stores/index.js";
@@ -32,6 +33,8 @@ export interface RuntimeOptions {
 
 export async function openRuntime(config: Config, options: RuntimeOptions = {}): Promise<Runtime> {
   const logger = options.logger ?? createLogger(config);
+  const simulated = simulatedLatencyWarning(config);
+  if (simulated) logger.warn({ simulate: config.simulate }, simulated);
   const redis = createRedis(config.redis.url, "client");
   await connectRedis(redis, config.redis.url);
   const store = createObjectStore(config);

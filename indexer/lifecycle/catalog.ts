@@ -2,6 +2,7 @@ import type { Config, EmbedderConfig } from "../../config/schema.js";
 import { createEmbeddingCache, embedderKey, type EmbeddingCache } from "../embedding-cache.js";
 import { createEmbedder, type Embedder } from "../embedders/index.js";
 import { openVectorIndex, type VectorIndex } from "../indexes/index.js";
+import { withEmbedLatency, withIndexWriteLatency } from "../simulated-latency.js";
 import { readAlias, swapLive, type AliasRecord } from "./alias.js";
 import { appendAudit } from "./audit.js";
 import { cannotServe, createVersion, getVersion, listVersions, moveVersion, versionIndex, type IndexVersion } from "./versions.js";
@@ -69,8 +70,10 @@ export function createVersionCatalog(deps: CatalogDeps, embedderFor: (config: Em
     let found = opened.get(record.version);
     if (!found) {
       found = (async () => {
-        const embedder = embedderFor(record.config.embedder);
-        const index = await openVectorIndex(versionIndex(record), { dataDir: config.dataDir, version: record.version, dimensions: embedder.identity.dimensions, memoryScanMaxRows: config.index.memoryScanMaxRows });
+        // Latency simulated for benchmarks (config.simulate) sits in front of the adapters; 0 leaves them as made.
+        const embedder = withEmbedLatency(embedderFor(record.config.embedder), config.simulate.embedLatencyMs);
+        const opened = await openVectorIndex(versionIndex(record), { dataDir: config.dataDir, version: record.version, dimensions: embedder.identity.dimensions, memoryScanMaxRows: config.index.memoryScanMaxRows });
+        const index = withIndexWriteLatency(opened, config.simulate.indexWriteLatencyMs);
         return { record, profile: profileKey(record.config), embedder, cache: cacheFor(embedder), index };
       })();
       found.catch(() => opened.delete(record.version));

@@ -1,6 +1,7 @@
 import type { Command } from "commander";
 import { bootstrapVersions, createVersionCatalog } from "../../indexer/lifecycle/catalog.js";
 import { createLogger } from "../../core/logger.js";
+import { simulatedLatencyWarning } from "../../indexer/simulated-latency.js";
 import { connectRedis, createRedis } from "../queues/redis.js";
 import { search } from "../search.js";
 import { createObjectStore } from "../stores/index.js";
@@ -30,6 +31,8 @@ export function addSearchCommand(program: Command): void {
       const config = configFrom(command);
       const store = createObjectStore(config);
       await bootstrapVersions(config, store);
+      const simulated = simulatedLatencyWarning(config);
+      if (simulated) console.error(`ragops: ${simulated}`);
       // Hits are shown from the chunk store, in Redis.
       const redis = createRedis(config.redis.url, "client");
       await connectRedis(redis, config.redis.url);
