@@ -1,10 +1,5 @@
 import type { DocumentKind, ParsedDocument } from "../types.js";
 import { detectKind } from "./detect.js";
-import { parseDocx } from "./docx.js";
-import { parseHtml } from "./html.js";
-import { parseMarkdown } from "./markdown.js";
-import { parsePdf } from "./pdf.js";
-import { parseText } from "./text.js";
 import type { ZipLimits } from "./zip-guard.js";
 
 export { SUPPORTED_DESCRIPTION, SUPPORTED_EXTENSIONS, claimedKind, detectKind, KIND_CONTENT_TYPES } from "./detect.js";
@@ -21,17 +16,18 @@ export async function parseDocument(bytes: Buffer, options: ParseOptions = {}): 
   return parseAs(kind, bytes, options);
 }
 
-function parseAs(kind: DocumentKind, bytes: Buffer, options: ParseOptions = {}): Promise<ParsedDocument> | ParsedDocument {
+// Each format's parser loads on its first document (pdf.js alone takes half a second): a parse process that only sees Markdown starts faster.
+async function parseAs(kind: DocumentKind, bytes: Buffer, options: ParseOptions = {}): Promise<ParsedDocument> {
   switch (kind) {
     case "pdf":
-      return parsePdf(bytes);
+      return (await import("./pdf.js")).parsePdf(bytes);
     case "docx":
-      return parseDocx(bytes, options.zipLimits);
+      return (await import("./docx.js")).parseDocx(bytes, options.zipLimits);
     case "html":
-      return parseHtml(bytes);
+      return (await import("./html.js")).parseHtml(bytes);
     case "markdown":
-      return parseMarkdown(bytes);
+      return (await import("./markdown.js")).parseMarkdown(bytes);
     case "text":
-      return parseText(bytes);
+      return (await import("./text.js")).parseText(bytes);
   }
 }
