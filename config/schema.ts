@@ -36,6 +36,7 @@ export const chunkingSchema = z
   });
 
 export const ingestSchema = z.strictObject({
+  parseProcesses: z.number().int().min(0).max(64).default(0).describe("Parse processes per worker (each parses and chunks one document at a time); 0: one per CPU core. Never more than the worker's concurrency."),
   parseTimeoutMs: z.number().int().min(100).default(60_000).describe("Longest a document may take to parse before its job fails, ms."),
   parseMaxMemoryMb: z.number().int().min(64).default(1024).describe("Memory the parse of one document may add to its parse process, JS heap and buffers together (resident memory), MB; past it the document fails as expanding too far."),
   zipMaxEntries: z.number().int().min(1).default(5_000).describe("Most entries a DOCX (zip) may hold."),
@@ -115,7 +116,7 @@ export const indexSchema = z.strictObject({
 });
 
 export const queueSchema = z.strictObject({
-  concurrency: z.number().int().min(1).max(64).default(2).describe("Jobs one worker process runs at once."),
+  concurrency: z.number().int().min(1).max(64).default(8).describe("Jobs one worker process runs at once (parsing is bounded by ingest.parseProcesses; the rest of a job mostly waits on I/O)."),
   attempts: z.number().int().min(1).max(20).default(3).describe("Attempts per job for retryable failures (Redis, index, embedder)."),
   backoffMs: z.number().int().min(0).default(2_000).describe("First retry delay, ms; doubles on each attempt."),
   lockDurationMs: z.number().int().min(500).default(30_000).describe("How long a worker's claim on a job lasts without renewal; a killed worker's job is retried after it, ms."),

@@ -51,12 +51,22 @@ interface Pending {
   reject: (error: unknown) => void;
 }
 
+/** What one group did, for the log: documents, time waiting for the lease, time holding it, time of its index writes. */
+export interface GroupStats {
+  documents: number;
+  failed: number;
+  waitedMs: number;
+  heldMs: number;
+  flushMs: number;
+  datapoints: number;
+}
+
 /** Groups of at most `maxGroup` documents per lease. */
-export function createCommitter(options: { maxGroup: number }): Committer {
+export function createCommitter(options: { maxGroup: number; onGroup?: (stats: GroupStats) => void }): Committer {
   const queues = new Map<string, Pending[]>();
   const drain = async (lockKey: string) => {
     const queue = queues.get(lockKey) as Pending[];
-    while (queue.length > 0) await runGroup(queue.splice(0, Math.max(1, options.maxGroup)));
+    while (queue.length > 0) await runGroup(queue.splice(0, Math.max(1, options.maxGroup)), options.onGroup);
     queues.delete(lockKey);
   };
   return {
@@ -83,10 +93,10 @@ export const commitAlone: Committer = {
   },
 };
 
-async function runGroup(group: readonly Pending[]): Promise<void> {
+async function runGroup(group: readonly Pending[], onGroup?: (stats: GroupStats) => void): Promise<void> {
   const first = group[0] as Pending;
   try {
-    const outcomes = await commitGroup(first.request, group.map((p) => p.work));
+    const outcomes = await commitGroup(first.request, group.map((p) => p.work), onGroup);
     group.forEach((pending, i) => {
       const outcome = outcomes[i];
       if (outcome && "value" in outcome) pending.resolve(outcome.value);
@@ -100,8 +110,10 @@ async function runGroup(group: readonly Pending[]): Promise<void> {
 type Outcome = { value: unknown } | { error: unknown };
 
 /** Runs the works under one lease; a failure of the lease or of the index flush fails them all (their jobs retry). */
-async function commitGroup(request: CommitRequest, works: ReadonlyArray<CommitWork<unknown>>): Promise<Outcome[]> {
+async function commitGroup(request: CommitRequest, works: ReadonlyArray<CommitWork<unknown>>, onGroup?: (stats: GroupStats) => void): Promise<Outcome[]> {
+  const asked = performance.now();
   return withCorpusLease(request.redis, request.lockKey, request.lockOptions, async (lease) => {
+    const taken = performance.now();
     const buffers = new Map<string, BufferedIndex>();
     const manifests = new Map<string, DocumentManifest | null>();
     const afterFlush: Array<{ owner: number; write: () => Promise<void> }> = [];
@@ -128,11 +140,14 @@ async function commitGroup(request: CommitRequest, works: ReadonlyArray<CommitWo
         outcomes.push({ error });
       }
     }
-    if ([...buffers.values()].some((b) => b.pending() > 0)) {
+    const datapoints = [...buffers.values()].reduce((n, b) => n + b.pending(), 0);
+    const flushStarted = performance.now();
+    if (datapoints > 0) {
       // The index cannot fence writes itself: a process that lost the lease must not write.
       if (!(await lease.held())) throw new UnavailableError("the corpus lock was lost before the group's index writes; the jobs will retry");
       for (const buffered of buffers.values()) await buffered.flush();
     }
+    const flushMs = performance.now() - flushStarted;
     for (const { owner: i, write } of afterFlush) {
       const outcome = outcomes[i] as Outcome;
       if ("error" in outcome) continue;
@@ -142,6 +157,7 @@ async function commitGroup(request: CommitRequest, works: ReadonlyArray<CommitWo
         outcomes[i] = { error };
       }
     }
+    onGroup?.({ documents: works.length, failed: outcomes.filter((o) => "error" in o).length, waitedMs: taken - asked, heldMs: performance.now() - taken, flushMs, datapoints });
     return outcomes;
   });
 }

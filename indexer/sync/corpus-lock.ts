@@ -32,7 +32,7 @@ async function acquireCorpusLease(redis: Redis, key: string, options: { ttlMs: n
   while ((await redis.set(key, token, "PX", options.ttlMs, "NX")) !== "OK") {
     if (Date.now() > deadline) throw new UnavailableError(`another job held the corpus lock ${key} for more than ${options.waitMs} ms; will retry`);
     await new Promise((resolve) => setTimeout(resolve, delay + Math.random() * delay));
-    delay = Math.min(delay * 2, 200);
+    delay = Math.min(delay * 2, 20);
   }
   const renewal = setInterval(() => void redis.eval(RENEW, 1, key, token, String(options.ttlMs)).catch(() => undefined), Math.max(50, options.ttlMs / 3));
   renewal.unref();

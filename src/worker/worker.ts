@@ -1,4 +1,5 @@
 import type { Worker } from "bullmq";
+import { availableParallelism } from "node:os";
 import { createParsePool } from "../../ingest/parsers/isolated.js";
 import { createCommitter } from "../../indexer/sync/commit-group.js";
 import { byProfile } from "../../indexer/lifecycle/catalog.js";
@@ -24,9 +25,9 @@ export async function startWorkers(runtime: Runtime, options: { concurrency?: nu
   const concurrency = options.concurrency ?? config.queue.concurrency;
   await restoreChunkStores(runtime);
   await restoreEmbeddingLookups(runtime);
-  const parser = createParsePool({ processes: concurrency, timeoutMs: config.ingest.parseTimeoutMs, maxMemoryMb: config.ingest.parseMaxMemoryMb });
+  const parser = createParsePool({ processes: parseProcesses(config.ingest.parseProcesses, concurrency), timeoutMs: config.ingest.parseTimeoutMs, maxMemoryMb: config.ingest.parseMaxMemoryMb });
   // One per process: documents of this process's jobs and builds that are ready together share a corpus lease and index writes.
-  const committer = createCommitter({ maxGroup: config.sync.commitGroupMax });
+  const committer = createCommitter({ maxGroup: config.sync.commitGroupMax, onGroup: (stats) => runtime.logger.debug(stats, "commit group written") });
   const ingest = await startIngestWorker(runtime, { concurrency, parser, committer });
   const refresh = await startRefreshWorker(runtime);
   const build = startBuildWorker(runtime, parser, committer);
@@ -66,4 +67,9 @@ async function restoreChunkStores(runtime: Runtime): Promise<void> {
 async function restoreEmbeddingLookups(runtime: Runtime): Promise<void> {
   const caches = new Set((await runtime.catalog.following()).map((v) => v.cache));
   for (const cache of caches) await cache.open();
+}
+
+/** Parse processes for a worker: as configured (0: one per CPU core), at most one per job it runs at once. Parsing is CPU-bound; more processes than cores only add memory. */
+export function parseProcesses(configured: number, concurrency: number, cores = availableParallelism()): number {
+  return Math.max(1, Math.min(concurrency, configured > 0 ? configured : cores));
 }
