@@ -12,9 +12,9 @@ export const redisSchema = z.strictObject({
   url: z.url({ protocol: /^rediss?$/ }).default("redis://127.0.0.1:6379").describe("Redis connection URL (queues, locks, LSH buckets)."),
   prefix: z
     .string()
-    .regex(/^[A-Za-z0-9_-]{1,32}$/, "letters, digits, '_' or '-' (1-32 characters)")
+    .regex(/^(?:[A-Za-z0-9_-]{1,32}|\{[A-Za-z0-9_-]{1,32}\})$/, "letters, digits, '_' or '-' (1-32 characters), optionally in braces as a Redis Cluster hash tag ({ragops})")
     .default("ragops")
-    .describe("Key prefix for every Redis key ragops writes, so several deployments can share one Redis."),
+    .describe("Key prefix for every Redis key ragops writes, so several deployments can share one Redis. In braces ({ragops}) it is a hash tag: every key lands in one Redis Cluster slot, as BullMQ and ragops' scripts need."),
 });
 
 export const httpSchema = z.strictObject({

@@ -32,3 +32,15 @@ function redactUrl(url: string): string {
     return url;
   }
 }
+
+/**
+ * Why this Redis's eviction policy would lose ragops' data, or undefined when
+ * it would not. Queues, leases and the chunk registry are data, not cache:
+ * any policy but noeviction may drop them when memory runs short.
+ */
+export async function evictionProblem(redis: Redis): Promise<string | undefined> {
+  const info = await redis.info("memory");
+  const policy = /^maxmemory_policy:(\S+)/m.exec(info)?.[1];
+  if (policy === undefined || policy === "noeviction") return undefined;
+  return `Redis evicts keys under memory pressure (maxmemory-policy ${policy}): queued jobs, leases and the chunk registry could be dropped. Set maxmemory-policy noeviction (on Memorystore: the maxmemory-policy configuration of the instance).`;
+}

@@ -4,6 +4,7 @@ import { createParsePool } from "../../ingest/parsers/isolated.js";
 import { createCommitter } from "../../indexer/sync/commit-group.js";
 import { byProfile } from "../../indexer/lifecycle/catalog.js";
 import { rebuildChunkStoreIfMissing } from "../../indexer/sync/chunk-store-rebuild.js";
+import { evictionProblem } from "../queues/redis.js";
 import type { Runtime } from "../runtime.js";
 import { startBuildWorker } from "./build-worker.js";
 import { startIngestWorker } from "./ingest-worker.js";
@@ -23,6 +24,8 @@ export interface Workers {
 export async function startWorkers(runtime: Runtime, options: { concurrency?: number } = {}): Promise<Workers> {
   const { config } = runtime;
   const concurrency = options.concurrency ?? config.queue.concurrency;
+  const eviction = await evictionProblem(runtime.redis);
+  if (eviction) runtime.logger.warn(eviction);
   await restoreChunkStores(runtime);
   await restoreEmbeddingLookups(runtime);
   const parser = createParsePool({ processes: parseProcesses(config.ingest.parseProcesses, concurrency), timeoutMs: config.ingest.parseTimeoutMs, maxMemoryMb: config.ingest.parseMaxMemoryMb });
