@@ -712,7 +712,7 @@ async function main(): Promise<void> {
     if (BUILDS) {
       const worker = await startWorker(first, "builds");
       try {
-        builds.push(await greenBuild(first, redis, `green build, chunk size ${GREEN_CHUNK_SIZE} (every chunk new)`, `c${GREEN_CHUNK_SIZE}`, ["--chunk-size", String(GREEN_CHUNK_SIZE)]));
+        builds.push(await greenBuild(first, redis, `green build, chunk size ${GREEN_CHUNK_SIZE} (new chunking)`, `c${GREEN_CHUNK_SIZE}`, ["--chunk-size", String(GREEN_CHUNK_SIZE)]));
         // The built-in settings are the first ingest's: the same chunks, so every vector is in the embedding cache.
         builds.push(await greenBuild(first, redis, "green build, same settings (every vector cached)", "same", []));
       } finally {
