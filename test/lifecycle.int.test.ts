@@ -1,3 +1,5 @@
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { cliRunner } from "./support/cli.js";
 import { putDocument, searchApi, startStack, waitForJob, type Stack } from "./support/stack.js";
@@ -128,6 +130,16 @@ describe("ragops index and ragops audit", () => {
     const audit = (await cli("audit")).out;
     expect(audit).toMatch(/forced-promotion[\s\S]*try smaller chunks/);
     expect(audit).toMatch(/rollback/);
+  });
+
+  it("creates a version with the settings of a file given to --settings, while the global --config stays ragops' own config", async () => {
+    const env = { ...process.env, RAGOPS_DATA_DIR: stack.config.dataDir, REDIS_URL: stack.config.redis.url, RAGOPS_REDIS_PREFIX: stack.config.redis.prefix };
+    const cli = cliRunner(env);
+    const settings = join(stack.config.dataDir, "v-settings.json");
+    writeFileSync(settings, JSON.stringify({ chunking: { sizeTokens: 256 }, embedder: { dimensions: 128 } }));
+    const created = await cli("index", "create", "--version", "fromfile", "--settings", settings, "--wait");
+    expect(created.status, created.err).toBe(0);
+    expect((await cli("index", "list")).out).toMatch(/fromfile\s+│ ready\s+│ 256\s+│ 128/);
   });
 });
 

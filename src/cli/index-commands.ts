@@ -20,7 +20,7 @@ export function addIndexCommands(program: Command): void {
 
 interface CreateOptions {
   version?: string;
-  config?: string;
+  settings?: string;
   chunkSize?: number;
   dimensions?: number;
   wait?: boolean;
@@ -31,13 +31,14 @@ function addCreateCommand(index: Command): void {
     .command("create")
     .description("Create an index version and build it (embeds only what the cache lacks for its embedder). Needs a running worker.")
     .option("-v, --version <name>", "version name (default v<N+1>)")
-    .option("--config <file>", "JSON with embedder, chunking, dedupe, defaultTopK (defaults: the built-in ones)")
+    // Not --config: that is the global option naming ragops' own config file, and commander gives it every --config on the line.
+    .option("--settings <file>", "the version's settings: JSON with embedder, chunking, dedupe, defaultTopK, filter (defaults: the built-in ones)")
     .option("--chunk-size <tokens>", "chunking.sizeTokens", Number)
     .option("--dimensions <n>", "embedder.dimensions", Number)
     .option("--wait", "follow the build to its end")
     .action(async (options: CreateOptions, command: Command) => {
       const config = lifecycleConfigFrom(command);
-      const versionConfig = versionConfigFrom(options, options.config ? readFileSync(options.config, "utf8") : undefined);
+      const versionConfig = versionConfigFrom(options, options.settings ? readFileSync(options.settings, "utf8") : undefined);
       await withLifecycle(config, async (deps) => {
         const started = Date.now();
         const record = await createAndBuild(deps, { version: options.version, config: versionConfig, actor: actor() });
@@ -50,7 +51,7 @@ function addCreateCommand(index: Command): void {
     });
 }
 
-/** The version config `index create` asks for: the --config file's JSON, with --chunk-size and --dimensions laid over it. */
+/** The version config `index create` asks for: the --settings file's JSON, with --chunk-size and --dimensions laid over it. */
 export function versionConfigFrom(options: Pick<CreateOptions, "chunkSize" | "dimensions">, fileText?: string): Record<string, unknown> {
   const versionConfig = fileText ? (JSON.parse(fileText) as Record<string, unknown>) : {};
   if (options.chunkSize) versionConfig.chunking = { ...(versionConfig.chunking as object), sizeTokens: options.chunkSize };
