@@ -27,6 +27,7 @@
  *   INGEST_DOCS=200             only the first N documents (a quick trial)
  *   INGEST_CPU_PROF=1           profile the worker of (a) and print where its time went
  *   INGEST_STEP_TIMEOUT_S=600   longest any one step may take before the run fails
+ *   INGEST_RUNTIME=dist         dist: the compiled CLI (built first), as `npx ragops` runs; tsx: from source
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, createWriteStream } from "node:fs";
@@ -76,9 +77,17 @@ process.on("exit", () => {
   for (const child of children) killGroup(child, "SIGKILL");
 });
 
-/** `ragops <args>` from source, as the CLI tests run it, in a process group of its own; stderr goes to `log`. */
+/**
+ * How the ragops processes run (INGEST_RUNTIME): "dist", the compiled package as `npx ragops`
+ * runs it (built by this benchmark first, so it is the checkout's code), or "tsx", from source
+ * as the CLI tests run it (every process, parse processes included, pays tsx's start-up).
+ */
+const RUNTIME = env.INGEST_RUNTIME === "tsx" ? "tsx" : "dist";
+const CLI_ENTRY = RUNTIME === "dist" ? ["dist/src/cli/main.js"] : ["--import", "tsx", "src/cli/main.ts"];
+
+/** `ragops <args>` in a process group of its own; stderr goes to `log`. */
 function ragops(args: string[], childEnv: NodeJS.ProcessEnv, log: string, nodeFlags: string[] = []): ChildProcess {
-  const child = spawn(process.execPath, [...nodeFlags, "--import", "tsx", "src/cli/main.ts", ...args], { env: childEnv, stdio: ["ignore", "pipe", "pipe"], detached: true });
+  const child = spawn(process.execPath, [...nodeFlags, ...CLI_ENTRY, ...args], { env: childEnv, stdio: ["ignore", "pipe", "pipe"], detached: true });
   children.add(child);
   child.once("exit", () => children.delete(child));
   const file = createWriteStream(log, { flags: "a" });
@@ -637,7 +646,12 @@ async function main(): Promise<void> {
   const all = generateCorpus();
   const docs: CorpusDoc[] = DOCS > 0 ? all.slice(0, DOCS) : all;
   const stats = corpusStats(docs);
-  console.log(`corpus v1 ${stats.corpusSha256.slice(0, 8)}… (${stats.docs} docs, ${(stats.chars / 1e6).toFixed(2)} M characters)`);
+  console.log(`corpus v1 ${stats.corpusSha256.slice(0, 8)}… (${stats.docs} docs, ${(stats.chars / 1e6).toFixed(2)} M characters); ragops runs ${RUNTIME === "dist" ? "compiled (dist/, as npx ragops runs it)" : "from source under tsx"}`);
+  if (RUNTIME === "dist") {
+    process.stderr.write("  building dist/ (npm run build)…\n");
+    const build = spawn("npm", ["run", "build", "--silent"], { stdio: "inherit" });
+    if ((await exited(build)) !== 0) throw new Error("npm run build failed");
+  }
   const root = mkdtempSync(join(tmpdir(), "ragops-bench-ingest-"));
   let redisServer: LocalRedis | undefined;
   let redis: Redis | undefined;
@@ -751,7 +765,7 @@ async function main(): Promise<void> {
     const path = writeResults(CPU_PROF ? "ingest-profiled" : "ingest", {
       command: "npm run bench:ingest",
       corpus: stats,
-      settings: { chunkSizeTokens: SIZE, peerOverlapTokens: OVERLAP, greenChunkSize: GREEN_CHUNK_SIZE, workers: WORKER_COUNTS, embedLatencyMs: EMBED_LATENCY_MS, indexWriteLatencyMs: INDEX_WRITE_LATENCY_MS, embedBatchSize: batchSize, peakRss: "VmHWM of /proc/<pid>/status: read just before SIGTERM for workers, polled every 100 ms for the CLI" },
+      settings: { runtime: RUNTIME, chunkSizeTokens: SIZE, peerOverlapTokens: OVERLAP, greenChunkSize: GREEN_CHUNK_SIZE, workers: WORKER_COUNTS, embedLatencyMs: EMBED_LATENCY_MS, indexWriteLatencyMs: INDEX_WRITE_LATENCY_MS, embedBatchSize: batchSize, peakRss: "VmHWM of /proc/<pid>/status: read just before SIGTERM for workers, polled every 100 ms for the CLI" },
       firstIngest: ingest,
       builds,
       buildWorkerRss,
