@@ -54,7 +54,7 @@ export const dedupeSchema = z.strictObject({
 export const syncSchema = z.strictObject({
   lockTtlMs: z.number().int().min(1_000).default(30_000).describe("Lease of the corpus lock that serialises registry and index writes, renewed while held, ms."),
   lockWaitMs: z.number().int().min(1_000).default(120_000).describe("Longest a job waits for the corpus lock before it fails and retries, ms."),
-  buildConcurrency: z.number().int().min(1).max(64).default(4).describe("Documents a green build syncs at once (parsing, embedding and writing overlap; those ready together share a commit group)."),
+  buildConcurrency: z.number().int().min(1).max(64).default(8).describe("Documents a green build syncs at once (parsing, embedding and writing overlap; those ready together share a commit group)."),
   commitGroupMax: z.number().int().min(1).max(1_000).default(32).describe("Most documents of one worker process written under one corpus lease, with one index write per group."),
 });
 
