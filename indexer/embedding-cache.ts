@@ -1,5 +1,5 @@
 import type { Embedder, EmbedderIdentity } from "./embedders/embedder.js";
-import { eachLimited } from "../core/each-limited.js";
+import { mapBounded } from "../core/pool.js";
 import { NotFoundError, RagopsError } from "../core/errors.js";
 import type { Logger } from "../core/logger.js";
 import { decodeEntry, embeddingLookupKey, isReservedId, readEntries } from "./embedding-cache/lookup.js";
@@ -129,7 +129,7 @@ export function createEmbeddingCache(deps: EmbeddingCacheDeps, identity: Embedde
         }
       }
       if (malformed.length) logger.warn({ embedder, count: malformed.length, ids: malformed.slice(0, 3) }, "embedding cache lookup entries that name no shard line: treated as misses, embedded again");
-      await eachLimited([...byShard], READ_CONCURRENCY, async ([shardId, wanted]) => {
+      await mapBounded([...byShard], READ_CONCURRENCY, async ([shardId, wanted]) => {
         const key = layout.shardKey(shardId);
         const body = await readShard(key);
         if (!body) {

@@ -1,5 +1,5 @@
 import type { Redis } from "ioredis";
-import { eachLimited } from "../../core/each-limited.js";
+import { mapBounded } from "../../core/pool.js";
 import { ConflictError, NotFoundError } from "../../core/errors.js";
 import type { ObjectStore } from "../../core/object-store.js";
 import type { EmbedderIdentity } from "../embedders/embedder.js";
@@ -79,7 +79,7 @@ async function enterShards(deps: RestoreDeps, lookupKey: string, layout: CacheLa
   }
   let entries = 0;
   let unreadableLines = 0;
-  await eachLimited(shards, READ_CONCURRENCY, async ({ key, shardId }) => {
+  await mapBounded(shards, READ_CONCURRENCY, async ({ key, shardId }) => {
     let body: Buffer;
     try {
       body = (await deps.store.get(key)).body;
@@ -109,7 +109,7 @@ async function migrateOldLayout(deps: RestoreDeps, lookupKey: string, layout: Ca
     // An interrupted migration's shards were entered by enterShards: skip what they hold.
     const entered = await readEntries(deps.redis, lookupKey, batch.map((o) => o.hash));
     const vectors = new Map<string, Float32Array>();
-    await eachLimited(
+    await mapBounded(
       batch.filter((o) => !entered.has(o.hash)),
       READ_CONCURRENCY,
       async ({ key, hash }) => {
