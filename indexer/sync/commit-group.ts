@@ -1,5 +1,6 @@
 import type { Redis } from "ioredis";
 import { UnavailableError } from "../../core/errors.js";
+import { mapBounded } from "../../core/pool.js";
 import type { VectorIndex } from "../indexes/vector-index.js";
 import { withCorpusLease, type CorpusLease } from "./corpus-lock.js";
 import type { DocumentManifest } from "./manifest.js";
@@ -43,6 +44,9 @@ export type CommitWork<T> = (session: CommitSession) => Promise<T>;
 export interface Committer {
   commit<T>(request: CommitRequest, work: CommitWork<T>): Promise<T>;
 }
+
+/** Manifest writes (and other after-flush steps) of one group at once. */
+const AFTER_FLUSH_CONCURRENCY = 8;
 
 interface Pending {
   request: CommitRequest;
@@ -148,15 +152,15 @@ async function commitGroup(request: CommitRequest, works: ReadonlyArray<CommitWo
       for (const buffered of buffers.values()) await buffered.flush();
     }
     const flushMs = performance.now() - flushStarted;
-    for (const { owner: i, write } of afterFlush) {
-      const outcome = outcomes[i] as Outcome;
-      if ("error" in outcome) continue;
+    // The manifests of different documents are independent objects: written side by side, not one after another.
+    await mapBounded(afterFlush, AFTER_FLUSH_CONCURRENCY, async ({ owner: i, write }) => {
+      if ("error" in (outcomes[i] as Outcome)) return;
       try {
         await write();
       } catch (error) {
         outcomes[i] = { error };
       }
-    }
+    });
     onGroup?.({ documents: works.length, failed: outcomes.filter((o) => "error" in o).length, waitedMs: taken - asked, heldMs: performance.now() - taken, flushMs, datapoints });
     return outcomes;
   });
