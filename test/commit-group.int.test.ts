@@ -102,6 +102,21 @@ describe("commit groups", () => {
     expect(log.filter((line) => line.endsWith("manifest"))).toEqual([]);
   });
 
+  it("reads what the index holds of the whole group's chunks in one call, and each document sees the writes of those before it", async () => {
+    const { index } = recordingIndex();
+    let fetches = 0;
+    const fetch = index.fetch.bind(index);
+    (index as { fetch: VectorIndex["fetch"] }).fetch = async (ids) => (fetches++, fetch(ids));
+    const committer = createCommitter({ maxGroup: 10 });
+    const log: string[] = [];
+    const req = request();
+    const primes = [{ version: "v1", index, ids: ["doc1", "doc2", "doc3"] }];
+    const blocker = committer.commit(req, async () => "first");
+    await Promise.all([blocker, ...["doc1", "doc2", "doc3"].map((id) => committer.commit(req, documentWork(id, index, log), primes))]);
+    expect(fetches).toBe(1);
+    expect(log.filter((line) => line.includes("sees"))).toEqual(["doc1 sees nothing", "doc2 sees doc1", "doc3 sees doc1,doc2"]);
+  });
+
   it("keeps groups to maxGroup documents", async () => {
     const { index, upserts } = recordingIndex();
     const committer = createCommitter({ maxGroup: 2 });

@@ -41,8 +41,15 @@ export interface CommitRequest {
 
 export type CommitWork<T> = (session: CommitSession) => Promise<T>;
 
+/** Chunk ids a work will ask an index about: the group reads them all in one call when it takes the lease. */
+export interface IndexPrime {
+  version: string;
+  index: VectorIndex;
+  ids: readonly string[];
+}
+
 export interface Committer {
-  commit<T>(request: CommitRequest, work: CommitWork<T>): Promise<T>;
+  commit<T>(request: CommitRequest, work: CommitWork<T>, primes?: readonly IndexPrime[]): Promise<T>;
 }
 
 /** Manifest writes (and other after-flush steps) of one group at once. */
@@ -51,6 +58,7 @@ const AFTER_FLUSH_CONCURRENCY = 8;
 interface Pending {
   request: CommitRequest;
   work: CommitWork<unknown>;
+  primes: readonly IndexPrime[];
   resolve: (value: unknown) => void;
   reject: (error: unknown) => void;
 }
@@ -74,9 +82,9 @@ export function createCommitter(options: { maxGroup: number; onGroup?: (stats: G
     queues.delete(lockKey);
   };
   return {
-    commit: <T>(request: CommitRequest, work: CommitWork<T>) =>
+    commit: <T>(request: CommitRequest, work: CommitWork<T>, primes: readonly IndexPrime[] = []) =>
       new Promise<T>((resolve, reject) => {
-        const pending: Pending = { request, work: work as CommitWork<unknown>, resolve: resolve as (value: unknown) => void, reject };
+        const pending: Pending = { request, work: work as CommitWork<unknown>, primes, resolve: resolve as (value: unknown) => void, reject };
         const queue = queues.get(request.lockKey);
         if (queue) queue.push(pending);
         else {
@@ -89,8 +97,8 @@ export function createCommitter(options: { maxGroup: number; onGroup?: (stats: G
 
 /** Without grouping: each document takes the lease alone (tests, one-off tools). */
 export const commitAlone: Committer = {
-  commit: async (request, work) => {
-    const [outcome] = await commitGroup(request, [work]);
+  commit: async (request, work, primes = []) => {
+    const [outcome] = await commitGroup(request, [work], primes);
     if (!outcome) throw new Error("a commit group of one gave no outcome");
     if ("error" in outcome) throw outcome.error;
     return outcome.value as Awaited<ReturnType<typeof work>>;
@@ -100,7 +108,7 @@ export const commitAlone: Committer = {
 async function runGroup(group: readonly Pending[], onGroup?: (stats: GroupStats) => void): Promise<void> {
   const first = group[0] as Pending;
   try {
-    const outcomes = await commitGroup(first.request, group.map((p) => p.work), onGroup);
+    const outcomes = await commitGroup(first.request, group.map((p) => p.work), group.flatMap((p) => p.primes), onGroup);
     group.forEach((pending, i) => {
       const outcome = outcomes[i];
       if (outcome && "value" in outcome) pending.resolve(outcome.value);
@@ -114,7 +122,7 @@ async function runGroup(group: readonly Pending[], onGroup?: (stats: GroupStats)
 type Outcome = { value: unknown } | { error: unknown };
 
 /** Runs the works under one lease; a failure of the lease or of the index flush fails them all (their jobs retry). */
-async function commitGroup(request: CommitRequest, works: ReadonlyArray<CommitWork<unknown>>, onGroup?: (stats: GroupStats) => void): Promise<Outcome[]> {
+async function commitGroup(request: CommitRequest, works: ReadonlyArray<CommitWork<unknown>>, primes: readonly IndexPrime[], onGroup?: (stats: GroupStats) => void): Promise<Outcome[]> {
   const asked = performance.now();
   return withCorpusLease(request.redis, request.lockKey, request.lockOptions, async (lease) => {
     const taken = performance.now();
@@ -135,6 +143,8 @@ async function commitGroup(request: CommitRequest, works: ReadonlyArray<CommitWo
         afterFlush.push({ owner, write });
       },
     };
+    // What the indexes hold of every chunk of the group, one read per index instead of one per document.
+    for (const [version, { index, ids }] of unionByVersion(primes)) await session.index(version, index).prime([...ids]);
     const outcomes: Outcome[] = [];
     for (const [i, work] of works.entries()) {
       owner = i;
@@ -164,4 +174,14 @@ async function commitGroup(request: CommitRequest, works: ReadonlyArray<CommitWo
     onGroup?.({ documents: works.length, failed: outcomes.filter((o) => "error" in o).length, waitedMs: taken - asked, heldMs: performance.now() - taken, flushMs, datapoints });
     return outcomes;
   });
+}
+
+function unionByVersion(primes: readonly IndexPrime[]): Map<string, { index: VectorIndex; ids: Set<string> }> {
+  const out = new Map<string, { index: VectorIndex; ids: Set<string> }>();
+  for (const { version, index, ids } of primes) {
+    const entry = out.get(version) ?? { index, ids: new Set<string>() };
+    for (const id of ids) entry.ids.add(id);
+    out.set(version, entry);
+  }
+  return out;
 }

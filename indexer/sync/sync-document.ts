@@ -135,7 +135,7 @@ export async function syncDocument(deps: SyncDeps, request: SyncRequest): Promis
     // Under the lease the indexes are the group's: new datapoints wait for the group's one write.
     ctx.deps = { ...deps, targets: deps.targets.map((t) => ({ ...t, index: session.index(t.version, t.index as VectorIndex) })) };
     return syncUnderLease(ctx, hashes);
-  });
+  }, deps.targets.map((t) => ({ version: t.version, index: t.index as VectorIndex, ids: hashes })));
 }
 
 function createContext(deps: SyncDeps, documentId: string, next: DocumentManifest | null): SyncContext {

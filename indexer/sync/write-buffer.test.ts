@@ -40,7 +40,12 @@ function memoryIndex(dimensions = 2) {
 const restricts = (doc: string): StoredRestricts => ({ restricts: { documentIds: [doc], tags: [], contentTypes: [] }, numericRestricts: {} });
 const point = (id: string, doc: string, x = 1): Datapoint => ({ id, vector: [x, 0], ...restricts(doc) });
 
-type Op = { kind: "upsert"; ids: string[]; doc: string } | { kind: "remove"; ids: string[] } | { kind: "restricts"; ids: string[]; doc: string } | { kind: "fetch"; ids: string[] };
+type Op =
+  | { kind: "upsert"; ids: string[]; doc: string }
+  | { kind: "remove"; ids: string[] }
+  | { kind: "restricts"; ids: string[]; doc: string }
+  | { kind: "fetch"; ids: string[] }
+  | { kind: "prime"; ids: string[] };
 const ids = fc.subarray(["a", "b", "c", "d", "e"], { minLength: 1 });
 const doc = fc.constantFrom("d1", "d2", "d3");
 const opArb: fc.Arbitrary<Op> = fc.oneof(
@@ -48,10 +53,13 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
   fc.record({ kind: fc.constant("remove" as const), ids }),
   fc.record({ kind: fc.constant("restricts" as const), ids, doc }),
   fc.record({ kind: fc.constant("fetch" as const), ids }),
+  fc.record({ kind: fc.constant("prime" as const), ids }),
 );
 
-async function run(target: Pick<VectorIndex, "upsert" | "remove" | "updateRestricts" | "fetch">, op: Op) {
+async function run(target: Pick<VectorIndex, "upsert" | "remove" | "updateRestricts" | "fetch"> & { prime?: (ids: readonly string[]) => Promise<void> }, op: Op) {
   switch (op.kind) {
+    case "prime":
+      return target.prime?.(op.ids);
     case "upsert":
       return target.upsert(op.ids.map((id) => point(id, op.doc)));
     case "remove":
@@ -64,11 +72,13 @@ async function run(target: Pick<VectorIndex, "upsert" | "remove" | "updateRestri
 }
 
 describe("an index seen through a commit group's write buffer", () => {
-  it("answers every fetch and ends, once flushed, exactly as the index written directly would", async () => {
+  it("answers every fetch and ends, once flushed, exactly as the index written directly would, whatever it read before", async () => {
     await fc.assert(
-      fc.asyncProperty(fc.array(opArb, { maxLength: 25 }), async (ops) => {
+      fc.asyncProperty(fc.array(opArb, { maxLength: 25 }), fc.subarray(["a", "b", "c", "d", "e"]), async (ops, seeded) => {
         const direct = memoryIndex();
         const behind = memoryIndex();
+        // Some datapoints already in the index, so primed and fetched answers start from something.
+        for (const index of [direct.index, behind.index]) await index.upsert(seeded.map((id) => point(id, "d0")));
         const buffered = bufferIndex(behind.index);
         for (const op of ops) expect(await run(buffered, op)).toEqual(await run(direct.index, op));
         await buffered.flush();
@@ -91,6 +101,19 @@ describe("an index seen through a commit group's write buffer", () => {
     expect(rows.get("b")?.vector).toEqual([2, 0]);
     await buffered.flush();
     expect(calls.upsert).toBe(1);
+  });
+
+  it("reads what the index holds once per id: a primed id is answered from memory afterwards", async () => {
+    const { index } = memoryIndex();
+    await index.upsert([point("a", "d1")]);
+    let fetches = 0;
+    const counting = { ...index, fetch: async (ids: readonly string[]) => (fetches++, index.fetch(ids)) };
+    const buffered = bufferIndex(counting);
+    await buffered.prime(["a", "b", "c"]);
+    expect(fetches).toBe(1);
+    expect([...(await buffered.fetch(["a", "b"])).keys()]).toEqual(["a"]);
+    expect([...(await buffered.fetch(["c", "z"])).keys()]).toEqual([]);
+    expect(fetches).toBe(2); // only "z" was unknown
   });
 
   it("refuses a vector of other dimensions at once, so the document that brought it fails and not the group", async () => {

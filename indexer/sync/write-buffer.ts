@@ -16,7 +16,10 @@ import { DimensionMismatchError, type Datapoint, type StoredRestricts, type Vect
  * (release.ts).
  *
  * `fetch` answers as if the held-back upserts were written, so the next
- * document of the group sees the chunks the previous one added.
+ * document of the group sees the chunks the previous one added. What the
+ * index holds is read once per id (`prime` reads a whole group's ids in one
+ * call) and then kept from this buffer's own writes: nobody else writes the
+ * index while the group holds the corpus lease.
  */
 export interface BufferedIndex {
   readonly index: VectorIndex;
@@ -24,6 +27,12 @@ export interface BufferedIndex {
   updateRestricts(updates: ReadonlyArray<{ id: string } & StoredRestricts>): Promise<void>;
   remove(ids: readonly string[]): Promise<void>;
   fetch(ids: readonly string[]): Promise<Map<string, StoredRestricts>>;
+  /**
+   * Reads which of these ids the index holds, in one call, so later fetches of
+   * them are answered from memory. Only sound while nobody else writes the
+   * index: under the corpus lease, for one commit group.
+   */
+  prime(ids: readonly string[]): Promise<void>;
   /** Datapoints held back. */
   pending(): number;
   /** Writes what is held back, in one upsert. */
@@ -32,11 +41,21 @@ export interface BufferedIndex {
 
 export function bufferIndex(index: VectorIndex): BufferedIndex {
   let held = new Map<string, Datapoint>();
+  // What the index is known to hold (null: known absent), from prime and fetch, kept up to date by this buffer's own writes.
+  const known = new Map<string, StoredRestricts | null>();
+  const stored = (point: Datapoint): StoredRestricts => ({ restricts: point.restricts, numericRestricts: point.numericRestricts });
   const flush = async () => {
     if (held.size === 0) return;
     const batch = [...held.values()];
     held = new Map();
     await index.upsert(batch);
+    for (const point of batch) known.set(point.id, stored(point));
+  };
+  const readThrough = async (ids: readonly string[]) => {
+    const unknown = ids.filter((id) => !held.has(id) && !known.has(id));
+    if (unknown.length === 0) return;
+    const found = await index.fetch(unknown);
+    for (const id of unknown) known.set(id, found.get(id) ?? null);
   };
   return {
     index,
@@ -49,19 +68,24 @@ export function bufferIndex(index: VectorIndex): BufferedIndex {
     updateRestricts: async (updates) => {
       await flush();
       await index.updateRestricts(updates);
+      for (const update of updates) if (known.get(update.id)) known.set(update.id, { restricts: update.restricts, numericRestricts: update.numericRestricts });
     },
     remove: async (ids) => {
       await flush();
       await index.remove(ids);
+      for (const id of ids) known.set(id, null);
     },
     fetch: async (ids) => {
-      const out = await index.fetch(ids.filter((id) => !held.has(id)));
+      await readThrough(ids);
+      const out = new Map<string, StoredRestricts>();
       for (const id of ids) {
         const point = held.get(id);
-        if (point) out.set(id, { restricts: point.restricts, numericRestricts: point.numericRestricts });
+        const value = point ? stored(point) : known.get(id);
+        if (value) out.set(id, value);
       }
       return out;
     },
+    prime: readThrough,
     pending: () => held.size,
     flush,
   };
