@@ -41,8 +41,7 @@
  * (O(|reference|) memory) per pair; an exact occurrence is found by
  * `includes` first.
  */
-import { InvalidRequestError } from "../../core/errors.js";
-import { ragasAveragePrecision, type StringMatchOptions } from "./ragas.js";
+import { checkThreshold, ragasAveragePrecision, requireReferences, type StringMatchOptions } from "./ragas.js";
 
 /** A reference counts as contained at this similarity or above (see the module comment for why 0.8). */
 export const CONTAINED_DEFAULT_THRESHOLD = 0.8;
@@ -127,16 +126,6 @@ export function containedSimilarity(reference: string, text: string): number {
   return preparedSimilarity(prepare(reference), prepare(text));
 }
 
-function requireReferences(what: string, references: readonly unknown[]): void {
-  if (references.length === 0) throw new InvalidRequestError(`${what} needs at least one reference; this question has none`);
-}
-
-function checkThreshold(options: StringMatchOptions): number {
-  const threshold = options.threshold ?? CONTAINED_DEFAULT_THRESHOLD;
-  if (!(threshold >= 0 && threshold <= 1)) throw new InvalidRequestError(`threshold ${threshold} must be between 0 and 1`);
-  return threshold;
-}
-
 /** contains[t][r]: whether retrieved text t contains reference r at the threshold; each text normalised once. */
 function containment(retrieved: readonly string[], references: readonly string[], threshold: number): boolean[][] {
   const refs = references.map(prepare);
@@ -149,12 +138,12 @@ function containment(retrieved: readonly string[], references: readonly string[]
 /** The share of reference contexts contained (approximately) in some retrieved text. */
 export function containedContextRecall(retrieved: readonly string[], references: readonly string[], options: StringMatchOptions = {}): number {
   requireReferences("contained context recall", references);
-  const contains = containment(retrieved, references, checkThreshold(options));
+  const contains = containment(retrieved, references, checkThreshold(options, CONTAINED_DEFAULT_THRESHOLD));
   return references.filter((_, r) => contains.some((row) => row[r])).length / references.length;
 }
 
 /** ragas' average precision of the retrieved texts, each relevant when it contains (approximately) some reference context. */
 export function containedContextPrecision(retrieved: readonly string[], references: readonly string[], options: StringMatchOptions = {}): number {
   requireReferences("contained context precision", references);
-  return ragasAveragePrecision(containment(retrieved, references, checkThreshold(options)).map((row) => row.some(Boolean)));
+  return ragasAveragePrecision(containment(retrieved, references, checkThreshold(options, CONTAINED_DEFAULT_THRESHOLD)).map((row) => row.some(Boolean)));
 }

@@ -69,12 +69,14 @@ export function ragasAveragePrecision(verdicts: readonly boolean[]): number {
   return numerator / (relevantSoFar + 1e-10);
 }
 
-function requireReferences(what: string, references: readonly unknown[]): void {
+/** Refuses a question with no reference: every context metric needs one. */
+export function requireReferences(what: string, references: readonly unknown[]): void {
   if (references.length === 0) throw new InvalidRequestError(`${what} needs at least one reference; this question has none`);
 }
 
-function checkThreshold(options: StringMatchOptions): number {
-  const threshold = options.threshold ?? RAGAS_DEFAULT_THRESHOLD;
+/** The threshold asked for (else `fallback`), refused outside [0, 1]. */
+export function checkThreshold(options: StringMatchOptions, fallback = RAGAS_DEFAULT_THRESHOLD): number {
+  const threshold = options.threshold ?? fallback;
   if (!(threshold >= 0 && threshold <= 1)) throw new InvalidRequestError(`threshold ${threshold} must be between 0 and 1`);
   return threshold;
 }
