@@ -97,12 +97,8 @@ export function createCommitter(options: { maxGroup: number; onGroup?: (stats: G
 
 /** Without grouping: each document takes the lease alone (tests, one-off tools). */
 export const commitAlone: Committer = {
-  commit: async (request, work, primes = []) => {
-    const [outcome] = await commitGroup(request, [work], primes);
-    if (!outcome) throw new Error("a commit group of one gave no outcome");
-    if ("error" in outcome) throw outcome.error;
-    return outcome.value as Awaited<ReturnType<typeof work>>;
-  },
+  commit: <T>(request: CommitRequest, work: CommitWork<T>, primes: readonly IndexPrime[] = []) =>
+    new Promise<T>((resolve, reject) => void runGroup([{ request, work: work as CommitWork<unknown>, primes, resolve: resolve as (value: unknown) => void, reject }])),
 };
 
 async function runGroup(group: readonly Pending[], onGroup?: (stats: GroupStats) => void): Promise<void> {
