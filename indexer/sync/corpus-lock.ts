@@ -30,7 +30,7 @@ async function acquireCorpusLease(redis: Redis, key: string, options: { ttlMs: n
   const deadline = Date.now() + options.waitMs;
   let delay = 5;
   while ((await redis.set(key, token, "PX", options.ttlMs, "NX")) !== "OK") {
-    if (Date.now() > deadline) throw new UnavailableError(`another job held the corpus lock ${key} for more than ${options.waitMs} ms; will retry`);
+    if (Date.now() > deadline) throw new UnavailableError(`another job held the lock ${key} for more than ${options.waitMs} ms; will retry`);
     await new Promise((resolve) => setTimeout(resolve, delay + Math.random() * delay));
     delay = Math.min(delay * 2, 20);
   }
