@@ -26,6 +26,7 @@
  *   INGEST_PEERS=langchain,llamaindex ("" skips them)
  *   INGEST_DOCS=200             only the first N documents (a quick trial)
  *   INGEST_CPU_PROF=1           profile the worker of (a) and print where its time went
+ *   INGEST_CPU_PROF_DIR=<dir>   with INGEST_CPU_PROF, keep the worker's .cpuprofile there (open it in Chrome DevTools)
  *   INGEST_STEP_TIMEOUT_S=600   longest any one step may take before the run fails
  *   INGEST_RUNTIME=dist         dist: the compiled CLI (built first), as `npx ragops` runs; tsx: from source
  */
@@ -693,7 +694,7 @@ async function main(): Promise<void> {
     // a. first ingest, one worker, the real path
     process.stderr.write("  a. first ingest: ragops ingest against one ragops worker…\n");
     const first = deployment(root, "main", redisServer.url);
-    const profileDir = CPU_PROF ? join(root, "profile") : undefined;
+    const profileDir = CPU_PROF ? (env.INGEST_CPU_PROF_DIR ?? join(root, "profile")) : undefined;
     const a = await firstIngest(first, folder, 1, redis, profileDir ? { profile: profileDir } : {});
     const firstChunks = await indexedChunks(first);
     const ingest: IngestFigures = {

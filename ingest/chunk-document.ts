@@ -3,6 +3,7 @@ import { groupSections, headingEnd } from "./chunking/sections.js";
 import { splitBlocks, trimmed, type Span } from "./chunking/spans.js";
 import { planWindows } from "./chunking/windows.js";
 import { contentHash } from "./normalize.js";
+import { tokensWithLeadLine } from "./chunking/token-counter.js";
 import { countTokens } from "./tokenizer.js";
 import type { Chunk, ChunkingOptions, DocumentMeta, ParsedDocument, Section } from "./types.js";
 
@@ -35,6 +36,7 @@ export function chunkDocument(parsed: ParsedDocument, meta: DocumentMeta, option
   const bodies = parsed.sections.map((s, i) => bodyBlocks(parsed.text, blocks[i] as Span[], headingEnd(parsed.text, s)));
   const bare = blocks.map((b) => b.length <= 1 && (b[0]?.tokens ?? 0) < BARE_LINE_TOKENS);
   const contexts = parsed.sections.map((s) => contextLine(s.headingPath, options.sizeTokens));
+  const contextLineTokens = new Map(contexts.map((line) => [line, countTokens(`${line}\n\n`)]));
   for (const group of groupSections(parsed.sections, blocks, options.minSectionTokens)) {
     const groupBlocks = bodies.slice(group.first, group.last + 1).flat();
     // The context line is added to each window, so windows are planned that much smaller.
@@ -50,7 +52,7 @@ export function chunkDocument(parsed: ParsedDocument, meta: DocumentMeta, option
         version: meta.version,
         ordinal: chunks.length,
         text,
-        tokenCount: context ? countTokens(text) : window.tokens,
+        tokenCount: context ? tokensWithLeadLine(context, contextLineTokens.get(context) as number, body, window.tokens) : window.tokens,
         charStart: window.start,
         charEnd: window.end,
         headingPath: headingPathOf(parsed.sections, bare, group.first, group.last, window.start, window.end),

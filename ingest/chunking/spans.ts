@@ -1,4 +1,4 @@
-import { countTokens } from "../tokenizer.js";
+import { tokensIn } from "./token-counter.js";
 
 /** A piece of a document's text: [start, end) offsets and its token count. */
 export interface Span {
@@ -56,7 +56,7 @@ export function splitWords(text: string, span: Pick<Span, "start" | "end">): Spa
   const words: Span[] = [];
   for (const match of text.slice(span.start, span.end).matchAll(/\S+/g)) {
     const start = span.start + (match.index ?? 0);
-    words.push({ start, end: start + match[0].length, tokens: countTokens(match[0]) });
+    words.push({ start, end: start + match[0].length, tokens: tokensIn(text, start, start + match[0].length) });
   }
   return words;
 }
@@ -66,9 +66,9 @@ export function trimmed(text: string, start: number, end: number): Span {
   let e = end;
   while (s < e && /\s/.test(text[s] ?? "")) s += 1;
   while (e > s && /\s/.test(text[e - 1] ?? "")) e -= 1;
-  return { start: s, end: e, tokens: s < e ? countTokens(text.slice(s, e)) : 0 };
+  return { start: s, end: e, tokens: tokensIn(text, s, e) };
 }
 
 export function tokensOf(text: string, start: number, end: number): number {
-  return countTokens(text.slice(start, end));
+  return tokensIn(text, start, end);
 }
