@@ -39,13 +39,14 @@ export interface SearchResponse {
 }
 
 /**
- * Resolves the alias once, then answers from exactly that version, with that
- * version's embedder: a swap during the request changes nothing in its answer.
- * One index query, then one chunk store lookup for all hits.
+ * Resolves the alias once (from memory in the steady state: see
+ * indexer/lifecycle/serving.ts), then answers from exactly that version, with
+ * that version's embedder: a swap during the request changes nothing in its
+ * answer. One index query, then one chunk store lookup for all hits.
  */
 export async function search(runtime: Pick<Runtime, "config" | "catalog" | "redis">, request: SearchRequest): Promise<SearchResponse> {
   const { config } = runtime;
-  const target = request.index ? await runtime.catalog.open(request.index) : (await runtime.catalog.live()).version;
+  const target = await runtime.catalog.serving(request.index);
   const k = request.k ?? target.record.config.defaultTopK;
   if (k > config.index.maxTopK) throw new InvalidRequestError(`k must be at most ${config.index.maxTopK} (index.maxTopK); got ${k}`);
   const [vector] = await target.embedder.embed([request.query], { purpose: "query" });
