@@ -116,6 +116,14 @@ export const indexSchema = z.strictObject({
 });
 
 export const searchSchema = z.strictObject({
+  maxInFlight: z.number().int().min(1).max(1_024).default(8).describe("Searches one control-plane process runs at once; more wait in line (search.maxQueued)."),
+  maxQueued: z
+    .number()
+    .int()
+    .min(0)
+    .max(100_000)
+    .default(64)
+    .describe("Searches one control-plane process keeps waiting for a place beyond search.maxInFlight; past them a search is answered 429 with Retry-After, so a burst costs bounded memory. 0: none wait."),
   aliasRecheckMs: z
     .number()
     .int()
