@@ -115,6 +115,26 @@ export const indexSchema = z.strictObject({
     .describe("Largest LanceDB table searched from an exact in-memory snapshot (about 1.5 KB per row at 384 dimensions) instead of LanceDB's own flat scan; 0 turns it off."),
 });
 
+export const searchSchema = z.strictObject({
+  maxInFlight: z.number().int().min(1).max(1_024).default(8).describe("Searches one control-plane process runs at once; more wait in line (search.maxQueued)."),
+  maxQueued: z
+    .number()
+    .int()
+    .min(0)
+    .max(100_000)
+    .default(64)
+    .describe("Searches one control-plane process keeps waiting for a place beyond search.maxInFlight; past them a search is answered 429 with Retry-After, so a burst costs bounded memory. 0: none wait."),
+  aliasRecheckMs: z
+    .number()
+    .int()
+    .min(0)
+    .max(3_600_000)
+    .default(5_000)
+    .describe(
+      "Longest a process answers searches from the alias and version records it holds in memory before reading them from the object store again, ms. Changes made through ragops are announced in Redis and seen at the next search regardless; this bounds how long a missed announcement (Redis unreachable during a swap, an alias edited by hand) goes unseen. 0: read them on every search.",
+    ),
+});
+
 export const queueSchema = z.strictObject({
   concurrency: z.number().int().min(1).max(64).default(8).describe("Jobs one worker process runs at once (parsing is bounded by ingest.parseProcesses; the rest of a job mostly waits on I/O)."),
   attempts: z.number().int().min(1).max(20).default(3).describe("Attempts per job for retryable failures (Redis, index, embedder)."),
@@ -219,6 +239,7 @@ export const configSchema = z
     auth: authSchema.prefault({}),
     embedder: embedderSchema.prefault({}),
     index: indexSchema.prefault({}),
+    search: searchSchema.prefault({}),
     queue: queueSchema.prefault({}),
     log: logSchema.prefault({}),
     evaluation: evaluationSchema.prefault({}),

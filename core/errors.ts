@@ -14,6 +14,7 @@ const errorStatus = {
   payload_too_large: 413,
   unsupported_media_type: 415,
   unprocessable_document: 422,
+  too_many_requests: 429,
   internal: 500,
   unavailable: 503,
 } as const;
@@ -98,6 +99,18 @@ export class UnsupportedMediaTypeError extends RagopsError {
 export class UnprocessableDocumentError extends RagopsError {
   constructor(message: string, options?: RagopsErrorOptions) {
     super("unprocessable_document", message, options);
+  }
+}
+
+/** This process is at its limit for this kind of request; the answer says when to try again (HTTP Retry-After). */
+export class TooManyRequestsError extends RagopsError {
+  constructor(
+    message: string,
+    /** Whole seconds, as Retry-After wants them. */
+    readonly retryAfterSeconds: number,
+    details?: Record<string, unknown>,
+  ) {
+    super("too_many_requests", message, { retryable: true, details: { ...details, retryAfterSeconds } });
   }
 }
 

@@ -4,6 +4,7 @@ import type { Config, EmbedderConfig } from "../config/schema.js";
 import type { Embedder } from "../indexer/embedders/index.js";
 import type { VectorIndex } from "../indexer/indexes/index.js";
 import { bootstrapVersions, createVersionCatalog, type VersionCatalog } from "../indexer/lifecycle/catalog.js";
+import { announcingChanges, createChangeSignal } from "../indexer/lifecycle/change-signal.js";
 import { createLogger, type Logger } from "../core/logger.js";
 import { simulatedLatencyWarning } from "../indexer/simulated-latency.js";
 import { createIngestQueue } from "./queues/ingest-queue.js";
@@ -37,10 +38,12 @@ export async function openRuntime(config: Config, options: RuntimeOptions = {}):
   if (simulated) logger.warn({ simulate: config.simulate }, simulated);
   const redis = createRedis(config.redis.url, "client");
   await connectRedis(redis, config.redis.url);
-  const store = createObjectStore(config);
+  // Every alias and version record write of this process is announced, so every process's search sees it at its next request.
+  const signal = createChangeSignal(redis, config.redis.prefix, logger);
+  const store = announcingChanges(createObjectStore(config), signal);
   const queue = createIngestQueue(config);
   await bootstrapVersions(config, store);
-  const catalog = createVersionCatalog({ config, store, redis, logger }, options.embedderFor);
+  const catalog = createVersionCatalog({ config, store, redis, logger, signal }, options.embedderFor);
   return {
     config,
     logger,

@@ -6,6 +6,7 @@ import { InvalidRequestError } from "../core/errors.js";
 import { versionNameSchema } from "../indexer/lifecycle/versions.js";
 import { documentIdSchema } from "./queues/ingest-queue.js";
 import type { Runtime } from "./runtime.js";
+import { atLeast, bestPerDocument, candidatesFor } from "./search-shapes.js";
 
 const oneOrMany = <T extends z.ZodType>(schema: T) => z.union([schema, z.array(schema).min(1).max(100)]);
 
@@ -21,6 +22,10 @@ export const searchRequestSchema = z.strictObject({
       contentType: oneOrMany(z.string().min(1)).optional(),
     })
     .optional(),
+  /** "document": each document's best chunk, up to k documents; "chunk" (the default): the k best chunks. */
+  group: z.enum(["chunk", "document"], { error: 'group must be "chunk" or "document"' }).optional(),
+  /** Hits scored below this are left out. */
+  minScore: z.number({ error: "minScore must be a number (hits scored below it are left out)" }).optional(),
 });
 
 export type SearchRequest = z.infer<typeof searchRequestSchema>;
@@ -39,26 +44,34 @@ export interface SearchResponse {
 }
 
 /**
- * Resolves the alias once, then answers from exactly that version, with that
- * version's embedder: a swap during the request changes nothing in its answer.
- * One index query, then one chunk store lookup for all hits.
+ * Resolves the alias once (from memory in the steady state: see
+ * indexer/lifecycle/serving.ts), then answers from exactly that version, with
+ * that version's embedder: a swap during the request changes nothing in its
+ * answer. One index query, then one chunk store lookup for all hits.
  */
 export async function search(runtime: Pick<Runtime, "config" | "catalog" | "redis">, request: SearchRequest): Promise<SearchResponse> {
   const { config } = runtime;
-  const target = request.index ? await runtime.catalog.open(request.index) : (await runtime.catalog.live()).version;
+  const target = await runtime.catalog.serving(request.index);
   const k = request.k ?? target.record.config.defaultTopK;
   if (k > config.index.maxTopK) throw new InvalidRequestError(`k must be at most ${config.index.maxTopK} (index.maxTopK); got ${k}`);
   const [vector] = await target.embedder.embed([request.query], { purpose: "query" });
   const filter = narrow(requestFilter(request.filter), target.record.config.filter);
   if (filter === "nothing") return { index: target.record.version, k, results: [] };
-  const neighbors = await target.index.query(vector as Float32Array, { k, filter: toIndexFilter(filter) });
+  const neighbors = await target.index.query(vector as Float32Array, { k: candidatesFor({ k, group: request.group, maxTopK: config.index.maxTopK }), filter: toIndexFilter(filter) });
   const records = await createChunkStore(runtime.redis, registryPrefix(config.redis.prefix, target.profile)).get(neighbors.map((n) => n.id));
   // A hit without an entry left the index between the query and the lookup (or is a failed version's leftover): nothing to show.
   const shown = neighbors.flatMap((n) => {
     const record = records.get(n.id);
     return record ? [{ neighbor: n, record }] : [];
   });
-  return { index: target.record.version, k, results: shown.map(({ neighbor, record }, i) => ({ rank: i + 1, score: Number(neighbor.score.toFixed(6)), chunkId: neighbor.id, ...record })) };
+  const hits = shown.map(({ neighbor, record }) => ({ score: Number(neighbor.score.toFixed(6)), chunkId: neighbor.id, ...record }));
+  return { index: target.record.version, k, results: shaped(hits, request, k).map((hit, i) => ({ rank: i + 1, ...hit })) };
+}
+
+/** The hits the request's shape keeps (minScore on the scores shown, then one per document when grouping), at most k. */
+function shaped<T extends { score: number; documentId: string }>(hits: readonly T[], request: SearchRequest, k: number): readonly T[] {
+  const strong = atLeast(hits, request.minScore);
+  return request.group === "document" ? bestPerDocument(strong, k) : strong;
 }
 
 /** What a search may be restricted to: any of these documents, any of these tags, any of these content types. */

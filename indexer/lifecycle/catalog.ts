@@ -5,8 +5,10 @@ import { openVectorIndex, type VectorIndex } from "../indexes/index.js";
 import { withEmbedLatency, withIndexWriteLatency } from "../simulated-latency.js";
 import { readAlias, swapLive, type AliasRecord } from "./alias.js";
 import { appendAudit } from "./audit.js";
-import { cannotServe, createVersion, getVersion, listVersions, moveVersion, versionIndex, type IndexVersion } from "./versions.js";
-import { ConflictError, UnavailableError } from "../../core/errors.js";
+import { createVersion, getVersion, listVersions, moveVersion, versionIndex, type IndexVersion } from "./versions.js";
+import { createChangeSignal, type ChangeSignal } from "./change-signal.js";
+import { createServing, liveName, refuseRetired, refuseUnservableLive } from "./serving.js";
+import { ConflictError } from "../../core/errors.js";
 import type { ObjectStore } from "../../core/object-store.js";
 import type { Redis } from "ioredis";
 import type { ParsePool } from "../../ingest/parsers/isolated.js";
@@ -36,6 +38,13 @@ export interface VersionCatalog {
   open(version: string): Promise<OpenVersion>;
   /** The alias, read once, and the version it makes live; a live version that cannot serve (retired, failed) is an UnavailableError. */
   live(): Promise<{ alias: AliasRecord; version: OpenVersion }>;
+  /**
+   * What a search answers from: the live version, or the one named, refused
+   * as live() and open() refuse them. Held in memory and read again only
+   * after an announced change or search.aliasRecheckMs (serving.ts), so the
+   * steady state reads nothing from the object store.
+   */
+  serving(version?: string): Promise<OpenVersion>;
   /** Drops a retired version's index data and forgets it; any other version is refused. */
   destroy(version: string): Promise<void>;
   close(): Promise<void>;
@@ -49,6 +58,8 @@ export interface CatalogDeps {
   store: ObjectStore;
   redis: Redis;
   logger: Logger;
+  /** Announces alias and version record changes; the one the process's store announces through (runtime.ts). Default: one on `redis`. */
+  signal?: ChangeSignal;
 }
 
 export function createVersionCatalog(deps: CatalogDeps, embedderFor: (config: EmbedderConfig) => Embedder = createEmbedder): VersionCatalog {
@@ -82,25 +93,25 @@ export function createVersionCatalog(deps: CatalogDeps, embedderFor: (config: Em
     // The record changes (state, counts); the opened adapters do not.
     return found.then((v) => ({ ...v, record }));
   };
+  const serving = createServing({ store, signal: deps.signal ?? createChangeSignal(deps.redis, config.redis.prefix, deps.logger), recheckMs: config.search.aliasRecheckMs });
   return {
     following: async () => Promise.all((await listVersions(store)).filter((v) => FOLLOWING.has(v.state)).map(openRecord)),
     open: async (version) => {
       const record = await getVersion(store, version);
-      if (record.state === "retired") throw new ConflictError(`index version ${version} is retired`, { version });
+      refuseRetired(record);
       return openRecord(record);
     },
     live: async () => {
       const { alias } = await readAlias(store);
-      if (!alias.live) throw new UnavailableError("no index version is live yet; build one and swap it in");
-      const record = await getVersion(store, alias.live);
-      // Never answer from a version whose index is gone or partial (an alias left so by an older release, or edited by hand).
-      const problem = cannotServe(record, alias);
-      if (problem) throw new UnavailableError(`the live index version ${alias.live} is ${problem}; roll back or swap in a ready version (ragops index rollback / ragops index swap)`, { details: { version: alias.live, state: record.state } });
+      const record = await getVersion(store, liveName(alias));
+      refuseUnservableLive(record, alias);
       return { alias, version: await openRecord(record) };
     },
+    serving: async (version) => openRecord(await serving.resolve(version)),
     destroy: async (version) => {
       const record = await getVersion(store, version);
       if (record.state !== "retired") throw new ConflictError(`index version ${version} is ${record.state}; only a retired version's index data is dropped`, { version, state: record.state });
+      serving.forget();
       const open = await openRecord(record);
       opened.delete(version);
       await open.index.destroy();

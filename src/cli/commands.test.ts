@@ -1,5 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { versionConfigFrom } from "./index-commands.js";
+import { InvalidArgumentError } from "commander";
+import { finiteNumber } from "./common.js";
 import { searchRequestFrom } from "./search-command.js";
 
 describe("ragops search request", () => {
@@ -10,6 +12,13 @@ describe("ragops search request", () => {
   it("filters by tags and documents when given, and names the index", () => {
     expect(searchRequestFrom("dock", { topK: 3, tag: ["hr"], document: ["a", "b"], index: "v2" })).toEqual({ query: "dock", k: 3, filter: { tags: ["hr"], documentId: ["a", "b"] }, index: "v2" });
     expect(searchRequestFrom("dock", { tag: [], document: ["a"] }).filter).toEqual({ documentId: ["a"] });
+  });
+
+  it("asks for one chunk per document with --group document, and drops weak hits with --min-score", () => {
+    expect(searchRequestFrom("dock", { tag: [], document: [], group: "document", minScore: 0.25 })).toEqual({ query: "dock", k: undefined, filter: undefined, group: "document", minScore: 0.25 });
+    expect(finiteNumber("-0.5")).toBe(-0.5);
+    expect(() => finiteNumber("high")).toThrow(InvalidArgumentError);
+    expect(() => finiteNumber("")).toThrow(InvalidArgumentError);
   });
 });
 

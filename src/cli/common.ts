@@ -17,6 +17,12 @@ export const positiveInt = (value: string) => {
   return n;
 };
 
+export const finiteNumber = (value: string) => {
+  const n = Number(value);
+  if (value.trim() === "" || !Number.isFinite(n)) throw new InvalidArgumentError("must be a number");
+  return n;
+};
+
 /** For a repeatable option: each use adds a value. */
 export const collect = (value: string, previous: string[] = []) => [...previous, value];
 

@@ -1,11 +1,11 @@
-import type { Command } from "commander";
+import { Option, type Command } from "commander";
 import { bootstrapVersions, createVersionCatalog } from "../../indexer/lifecycle/catalog.js";
 import { createLogger } from "../../core/logger.js";
 import { simulatedLatencyWarning } from "../../indexer/simulated-latency.js";
 import { connectRedis, createRedis } from "../queues/redis.js";
 import { search } from "../search.js";
 import { createObjectStore } from "../stores/index.js";
-import { collect, configFrom, positiveInt } from "./common.js";
+import { collect, configFrom, finiteNumber, positiveInt } from "./common.js";
 import { formatSearchResults } from "./output.js";
 
 interface SearchOptions {
@@ -13,6 +13,8 @@ interface SearchOptions {
   tag: string[];
   document: string[];
   index?: string;
+  group?: "chunk" | "document";
+  minScore?: number;
   json?: boolean;
 }
 
@@ -26,6 +28,8 @@ export function addSearchCommand(program: Command): void {
     .option("-t, --tag <tag>", "only chunks with this tag (repeatable: any of them)", collect, [])
     .option("-d, --document <id>", "only chunks of this document (repeatable)", collect, [])
     .option("-i, --index <version>", "search this index version instead of the live one")
+    .addOption(new Option("-g, --group <shape>", "document: the best chunk of each document, up to k documents").choices(["chunk", "document"]))
+    .option("--min-score <score>", "leave out hits scored below this", finiteNumber)
     .option("--json", "print JSON instead of a table")
     .action(async (question: string, options: SearchOptions, command: Command) => {
       const config = configFrom(command);
@@ -47,9 +51,16 @@ export function addSearchCommand(program: Command): void {
     });
 }
 
-/** The search request the options ask for: a filter only when --tag or --document is given, an index only when named. */
+/** The search request the options ask for: a filter only when --tag or --document is given, an index, a group and a minimum score only when named. */
 export function searchRequestFrom(question: string, options: SearchOptions): Parameters<typeof search>[1] {
   const filter =
     options.tag.length || options.document.length ? { ...(options.tag.length ? { tags: options.tag } : {}), ...(options.document.length ? { documentId: options.document } : {}) } : undefined;
-  return { query: question, k: options.topK, filter, ...(options.index ? { index: options.index } : {}) };
+  return {
+    query: question,
+    k: options.topK,
+    filter,
+    ...(options.index ? { index: options.index } : {}),
+    ...(options.group ? { group: options.group } : {}),
+    ...(options.minScore !== undefined ? { minScore: options.minScore } : {}),
+  };
 }

@@ -1,11 +1,12 @@
 import type { ErrorRequestHandler, Request, Response } from "express";
 import type { z } from "zod";
-import { InvalidRequestError, PayloadTooLargeError, RagopsError, UnknownFieldError, UnsupportedMediaTypeError, isRagopsError } from "../../core/errors.js";
+import { InvalidRequestError, PayloadTooLargeError, RagopsError, TooManyRequestsError, UnknownFieldError, UnsupportedMediaTypeError, isRagopsError } from "../../core/errors.js";
 import type { Logger } from "../../core/logger.js";
 
 /** The one error shape: {"error": {"code", "message", "requestId", "details"?}}. */
 export function sendError(res: Response, error: RagopsError): void {
   if (res.headersSent) return;
+  if (error instanceof TooManyRequestsError) res.set("Retry-After", String(error.retryAfterSeconds));
   res.status(error.status).json({
     error: { code: error.code, message: error.message, requestId: res.locals.requestId as string | undefined, ...(error.details ? { details: error.details } : {}) },
   });

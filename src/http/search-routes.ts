@@ -1,18 +1,58 @@
-import express, { type Router } from "express";
+import express, { type Response, type Router } from "express";
+import { createAdmission, type Admission } from "../../core/admission.js";
+import { TooManyRequestsError } from "../../core/errors.js";
+import type { Config } from "../../config/schema.js";
 import type { Runtime } from "../runtime.js";
 import { search, searchRequestSchema } from "../search.js";
 import { parseBody } from "./errors.js";
 import { route, strictRouter } from "./route.js";
 
-/** POST /v1/search: the live version unless the body names one. */
-export function searchRoutes(runtime: Runtime): Router {
+/** A search refused for load is worth retrying about this soon: one search takes milliseconds, a burst drains in about a second. */
+const RETRY_AFTER_SECONDS = 1;
+
+/** POST /v1/search: the live version unless the body names one; at most search.maxInFlight at once, search.maxQueued waiting, 429 beyond. */
+export function searchRoutes(runtime: Pick<Runtime, "config" | "catalog" | "redis">): Router {
   const router = strictRouter();
+  const admission = searchAdmission(runtime.config);
   router.post(
     "/v1/search",
     express.json({ limit: "256kb" }),
     route(async (req, res) => {
-      res.json(await search(runtime, parseBody(searchRequestSchema, req.body)));
+      const request = parseBody(searchRequestSchema, req.body);
+      const gone = abortWhenClientLeaves(res);
+      try {
+        res.json(await admission.run(() => search(runtime, request), { signal: gone.signal }));
+      } catch (error) {
+        // Nobody is left to answer: the search was dropped from the line.
+        if (gone.signal.aborted) return;
+        throw error;
+      } finally {
+        gone.dispose();
+      }
     }),
   );
   return router;
+}
+
+function searchAdmission(config: Config): Admission {
+  const { maxInFlight, maxQueued } = config.search;
+  return createAdmission(
+    { maxInFlight, maxQueued },
+    () =>
+      new TooManyRequestsError(
+        `too many searches at once: ${maxInFlight} running and ${maxQueued} waiting is this process's limit (search.maxInFlight, search.maxQueued); retry after ${RETRY_AFTER_SECONDS} s`,
+        RETRY_AFTER_SECONDS,
+        { maxInFlight, maxQueued },
+      ),
+  );
+}
+
+/** A signal that aborts when the client closes the connection before its answer was sent. */
+function abortWhenClientLeaves(res: Response): { signal: AbortSignal; dispose(): void } {
+  const controller = new AbortController();
+  const closed = () => {
+    if (!res.writableFinished) controller.abort(new Error("the client closed the connection"));
+  };
+  res.on("close", closed);
+  return { signal: controller.signal, dispose: () => res.off("close", closed) };
 }
