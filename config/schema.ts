@@ -72,7 +72,7 @@ export const refreshSchema = z.strictObject({
     }, "not a valid cron expression (e.g. \"0 2 * * *\" for 02:00 every day)")
     .optional()
     .describe("When the scheduled refresh runs (cron, server time); unset: no schedule."),
-  sources: z.array(z.string().min(1)).default([]).describe("Folders the scheduled refresh re-scans."),
+  sources: z.array(z.string().min(1)).default([]).describe("Folders (or GCS prefixes, gs://bucket/prefix) the scheduled refresh re-scans."),
 });
 
 export const authSchema = z.strictObject({
