@@ -70,6 +70,20 @@ describe("GCS store uploads", () => {
     expect(requests).toEqual(["resumable-start 412"]);
   });
 
+  it("releases a streamed body it could not upload (a refused create-only), so its source is not left half read", async () => {
+    const store = gcsStore();
+    await store.put("taken.bin", "first");
+    let pushed = 0;
+    const body = new Readable({
+      read() {
+        pushed += 1;
+        this.push(pushed <= 64 ? Buffer.alloc(16 * 1024, 1) : null);
+      },
+    });
+    await expect(store.put("taken.bin", body, { ifGenerationMatch: 0 })).rejects.toBeInstanceOf(ConflictError);
+    expect(body.destroyed).toBe(true);
+  });
+
   it("keeps keys under the store's prefix, so two prefixes sharing a start never see each other", async () => {
     const tag = randomUUID();
     const a = gcsStore({ prefix: `tenant-${tag}/a` });

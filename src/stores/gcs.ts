@@ -216,8 +216,12 @@ async function peek(body: Readable, limit: number): Promise<{ head: Buffer; rest
     size += part.length;
   }
   async function* all(): AsyncGenerator<Buffer> {
-    yield* seen;
-    for (let next = await iterator.next(); !next.done; next = await iterator.next()) yield Buffer.from(next.value);
+    try {
+      yield* seen;
+      for (let next = await iterator.next(); !next.done; next = await iterator.next()) yield Buffer.from(next.value);
+    } finally {
+      await iterator.return?.(); // an upload that failed early must not leave the body half read
+    }
   }
   return { head: Buffer.concat(seen), rest: Readable.from(all()) };
 }
