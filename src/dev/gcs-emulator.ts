@@ -7,7 +7,7 @@ import type { AddressInfo } from "node:net";
  * the real @google-cloud/storage client talks to it over HTTP
  * (`new Storage({ apiEndpoint: emulator.url })`), so an adapter is tested at
  * the wire. It keeps the live generation of each object in memory and serves
- * what the client sends: multipart and media uploads, resumable uploads (in
+ * what the client sends: multipart uploads, resumable uploads (in
  * one request or in chunks, with 308 and Range), downloads (alt=media),
  * metadata, listing with prefix, delimiter and paging, deletes, and the
  * `ifGenerationMatch` precondition (0: create only) with 412 on a miss.
@@ -192,11 +192,6 @@ export async function startGcsEmulator(options: GcsEmulatorOptions = {}): Promis
       if (!name || !mediaPart) throw new HttpError(400, "a multipart upload needs a name and two parts", "invalid");
       const contentType = meta.contentType ?? /content-type:\s*([^\r\n]+)/i.exec(mediaPart.headers)?.[1] ?? "application/octet-stream";
       return sendJson(res, 200, resource(bucket, store(bucket, name, { body: mediaPart.body, contentType, metadata: meta.metadata, ifGenerationMatch })));
-    }
-    if (uploadType === "media") {
-      const name = query.get("name");
-      if (!name) throw new HttpError(400, "Required parameter: name", "required");
-      return sendJson(res, 200, resource(bucket, store(bucket, name, { body, contentType: String(req.headers["content-type"] ?? "application/octet-stream"), metadata: undefined, ifGenerationMatch })));
     }
     throw new HttpError(400, `unsupported uploadType ${uploadType}`, "invalid");
   }
