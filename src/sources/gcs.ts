@@ -34,7 +34,7 @@ export function createGcsSource(uri: string, config: Config): DocumentSource {
   const store = createGcsStore(gcsStoreOptions(config, { bucket, prefix }));
   async function* list(): AsyncIterable<SourceEntry> {
     for await (const object of store.list("")) {
-      if (!isSupportedFile(object.key) || !isPlainKey(object.key)) continue;
+      if (!isSupportedFile(object.key)) continue; // the store lists keys only: no folder placeholders or dot segments
       yield { uri: `${rootUri}/${object.key}`, relativePath: object.key, size: object.size, generation: object.generation };
     }
   }
@@ -43,14 +43,4 @@ export function createGcsSource(uri: string, config: Config): DocumentSource {
     list,
     read: async (entry): Promise<Readable> => (await store.getStream(entry.relativePath)).stream,
   };
-}
-
-/** Folder placeholders ("docs/"), dot segments and names no key may have are not documents. */
-function isPlainKey(key: string): boolean {
-  try {
-    validateKey(key);
-    return true;
-  } catch {
-    return false;
-  }
 }

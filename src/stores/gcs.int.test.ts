@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { Readable } from "node:stream";
+import { Storage } from "@google-cloud/storage";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ConflictError, RagopsError, UnavailableError } from "../../core/errors.js";
@@ -82,6 +83,17 @@ describe("GCS store uploads", () => {
     });
     await expect(store.put("taken.bin", body, { ifGenerationMatch: 0 })).rejects.toBeInstanceOf(ConflictError);
     expect(body.destroyed).toBe(true);
+  });
+
+  it("lists only objects whose names are keys, so a folder placeholder or a dot file another tool left is not a record", async () => {
+    const prefix = `foreign-${randomUUID()}`;
+    const store = gcsStore({ prefix });
+    await store.put("documents/a.json", "{}");
+    const bucket = new Storage({ apiEndpoint: emulator.url, projectId: "test" }).bucket(BUCKET);
+    for (const name of ["documents/", "documents/.DS_Store", "documents//b.json"]) await bucket.file(`${prefix}/${name}`).save("x", { resumable: false });
+    const keys: string[] = [];
+    for await (const meta of store.list("documents/")) keys.push(meta.key);
+    expect(keys).toEqual(["documents/a.json"]);
   });
 
   it("keeps keys under the store's prefix, so two prefixes sharing a start never see each other", async () => {

@@ -19,6 +19,9 @@ import { gcsError, type GcsErrorContext } from "./gcs-errors.js";
  * that fails midway leaves nothing. Reads pin the generation the metadata
  * named, so `meta` and the bytes always belong together.
  *
+ * Listing skips object names that are not keys (a console's folder
+ * placeholder, a dot file), which the local store cannot hold either.
+ *
  * Credentials are Application Default Credentials as the client finds them;
  * with a custom `apiEndpoint` (an emulator) the client sends none.
  */
@@ -147,7 +150,11 @@ export function createGcsStore(options: GcsStoreOptions): ObjectStore {
         throw gcsError(error, context("list"));
       }
       const [files, next] = page;
-      for (const file of files) yield toMeta(file.name.slice(root.length), file.metadata);
+      for (const file of files) {
+        const key = file.name.slice(root.length);
+        // Another tool may leave names no key has ("docs/", ".DS_Store"): they are not ours to read.
+        if (isKey(key)) yield toMeta(key, file.metadata);
+      }
       pageToken = (next as { pageToken?: string } | null)?.pageToken;
     } while (pageToken);
   }
@@ -160,6 +167,15 @@ function normalisePrefix(prefix: string): string {
   if (prefix === "") return "";
   const trimmed = prefix.replace(/\/+$/, "");
   return `${validateKey(trimmed)}/`;
+}
+
+function isKey(name: string): boolean {
+  try {
+    validateKey(name);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 function toMeta(key: string, resource: FileMetadata): ObjectMeta {
