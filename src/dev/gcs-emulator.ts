@@ -41,6 +41,8 @@ export interface GcsEmulator {
   count(kind: RequestKind, bucket?: string): number;
   /** The next `times` requests fail with this status and a GCS error body, whatever they ask. */
   failNext(status: number, options?: { times?: number; message?: string }): void;
+  /** Holds the next request of this kind unanswered until `release` (a slow GCS); `reached` resolves when it arrives. */
+  stallNext(kind: RequestKind): { reached: Promise<void>; release(): void };
   /** The object's live generation, undefined when absent. */
   generationOf(bucket: string, name: string): string | undefined;
   close(): Promise<void>;
@@ -85,6 +87,7 @@ export async function startGcsEmulator(options: GcsEmulatorOptions = {}): Promis
   const sessions = new Map<string, UploadSession>();
   const requests: RecordedRequest[] = [];
   const faults: Fault[] = [];
+  const stalls: Array<{ kind: RequestKind; arrive(): void; released: Promise<void> }> = [];
   let lastGeneration = 0;
   let url = "";
 
@@ -273,7 +276,10 @@ export async function startGcsEmulator(options: GcsEmulatorOptions = {}): Promis
       sendError(res, new HttpError(405, `${req.method} ${pathname} is not emulated`, "invalid"));
       return record();
     }
-    handle(req, res, call, searchParams).then(record, (error: unknown) => {
+    const stall = stalls.findIndex((s) => s.kind === call.kind);
+    const held = stall >= 0 ? stalls.splice(stall, 1)[0] : undefined;
+    held?.arrive();
+    Promise.resolve(held?.released).then(() => handle(req, res, call, searchParams)).then(record, (error: unknown) => {
       if (error instanceof RequestAborted) return; // the client went away: nothing was stored
       sendError(res, error instanceof HttpError ? error : new HttpError(500, String(error), "backendError"));
       record();
@@ -287,6 +293,13 @@ export async function startGcsEmulator(options: GcsEmulatorOptions = {}): Promis
     requests,
     count: (kind, bucket) => requests.filter((r) => r.kind === kind && r.status < 400 && (bucket === undefined || r.bucket === bucket)).length,
     failNext: (status, fault = {}) => void faults.push({ status, times: fault.times ?? 1, message: fault.message }),
+    stallNext: (kind) => {
+      let arrive = () => {};
+      let release = () => {};
+      const reached = new Promise<void>((resolve) => (arrive = resolve));
+      stalls.push({ kind, arrive, released: new Promise<void>((resolve) => (release = resolve)) });
+      return { reached, release };
+    },
     generationOf: (bucket, name) => objects.get(bucket)?.get(name)?.generation,
     close: () => new Promise<void>((resolve) => server.close(() => resolve()).closeAllConnections()),
   };

@@ -137,6 +137,25 @@ describe("GCS store errors", () => {
     expect((error as Error).message).toMatch(/cannot reach GCS .*ECONNREFUSED/);
   });
 
+  it("still retries a transient error after an unconditional delete overlapped an upload (the client's shared autoRetry flag)", async () => {
+    const store = gcsStore({ resumableThresholdBytes: 1024 });
+    await store.put("cleanup.bin", "left by a refused upload");
+    // An unconditional delete turns the client's autoRetry off while it is in flight...
+    const stalled = emulator.stallNext("delete");
+    const cleanup = store.delete("cleanup.bin");
+    await stalled.reached;
+    // ...and an upload that starts meanwhile turns it back to what it saw when it started: off, for good.
+    const body = new Readable({ read() {} });
+    const upload = store.put("report.json", body, { ifGenerationMatch: 0 });
+    stalled.release();
+    expect(await cleanup).toBe(true);
+    body.push(Buffer.alloc(4096, 1));
+    body.push(null);
+    await upload;
+    emulator.failNext(503);
+    expect(await store.head("report.json")).toMatchObject({ size: 4096 });
+  });
+
   it("says which bucket does not exist", async () => {
     const strict = await startGcsEmulator({ buckets: ["exists"] });
     try {

@@ -55,12 +55,18 @@ export function createGcsStore(options: GcsStoreOptions): ObjectStore {
   let opened: Promise<Bucket> | undefined;
   // The client loads only when a GCS store is used.
   const bucket = () =>
-    (opened ??= import("@google-cloud/storage").then(({ Storage }) =>
+    (opened ??= import("@google-cloud/storage").then(({ Storage, IdempotencyStrategy }) =>
       new Storage({
         ...(options.projectId ? { projectId: options.projectId } : {}),
         ...(options.apiEndpoint ? { apiEndpoint: options.apiEndpoint } : {}),
-        // The client reads maxRetries 0 as "the default"; autoRetry false is how to say none.
-        ...(options.maxRetries === undefined ? {} : { retryOptions: options.maxRetries === 0 ? { autoRetry: false } : { maxRetries: options.maxRetries } }),
+        retryOptions: {
+          // With the default (retry only conditional calls) the client turns its shared autoRetry flag off
+          // around each unconditional delete, and a call that starts meanwhile can leave it off for good.
+          // Retrying every call is safe here: an unconditional write replaces a whole object with the same bytes.
+          idempotencyStrategy: IdempotencyStrategy.RetryAlways,
+          // The client reads maxRetries 0 as "the default"; autoRetry false is how to say none.
+          ...(options.maxRetries === undefined ? {} : options.maxRetries === 0 ? { autoRetry: false } : { maxRetries: options.maxRetries }),
+        },
       }).bucket(options.bucket),
     ));
   const nameOf = (key: string) => root + validateKey(key);
