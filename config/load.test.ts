@@ -48,6 +48,36 @@ describe("loadConfig", () => {
   });
 });
 
+describe("the gcp profile and the object store provider", () => {
+  it("keeps the local object store the default and needs nothing of Google Cloud", () => {
+    const config = loadConfig({ env: {} });
+    expect(config.objectStore.provider).toBe("local");
+    expect(config.gcp).toMatchObject({ location: "us-central1", objectPrefix: "" });
+    expect(config.gcp.bucket).toBeUndefined();
+  });
+
+  it("selects GCS from the environment, with the bucket, prefix, project and emulator endpoint", () => {
+    const config = loadConfig({
+      env: { RAGOPS_OBJECT_STORE: "gcs", GCS_BUCKET: "acme-rag", RAGOPS_GCS_PREFIX: "ragops/prod", GOOGLE_CLOUD_PROJECT: "acme-prod", RAGOPS_GCS_ENDPOINT: "http://127.0.0.1:4443" },
+    });
+    expect(config.objectStore.provider).toBe("gcs");
+    expect(config.gcp).toMatchObject({ bucket: "acme-rag", objectPrefix: "ragops/prod", project: "acme-prod", storageApiEndpoint: "http://127.0.0.1:4443" });
+  });
+
+  it("refuses the gcs provider without a bucket, naming the variable to set", () => {
+    expect(() => loadConfig({ env: { RAGOPS_OBJECT_STORE: "gcs" } })).toThrowError(/gcp\.bucket: .*GCS_BUCKET/);
+  });
+
+  it("refuses a bucket name GCS would refuse and a prefix that is not a plain path", () => {
+    expect(() => loadConfig({ env: { GCS_BUCKET: "Acme_RAG!" } })).toThrowError(/GCS_BUCKET="Acme_RAG!" \(gcp\.bucket\)/);
+    expect(() => loadConfig({ env: { RAGOPS_GCS_PREFIX: "/abs//x" } })).toThrowError(/RAGOPS_GCS_PREFIX="\/abs\/\/x" \(gcp\.objectPrefix\)/);
+  });
+
+  it("refuses an upload chunk size GCS would refuse (not a multiple of 256 KiB)", () => {
+    expect(() => loadConfig({ env: {}, overrides: { gcp: { uploadChunkBytes: 1_000_000 } } })).toThrowError(/gcp\.uploadChunkBytes/);
+  });
+});
+
 describe("ragops start-up with a bad setting", () => {
   it("exits with status 2 and a message naming the variable, before connecting to anything", () => {
     const result = spawnSync(process.execPath, ["--import", "tsx", "src/cli/main.ts", "serve"], {

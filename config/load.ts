@@ -28,6 +28,12 @@ export const envBindings = [
   { env: "RAGOPS_QUEUE_CONCURRENCY", path: ["queue", "concurrency"], type: "number" },
   { env: "RAGOPS_QUEUE_ATTEMPTS", path: ["queue", "attempts"], type: "number" },
   { env: "RAGOPS_LOG_LEVEL", path: ["log", "level"], type: "string" },
+  { env: "RAGOPS_OBJECT_STORE", path: ["objectStore", "provider"], type: "string" },
+  { env: "GOOGLE_CLOUD_PROJECT", path: ["gcp", "project"], type: "string" },
+  { env: "RAGOPS_GCP_LOCATION", path: ["gcp", "location"], type: "string" },
+  { env: "GCS_BUCKET", path: ["gcp", "bucket"], type: "string" },
+  { env: "RAGOPS_GCS_PREFIX", path: ["gcp", "objectPrefix"], type: "string" },
+  { env: "RAGOPS_GCS_ENDPOINT", path: ["gcp", "storageApiEndpoint"], type: "string" },
   { env: "RAGOPS_SIMULATE_EMBED_LATENCY_MS", path: ["simulate", "embedLatencyMs"], type: "number" },
   { env: "RAGOPS_SIMULATE_INDEX_WRITE_LATENCY_MS", path: ["simulate", "indexWriteLatencyMs"], type: "number" },
 ] as const;

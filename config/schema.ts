@@ -1,5 +1,6 @@
 import { CronExpressionParser } from "cron-parser";
 import { z } from "zod";
+import { validateKey } from "../core/keys.js";
 
 /**
  * Everything ragops can be told, with its default and unit. Parsed once at start
@@ -71,7 +72,7 @@ export const refreshSchema = z.strictObject({
     }, "not a valid cron expression (e.g. \"0 2 * * *\" for 02:00 every day)")
     .optional()
     .describe("When the scheduled refresh runs (cron, server time); unset: no schedule."),
-  sources: z.array(z.string().min(1)).default([]).describe("Folders the scheduled refresh re-scans."),
+  sources: z.array(z.string().min(1)).default([]).describe("Folders (or GCS prefixes, gs://bucket/prefix) the scheduled refresh re-scans."),
 });
 
 export const authSchema = z.strictObject({
@@ -222,6 +223,51 @@ export const simulateSchema = z.strictObject({
   indexWriteLatencyMs: z.number().int().min(0).max(60_000).default(0).describe("For benchmarks and capacity tests: added to every index write (upsert, updateRestricts, remove), ms (0: off). A process logs a warning at start when it is on."),
 });
 
+/** Google Cloud: the project, region and bucket the GCS (and Vertex) adapters use. Nothing here is read unless a provider selects it. */
+export const gcpSchema = z.strictObject({
+  project: z
+    .string()
+    .regex(/^([a-z0-9.-]+:)?[a-z][a-z0-9-]{4,28}[a-z0-9]$/, "a project id is 6-30 lowercase letters, digits or '-' (domain-scoped: example.com:my-project)")
+    .optional()
+    .describe("Google Cloud project id; unset: the one Application Default Credentials name."),
+  location: z.string().regex(/^[a-z]+-[a-z]+[0-9]+$/, "a region like us-central1 or europe-west4").default("us-central1").describe("Region of the Google Cloud resources ragops uses (Vertex AI)."),
+  bucket: z
+    .string()
+    .regex(/^[a-z0-9][a-z0-9._-]{1,61}[a-z0-9]$/, "a GCS bucket name is 3-63 lowercase letters, digits, '-', '_' or '.', starting and ending with a letter or digit")
+    .optional()
+    .describe("GCS bucket of the object store when objectStore.provider is 'gcs'."),
+  objectPrefix: z
+    .string()
+    .refine((prefix) => {
+      try {
+        return prefix === "" || validateKey(prefix.replace(/\/$/, "")) !== "";
+      } catch {
+        return false;
+      }
+    }, "a path like ragops/prod: '/'-separated names, no leading '/', no empty, '.' or '..' segments")
+    .default("")
+    .describe("Put before the name of every object ragops writes in the bucket (ragops/prod), so several deployments can share one bucket."),
+  storageApiEndpoint: z
+    .url({ protocol: /^https?$/ })
+    .optional()
+    .describe("GCS JSON API endpoint for an emulator (http://127.0.0.1:4443); no credentials are sent to it. Unset: Google's, with Application Default Credentials."),
+  resumableUploadMinBytes: z.number().int().min(1).default(8 * MiB).describe("Objects of at least this size go to GCS by resumable upload, in chunks; smaller ones in one request, bytes."),
+  uploadChunkBytes: z
+    .number()
+    .int()
+    .min(0)
+    .refine((bytes) => bytes % (256 * 1024) === 0, "must be a multiple of 262144 (256 KiB), as GCS requires, or 0")
+    .default(8 * MiB)
+    .describe("Bytes per request of a resumable upload (a multiple of 256 KiB, as GCS requires); 0 streams the whole object in one request, bytes."),
+});
+
+export const objectStoreSchema = z.strictObject({
+  provider: z
+    .enum(["local", "gcs"])
+    .default("local")
+    .describe("Where objects (uploads, records, manifests, embeddings, aliases) live: 'local' is a directory under dataDir; 'gcs' is gcp.bucket, under gcp.objectPrefix."),
+});
+
 export const logSchema = z.strictObject({
   level: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info").describe("Log level."),
 });
@@ -242,6 +288,8 @@ export const configSchema = z
     search: searchSchema.prefault({}),
     queue: queueSchema.prefault({}),
     log: logSchema.prefault({}),
+    objectStore: objectStoreSchema.prefault({}),
+    gcp: gcpSchema.prefault({}),
     evaluation: evaluationSchema.prefault({}),
     simulate: simulateSchema.prefault({}),
   })
@@ -250,6 +298,9 @@ export const configSchema = z
     const minParseMb = 64 + Math.ceil((4 * config.http.maxUploadBytes) / MiB);
     if (config.ingest.parseMaxMemoryMb < minParseMb) {
       ctx.addIssue({ code: "custom", path: ["ingest", "parseMaxMemoryMb"], message: `must be at least ${minParseMb} (64 + 4 x http.maxUploadBytes in MB) so the largest upload can be decoded within it` });
+    }
+    if (config.objectStore.provider === "gcs" && !config.gcp.bucket) {
+      ctx.addIssue({ code: "custom", path: ["gcp", "bucket"], message: "objectStore.provider 'gcs' needs a bucket: set gcp.bucket (GCS_BUCKET)" });
     }
     if (config.refresh.cron && config.refresh.sources.length === 0) {
       ctx.addIssue({ code: "custom", path: ["refresh", "sources"], message: "a refresh.cron needs at least one folder in refresh.sources" });
@@ -269,5 +320,6 @@ export type EmbedderConfig = Config["embedder"];
 export type IndexConfig = Config["index"];
 export type IndexProvider = z.infer<typeof indexProviderSchema>;
 export type EvaluationConfig = Config["evaluation"];
+export type GcpConfig = Config["gcp"];
 export type GateConfig = EvaluationConfig["gate"];
 export type BootstrapConfig = EvaluationConfig["bootstrap"];

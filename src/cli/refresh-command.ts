@@ -5,7 +5,7 @@ import { createLogger } from "../../core/logger.js";
 import { runRefresh, type RefreshSummary } from "../documents/refresh.js";
 import { createIngestQueueEvents } from "../queues/ingest-queue.js";
 import { openRuntime } from "../runtime.js";
-import { createLocalDirSource } from "../sources/local-dir.js";
+import { openSource } from "../sources/index.js";
 import { startWorkers } from "../worker/worker.js";
 import { collect, quietConfigFrom } from "./common.js";
 import { formatDuration, tableStyle } from "./output.js";
@@ -18,19 +18,19 @@ interface RefreshOptions {
   json?: boolean;
 }
 
-/** `ragops refresh`: bring the index in line with a folder, and print what changed. */
+/** `ragops refresh`: bring the index in line with a folder or a GCS prefix, and print what changed. */
 export function addRefreshCommand(program: Command): void {
   program
     .command("refresh")
-    .description("Bring the index in line with a folder: ingest new and changed files, delete vanished ones, skip unchanged ones unread.")
-    .requiredOption("-s, --source <dir>", "folder to scan (every .pdf, .docx, .html, .md and .txt under it)")
+    .description("Bring the index in line with a folder or a GCS prefix: ingest new and changed files, delete vanished ones, skip unchanged ones unread.")
+    .requiredOption("-s, --source <dir|gs://bucket/prefix>", "folder or GCS prefix to scan (every .pdf, .docx, .html, .md and .txt under it; GCS objects are compared by generation)")
     .option("-t, --tag <tag>", "tag every new or changed document (repeatable)", collect, [])
     .option("--dry-run", "print what would change, change nothing")
     .option("--no-worker", "only enqueue and wait for running `ragops worker` processes")
     .option("--json", "print the summary as JSON")
     .action(async (options: RefreshOptions, command: Command) => {
       const config = quietConfigFrom(command);
-      const source = await createLocalDirSource(options.source);
+      const source = await openSource(options.source, config);
       const runtime = await openRuntime(config, { logger: createLogger(config, "ragops-refresh") });
       const workers = options.worker && !options.dryRun ? await startWorkers(runtime) : undefined;
       const events = await createIngestQueueEvents(config);

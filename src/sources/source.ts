@@ -1,8 +1,8 @@
 import type { Readable } from "node:stream";
 
 /**
- * A place documents come from for the refresh: a local folder now, a GCS
- * prefix later. It lists what is there with enough of a fingerprint (size,
+ * A place documents come from for the refresh: a local folder or a GCS
+ * prefix. It lists what is there with enough of a fingerprint (size,
  * modification time or generation) to skip unchanged files without reading them.
  */
 export interface SourceEntry {

@@ -3,7 +3,7 @@ import { runRefresh } from "../documents/refresh.js";
 import { createIngestQueueEvents } from "../queues/ingest-queue.js";
 import { REFRESH_QUEUE, createRefreshQueue, refreshPayloadSchema, syncRefreshSchedules } from "../queues/refresh-queue.js";
 import type { Runtime } from "../runtime.js";
-import { createLocalDirSource } from "../sources/local-dir.js";
+import { openSource } from "../sources/index.js";
 import { countProgress, workerOptions } from "./worker-options.js";
 
 export interface RefreshWorker {
@@ -24,7 +24,7 @@ export async function startRefreshWorker(runtime: Runtime): Promise<RefreshWorke
     REFRESH_QUEUE,
     async (job: Job) => {
       const { source, tags } = refreshPayloadSchema.parse(job.data);
-      const summary = await runRefresh(runtime, await createLocalDirSource(source), {
+      const summary = await runRefresh(runtime, await openSource(source, config), {
         events,
         tags,
         onProgress: (done, total) => void job.updateProgress(countProgress(done, total)),

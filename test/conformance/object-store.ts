@@ -66,6 +66,96 @@ export function objectStoreConformance(name: string, open: () => Promise<ObjectS
       expect(keys).toEqual(["docs/a.json", "docs/b.json", "docs/sub/c.json"]);
     });
 
+    it("refuses a write naming a generation when the object does not exist", async () => {
+      const store = await open();
+      const gone = await store.put("absent.json", "x");
+      await store.delete("absent.json");
+      await expect(store.put("absent.json", "y", { ifGenerationMatch: gone.generation })).rejects.toBeInstanceOf(ConflictError);
+      await expect(store.delete("absent.json", { ifGenerationMatch: gone.generation })).rejects.toBeInstanceOf(ConflictError);
+      expect(await store.head("absent.json")).toBeUndefined();
+    });
+
+    it("accepts a generation given as a number as well as a string", async () => {
+      const store = await open();
+      const v1 = await store.put("numeric.json", "v1");
+      const v2 = await store.put("numeric.json", "v2", { ifGenerationMatch: Number(v1.generation) });
+      expect(await store.delete("numeric.json", { ifGenerationMatch: Number(v2.generation) })).toBe(true);
+    });
+
+    it("gives an object created again after a delete a greater generation than the one deleted (no ABA)", async () => {
+      const store = await open();
+      for (let round = 0; round < 5; round += 1) {
+        const first = await store.put("reborn.json", "1");
+        const second = await store.put("reborn.json", "2", { ifGenerationMatch: first.generation });
+        await store.delete("reborn.json");
+        const reborn = await store.put("reborn.json", "3", { ifGenerationMatch: 0 });
+        expect(BigInt(reborn.generation)).toBeGreaterThan(BigInt(second.generation));
+        // A writer still holding the old generation must lose.
+        await expect(store.put("reborn.json", "stale", { ifGenerationMatch: second.generation })).rejects.toBeInstanceOf(ConflictError);
+        await store.delete("reborn.json");
+      }
+    });
+
+    it("heads an object's generation, size, type and metadata without its body, and undefined when absent", async () => {
+      const store = await open();
+      const put = await store.put("h/meta.bin", Buffer.from([1, 2, 3]), { contentType: "application/octet-stream", metadata: { source: "test" } });
+      expect(await store.head("h/meta.bin")).toMatchObject({ key: "h/meta.bin", generation: put.generation, size: 3, contentType: "application/octet-stream", metadata: { source: "test" } });
+      expect(await store.head("h/missing.bin")).toBeUndefined();
+    });
+
+    it("streams an object's bytes with its meta, and refuses a missing key with NotFoundError", async () => {
+      const store = await open();
+      const bytes = Buffer.alloc(300 * 1024);
+      for (let i = 0; i < bytes.length; i += 1) bytes[i] = (i * 31) % 251;
+      const put = await store.put("s/large.bin", bytes, { contentType: "application/pdf" });
+      const { meta, stream } = await store.getStream("s/large.bin");
+      const parts: Buffer[] = [];
+      for await (const part of stream) parts.push(part as Buffer);
+      expect(Buffer.concat(parts).equals(bytes)).toBe(true);
+      expect(meta).toMatchObject({ generation: put.generation, size: bytes.length, contentType: "application/pdf" });
+      await expect(store.getStream("s/missing.bin")).rejects.toBeInstanceOf(NotFoundError);
+    });
+
+    it("round-trips an empty object", async () => {
+      const store = await open();
+      await store.put("empty.txt", "");
+      expect((await store.get("empty.txt")).body.length).toBe(0);
+      const { meta, stream } = await store.getStream("empty.txt");
+      const parts: unknown[] = [];
+      for await (const part of stream) parts.push(part);
+      expect(meta.size).toBe(0);
+      expect(parts.every((p) => (p as Buffer).length === 0)).toBe(true);
+    });
+
+    it("round-trips keys with spaces, unicode and URL-special characters", async () => {
+      const store = await open();
+      const keys = ["odd/a b.txt", "odd/é ü 漢字.md", "odd/50%+#?&=.json"];
+      for (const key of keys) await store.put(key, `body of ${key}`);
+      for (const key of keys) expect((await store.get(key)).body.toString()).toBe(`body of ${key}`);
+      const listed: string[] = [];
+      for await (const meta of store.list("odd/")) listed.push(meta.key);
+      expect(listed).toEqual([...keys].sort());
+      expect(await store.delete("odd/50%+#?&=.json")).toBe(true);
+    });
+
+    it("lists by a prefix that ends inside a name, with each object's generation and size, across many objects", async () => {
+      const store = await open();
+      const written = new Map<string, string>();
+      for (let i = 0; i < 25; i += 1) {
+        const key = `many/item-${String(i).padStart(2, "0")}.json`;
+        written.set(key, (await store.put(key, "x".repeat(i))).generation);
+      }
+      await store.put("many/other.json", "o");
+      const listed: Array<{ key: string; generation: string; size: number }> = [];
+      for await (const meta of store.list("many/item-")) listed.push({ key: meta.key, generation: meta.generation, size: meta.size });
+      expect(listed.map((m) => m.key)).toEqual([...written.keys()]);
+      for (const meta of listed) expect(meta).toEqual({ key: meta.key, generation: written.get(meta.key), size: Number(/item-(\d+)/.exec(meta.key)?.[1]) });
+      const everything: string[] = [];
+      for await (const meta of store.list("")) everything.push(meta.key);
+      expect(everything).toContain("many/other.json");
+      expect(everything).toEqual([...everything].sort());
+    });
+
     it("never shows a partial object when a streamed write fails midway", async () => {
       const store = await open();
       await store.put("upload.bin", "the old complete content");
