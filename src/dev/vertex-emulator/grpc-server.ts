@@ -41,6 +41,8 @@ export interface GrpcEmulator {
   faults: Faults;
   /** Calls received by a method (e.g. "Predict"), or by every method, faulted ones included. */
   calls(method?: string): number;
+  /** Most calls of a method (or of all methods) in progress at once so far. */
+  peakInFlight(method?: string): number;
   stop(): Promise<void>;
 }
 
@@ -54,6 +56,15 @@ export async function startGrpcEmulator(services: readonly EmulatedService[], op
   const server = new grpc.Server();
   const faults = createFaults();
   const counts = new Map<string, number>();
+  const inFlight = new Map<string, number>();
+  const peaks = new Map<string, number>();
+  const track = (method: string, delta: number) => {
+    for (const key of [method, ""]) {
+      const now = (inFlight.get(key) ?? 0) + delta;
+      inFlight.set(key, now);
+      peaks.set(key, Math.max(peaks.get(key) ?? 0, now));
+    }
+  };
 
   for (const service of services) {
     const definition = lookupService(root, service.name);
@@ -62,13 +73,15 @@ export async function startGrpcEmulator(services: readonly EmulatedService[], op
       if (!(method in definition)) throw new Error(`${service.name} has no method ${method} in ${service.protoFile}`);
       handlers[method] = (call: grpc.ServerUnaryCall<unknown, unknown>, callback: grpc.sendUnaryData<unknown>) => {
         counts.set(method, (counts.get(method) ?? 0) + 1);
+        track(method, 1);
         faults
           .apply(method)
           .then(() => handle(call.request as never))
           .then(
             (response) => callback(null, response),
             (error: unknown) => callback(asServiceError(error)),
-          );
+          )
+          .finally(() => track(method, -1));
       };
     }
     server.addService(definition, handlers);
@@ -82,6 +95,7 @@ export async function startGrpcEmulator(services: readonly EmulatedService[], op
     port,
     endpoint: `http://127.0.0.1:${port}`,
     faults,
+    peakInFlight: (method) => peaks.get(method ?? "") ?? 0,
     calls: (method) => (method === undefined ? [...counts.values()].reduce((a, b) => a + b, 0) : (counts.get(method) ?? 0)),
     stop: async () => {
       faults.clear();
