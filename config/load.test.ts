@@ -48,6 +48,36 @@ describe("loadConfig", () => {
   });
 });
 
+describe("the Vertex embedder's settings", () => {
+  it("keeps the offline embedder the default, with Vertex settings ready for a version that picks Vertex", () => {
+    const config = loadConfig({ env: {} });
+    expect(config.embedder.provider).toBe("offline");
+    expect(config.embedder.vertex).toEqual({ model: "text-embedding-005", requestConcurrency: 4, maxAttempts: 5 });
+    expect(config.gcp).toEqual({ location: "us-central1" });
+  });
+
+  it("takes the provider, model, project, location and endpoint from the environment", () => {
+    const config = loadConfig({
+      env: { RAGOPS_EMBEDDER: "vertex", RAGOPS_VERTEX_MODEL: "gemini-embedding-001", RAGOPS_EMBED_DIMENSIONS: "1536", VERTEX_PROJECT: "acme-rag", VERTEX_LOCATION: "europe-west4", VERTEX_API_ENDPOINT: "http://127.0.0.1:8085" },
+    });
+    expect(config.embedder).toMatchObject({ provider: "vertex", dimensions: 1536, vertex: { model: "gemini-embedding-001" } });
+    expect(config.gcp).toEqual({ project: "acme-rag", location: "europe-west4", vertexApiEndpoint: "http://127.0.0.1:8085" });
+  });
+
+  it("refuses the Vertex embedder without a project", () => {
+    expect(() => loadConfig({ env: { RAGOPS_EMBEDDER: "vertex" } })).toThrowError(/gcp\.project: the vertex embedder needs a Google Cloud project \(VERTEX_PROJECT\)/);
+  });
+
+  it("refuses more dimensions than the Vertex model makes", () => {
+    expect(() => loadConfig({ env: { RAGOPS_EMBEDDER: "vertex", VERTEX_PROJECT: "acme-rag", RAGOPS_EMBED_DIMENSIONS: "1024" } })).toThrowError(/RAGOPS_EMBED_DIMENSIONS="1024" \(embedder\.dimensions\): text-embedding-005 makes at most 768 dimensions/);
+    expect(loadConfig({ env: { RAGOPS_EMBEDDER: "vertex", VERTEX_PROJECT: "acme-rag", RAGOPS_VERTEX_MODEL: "gemini-embedding-001", RAGOPS_EMBED_DIMENSIONS: "3072" } }).embedder.dimensions).toBe(3072);
+  });
+
+  it("takes an emulator endpoint only as an http:// or https:// URL", () => {
+    expect(() => loadConfig({ env: { VERTEX_API_ENDPOINT: "127.0.0.1:8085" } })).toThrowError(/VERTEX_API_ENDPOINT="127.0.0.1:8085" \(gcp\.vertexApiEndpoint\)/);
+  });
+});
+
 describe("ragops start-up with a bad setting", () => {
   it("exits with status 2 and a message naming the variable, before connecting to anything", () => {
     const result = spawnSync(process.execPath, ["--import", "tsx", "src/cli/main.ts", "serve"], {

@@ -1,3 +1,4 @@
+import { VERTEX_MODEL_DIMENSIONS } from "../../config/schema.js";
 import type { EmbedderIdentity } from "./embedder.js";
 
 /**
@@ -25,18 +26,9 @@ const MAX_TEXTS = 250;
 const MAX_INPUT_TOKENS = 2048;
 const MAX_REQUEST_TOKENS = 20_000;
 
-const MAX_DIMENSIONS: Readonly<Record<string, number>> = {
-  "text-embedding-005": 768,
-  "text-embedding-004": 768,
-  "text-multilingual-embedding-002": 768,
-  "gemini-embedding-001": 3072,
-};
-
-export const DEFAULT_VERTEX_MODEL = "text-embedding-005";
-
 export function vertexModelLimits(model: string): VertexModelLimits {
   return {
-    maxDimensions: MAX_DIMENSIONS[model],
+    maxDimensions: VERTEX_MODEL_DIMENSIONS[model], // config checks embedder.dimensions against it at start
     maxTextsPerRequest: model.startsWith("gemini-") ? 1 : MAX_TEXTS,
     maxInputTokens: MAX_INPUT_TOKENS,
     maxRequestTokens: MAX_REQUEST_TOKENS,
