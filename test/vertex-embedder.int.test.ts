@@ -105,8 +105,11 @@ describe("Vertex embedder at the wire", () => {
   it("keeps at most requestConcurrency requests of one call in flight", async () => {
     const isolated = await startVertexEmulator();
     try {
-      isolated.faults.delayNext(6, 50, { method: "Predict" });
-      await open({ model: "gemini-embedding-001", dimensions: 64, requestConcurrency: 2 }, isolated).embed(["a", "b", "c", "d", "e", "f"], { purpose: "document" });
+      const hold = isolated.faults.hold({ method: "Predict" });
+      const embedding = open({ model: "gemini-embedding-001", dimensions: 64, requestConcurrency: 2 }, isolated).embed(["a", "b", "c", "d", "e", "f"], { purpose: "document" });
+      await hold.until(2);
+      hold.release();
+      expect(await embedding).toHaveLength(6);
       expect(isolated.calls("Predict")).toBe(6);
       expect(isolated.peakInFlight("Predict")).toBe(2);
     } finally {

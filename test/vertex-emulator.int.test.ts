@@ -160,6 +160,19 @@ describe("Vertex AI emulator: faults and call counts", () => {
     expect((await statusOf(predict("text-embedding-005", [{ content: "x" }], { outputDimensionality: 8 }))).code).toBe(OK);
   });
 
+  it("holds calls until released, so a test can act while they are in flight", async () => {
+    const before = emulator.calls("Predict");
+    const served = emulator.prediction.requests.length;
+    const hold = emulator.faults.hold({ method: "Predict" });
+    const calls = [predict("text-embedding-005", [{ content: "a" }], { outputDimensionality: 8 }), predict("text-embedding-005", [{ content: "b" }], { outputDimensionality: 8 })];
+    await hold.until(2);
+    expect(emulator.calls("Predict") - before).toBe(2);
+    expect(emulator.prediction.requests.length, "held calls have not reached the service yet").toBe(served);
+    hold.release();
+    expect((await Promise.all(calls)).map((answer) => answer.length)).toEqual([1, 1]);
+    expect(hold.held()).toBe(0);
+  });
+
   it("answers UNIMPLEMENTED for a method it does not serve", async () => {
     const status = await statusOf(client.rawPredict({ endpoint: endpoint("text-embedding-005"), httpBody: { contentType: "application/json", data: Buffer.from("{}") } }));
     expect(status.code).toBe(UNIMPLEMENTED);
