@@ -58,7 +58,7 @@ describe("the gcp profile and the object store provider", () => {
 
   it("selects GCS from the environment, with the bucket, prefix, project and emulator endpoint", () => {
     const config = loadConfig({
-      env: { RAGOPS_OBJECT_STORE: "gcs", GCS_BUCKET: "acme-rag", RAGOPS_GCS_PREFIX: "ragops/prod", GOOGLE_CLOUD_PROJECT: "acme-prod", RAGOPS_GCS_ENDPOINT: "http://127.0.0.1:4443" },
+      env: { RAGOPS_OBJECT_STORE: "gcs", GCS_BUCKET: "acme-rag", RAGOPS_GCS_PREFIX: "ragops/prod", VERTEX_PROJECT: "acme-prod", RAGOPS_GCS_ENDPOINT: "http://127.0.0.1:4443" },
     });
     expect(config.objectStore.provider).toBe("gcs");
     expect(config.gcp).toMatchObject({ bucket: "acme-rag", objectPrefix: "ragops/prod", project: "acme-prod", storageApiEndpoint: "http://127.0.0.1:4443" });
@@ -75,6 +75,37 @@ describe("the gcp profile and the object store provider", () => {
 
   it("refuses an upload chunk size GCS would refuse (not a multiple of 256 KiB)", () => {
     expect(() => loadConfig({ env: {}, overrides: { gcp: { uploadChunkBytes: 1_000_000 } } })).toThrowError(/gcp\.uploadChunkBytes/);
+  });
+});
+
+describe("the Vertex embedder's settings", () => {
+  it("keeps the offline embedder the default, with Vertex settings ready for a version that picks Vertex", () => {
+    const config = loadConfig({ env: {} });
+    expect(config.embedder.provider).toBe("offline");
+    expect(config.embedder.vertex).toEqual({ model: "text-embedding-005", requestConcurrency: 4, maxAttempts: 5 });
+    expect(config.gcp).toMatchObject({ location: "us-central1" });
+    expect(config.gcp.project).toBeUndefined();
+  });
+
+  it("takes the provider, model, project, location and endpoint from the environment", () => {
+    const config = loadConfig({
+      env: { RAGOPS_EMBEDDER: "vertex", RAGOPS_VERTEX_MODEL: "gemini-embedding-001", RAGOPS_EMBED_DIMENSIONS: "1536", VERTEX_PROJECT: "acme-rag", VERTEX_LOCATION: "europe-west4", VERTEX_API_ENDPOINT: "http://127.0.0.1:8085" },
+    });
+    expect(config.embedder).toMatchObject({ provider: "vertex", dimensions: 1536, vertex: { model: "gemini-embedding-001" } });
+    expect(config.gcp).toMatchObject({ project: "acme-rag", location: "europe-west4", vertexApiEndpoint: "http://127.0.0.1:8085" });
+  });
+
+  it("refuses the Vertex embedder without a project", () => {
+    expect(() => loadConfig({ env: { RAGOPS_EMBEDDER: "vertex" } })).toThrowError(/gcp\.project: the vertex embedder needs a Google Cloud project \(VERTEX_PROJECT\)/);
+  });
+
+  it("refuses more dimensions than the Vertex model makes", () => {
+    expect(() => loadConfig({ env: { RAGOPS_EMBEDDER: "vertex", VERTEX_PROJECT: "acme-rag", RAGOPS_EMBED_DIMENSIONS: "1024" } })).toThrowError(/RAGOPS_EMBED_DIMENSIONS="1024" \(embedder\.dimensions\): text-embedding-005 makes at most 768 dimensions/);
+    expect(loadConfig({ env: { RAGOPS_EMBEDDER: "vertex", VERTEX_PROJECT: "acme-rag", RAGOPS_VERTEX_MODEL: "gemini-embedding-001", RAGOPS_EMBED_DIMENSIONS: "3072" } }).embedder.dimensions).toBe(3072);
+  });
+
+  it("takes an emulator endpoint only as an http:// or https:// URL", () => {
+    expect(() => loadConfig({ env: { VERTEX_API_ENDPOINT: "127.0.0.1:8085" } })).toThrowError(/VERTEX_API_ENDPOINT="127.0.0.1:8085" \(gcp\.vertexApiEndpoint\)/);
   });
 });
 

@@ -82,12 +82,42 @@ export const authSchema = z.strictObject({
     .describe("API tokens by name; when set, every request but GET /healthz and /readyz needs 'Authorization: Bearer <token>' and the audit log names the token. Empty: the API is open for local use (see http.allowedHosts)."),
 });
 
-export const embedderSchema = z.strictObject({
-  provider: z.enum(["offline"]).default("offline").describe("Embedding provider. 'offline' is a deterministic lexical hashing embedder that needs no download."),
-  dimensions: z.number().int().min(16).max(4096).default(384).describe("Vector dimensions."),
-  batchSize: z.number().int().min(1).max(1024).default(64).describe("Texts per embedding call."),
-  concurrency: z.number().int().min(1).max(64).default(2).describe("Embedding calls one job runs at once."),
+/**
+ * Largest output of the Vertex AI embedding models ragops knows
+ * (https://cloud.google.com/vertex-ai/generative-ai/docs/embeddings/get-text-embeddings);
+ * another model is taken by name, and Vertex checks its dimensions.
+ */
+export const VERTEX_MODEL_DIMENSIONS: Readonly<Record<string, number>> = {
+  "text-embedding-005": 768,
+  "text-embedding-004": 768,
+  "text-multilingual-embedding-002": 768,
+  "gemini-embedding-001": 3072,
+};
+
+export const vertexEmbedderSchema = z.strictObject({
+  model: z
+    .string()
+    .regex(/^[a-z0-9][a-z0-9.@-]{0,127}$/, "a Vertex AI publisher model name, e.g. text-embedding-005 or gemini-embedding-001")
+    .default("text-embedding-005")
+    .describe("Vertex AI publisher model (provider 'vertex'): text-embedding-005, gemini-embedding-001 (one text per request), or another by name. Its version is part of the embedder's identity."),
+  requestConcurrency: z.number().int().min(1).max(64).default(4).describe("Vertex requests one embedding call has in flight (a call's texts are split into requests of at most 250 texts, 1 for gemini-embedding-001)."),
+  maxAttempts: z.number().int().min(1).max(20).default(5).describe("Attempts per Vertex request on RESOURCE_EXHAUSTED, UNAVAILABLE or DEADLINE_EXCEEDED, with jittered exponential backoff (1 s doubling, at most 30 s); then the job fails retryably."),
 });
+
+export const embedderSchema = z
+  .strictObject({
+    provider: z.enum(["offline", "vertex"]).default("offline").describe("Embedding provider. 'offline' is a deterministic lexical hashing embedder that needs no download; 'vertex' is Vertex AI text embeddings (embedder.vertex, gcp)."),
+    dimensions: z.number().int().min(16).max(4096).default(384).describe("Vector dimensions (for Vertex, the outputDimensionality asked of the model)."),
+    batchSize: z.number().int().min(1).max(1024).default(64).describe("Texts per embedding call."),
+    concurrency: z.number().int().min(1).max(64).default(2).describe("Embedding calls one job runs at once."),
+    vertex: vertexEmbedderSchema.prefault({}),
+  })
+  .superRefine((embedder, ctx) => {
+    const max = VERTEX_MODEL_DIMENSIONS[embedder.vertex.model];
+    if (embedder.provider === "vertex" && max !== undefined && embedder.dimensions > max) {
+      ctx.addIssue({ code: "custom", path: ["dimensions"], message: `${embedder.vertex.model} makes at most ${max} dimensions` });
+    }
+  });
 
 /** An index version's name, wherever one is given (config, API, CLI): it is part of object keys and table names. */
 export const versionNameSchema = z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, "index versions are 1-63 lowercase letters, digits or '-'");
@@ -230,7 +260,11 @@ export const gcpSchema = z.strictObject({
     .regex(/^([a-z0-9.-]+:)?[a-z][a-z0-9-]{4,28}[a-z0-9]$/, "a project id is 6-30 lowercase letters, digits or '-' (domain-scoped: example.com:my-project)")
     .optional()
     .describe("Google Cloud project id; unset: the one Application Default Credentials name."),
-  location: z.string().regex(/^[a-z]+-[a-z]+[0-9]+$/, "a region like us-central1 or europe-west4").default("us-central1").describe("Region of the Google Cloud resources ragops uses (Vertex AI)."),
+  location: z.string().regex(/^[a-z]+(-[a-z0-9]+)*$/, "a Google Cloud location, e.g. us-central1").default("us-central1").describe("Region of the Google Cloud resources ragops uses (Vertex AI)."),
+  vertexApiEndpoint: z
+    .url({ protocol: /^https?$/ })
+    .optional()
+    .describe("Vertex AI endpoint instead of <location>-aiplatform.googleapis.com: http://host:port is an emulator (no TLS, no credentials), https://host[:port] another endpoint with TLS and Application Default Credentials."),
   bucket: z
     .string()
     .regex(/^[a-z0-9][a-z0-9._-]{1,61}[a-z0-9]$/, "a GCS bucket name is 3-63 lowercase letters, digits, '-', '_' or '.', starting and ending with a letter or digit")
@@ -310,6 +344,9 @@ export const configSchema = z
     }
     for (const problem of gateMetricProblems(config.evaluation)) ctx.addIssue({ code: "custom", path: ["evaluation", "gate", ...problem.path], message: problem.message });
     if (config.evaluation.defaultK > config.evaluation.maxTopK) ctx.addIssue({ code: "custom", path: ["evaluation", "defaultK"], message: `must be at most evaluation.maxTopK (${config.evaluation.maxTopK})` });
+    if (config.embedder.provider === "vertex" && !config.gcp.project) {
+      ctx.addIssue({ code: "custom", path: ["gcp", "project"], message: "the vertex embedder needs a Google Cloud project (VERTEX_PROJECT)" });
+    }
     const topKProblem = defaultTopKProblem(config.index.defaultTopK, config.index.maxTopK);
     if (topKProblem) ctx.addIssue({ code: "custom", path: ["index", "defaultTopK"], message: topKProblem });
   });

@@ -49,4 +49,6 @@ export interface EmbedOptions {
 export interface Embedder {
   readonly identity: EmbedderIdentity;
   embed(texts: readonly string[], options: EmbedOptions): Promise<Float32Array[]>;
+  /** Releases what the adapter holds open (a gRPC client); absent when it holds nothing. */
+  close?(): Promise<void>;
 }

@@ -62,8 +62,9 @@ export interface CatalogDeps {
   signal?: ChangeSignal;
 }
 
-export function createVersionCatalog(deps: CatalogDeps, embedderFor: (config: EmbedderConfig) => Embedder = createEmbedder): VersionCatalog {
+export function createVersionCatalog(deps: CatalogDeps, embedderFor?: (config: EmbedderConfig) => Embedder): VersionCatalog {
   const { config, store } = deps;
+  const makeEmbedder = embedderFor ?? ((embedder: EmbedderConfig) => createEmbedder(embedder, config.gcp));
   const opened = new Map<string, Promise<OpenVersion>>();
   // Versions with one embedder identity share its cache, and so its memory of recently read shards.
   const caches = new Map<string, EmbeddingCache>();
@@ -82,7 +83,7 @@ export function createVersionCatalog(deps: CatalogDeps, embedderFor: (config: Em
     if (!found) {
       found = (async () => {
         // Latency simulated for benchmarks (config.simulate) sits in front of the adapters; 0 leaves them as made.
-        const embedder = withEmbedLatency(embedderFor(record.config.embedder), config.simulate.embedLatencyMs);
+        const embedder = withEmbedLatency(makeEmbedder(record.config.embedder), config.simulate.embedLatencyMs);
         const opened = await openVectorIndex(versionIndex(record), { dataDir: config.dataDir, version: record.version, dimensions: embedder.identity.dimensions, memoryScanMaxRows: config.index.memoryScanMaxRows });
         const index = withIndexWriteLatency(opened, config.simulate.indexWriteLatencyMs);
         return { record, profile: profileKey(record.config), embedder, cache: cacheFor(embedder), index };
@@ -115,9 +116,14 @@ export function createVersionCatalog(deps: CatalogDeps, embedderFor: (config: Em
       const open = await openRecord(record);
       opened.delete(version);
       await open.index.destroy();
+      await open.embedder.close?.();
     },
     close: async () => {
-      for (const version of opened.values()) await (await version.catch(() => undefined))?.index.close();
+      for (const version of opened.values()) {
+        const open = await version.catch(() => undefined);
+        await open?.index.close();
+        await open?.embedder.close?.();
+      }
       opened.clear();
     },
   };

@@ -4,7 +4,7 @@ import { ConflictError, InvalidRequestError, NotFoundError } from "../../core/er
 import { readJson, updateJson, writeJson } from "../../core/json-records.js";
 import type { ObjectStore } from "../../core/object-store.js";
 import { isFenced, type AliasRecord } from "./alias.js";
-import { createEmbedder } from "../embedders/index.js";
+import { embedderIdentity } from "../embedders/index.js";
 import type { EmbedderIdentity } from "../embedders/embedder.js";
 import { nextState, type IndexEvent, type IndexState } from "./states.js";
 
@@ -84,7 +84,7 @@ export async function createVersion(store: ObjectStore, request: { version: stri
   const topKProblem = defaultTopKProblem(config.defaultTopK, request.maxTopK);
   if (topKProblem) throw new InvalidRequestError(`index version ${version}: ${topKProblem}; every search without k would be refused`, { details: { version } });
   const now = new Date().toISOString();
-  const record: IndexVersion = { version, state: "building", config, embedder: createEmbedder(config.embedder).identity, counts: { documents: 0, chunks: 0, datapoints: 0 }, createdAt: now, createdBy: request.actor, updatedAt: now };
+  const record: IndexVersion = { version, state: "building", config, embedder: embedderIdentity(config.embedder), counts: { documents: 0, chunks: 0, datapoints: 0 }, createdAt: now, createdBy: request.actor, updatedAt: now };
   try {
     await writeJson(store, versionKey(version), record, 0);
   } catch (error) {
