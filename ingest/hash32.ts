@@ -1,12 +1,19 @@
 /** Small, fast, deterministic 32-bit hashes for feature hashing and MinHash (not for identity: that is sha-256). */
 
+export const FNV_OFFSET = 0x811c9dc5;
+
 export function fnv1a32(text: string): number {
-  let hash = 0x811c9dc5;
+  return fnv1a32More(FNV_OFFSET, text);
+}
+
+/** FNV-1a of whatever was hashed into `hash`, followed by `text`: fnv1a32(a + b) === fnv1a32More(fnv1a32(a), b). */
+export function fnv1a32More(hash: number, text: string): number {
+  let h = hash;
   for (let i = 0; i < text.length; i += 1) {
-    hash ^= text.charCodeAt(i);
-    hash = Math.imul(hash, 0x01000193);
+    h ^= text.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
   }
-  return hash >>> 0;
+  return h >>> 0;
 }
 
 /** The murmur3 finaliser: spreads every input bit over the output. */

@@ -1,6 +1,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { bandKeys, decodeSignature, encodeSignature, minhash, shingleHashes, similarity } from "./minhash.js";
+import { fnv1a32 } from "../hash32.js";
 
 const exactJaccard = (a: string, b: string) => {
   const x = new Set(shingleHashes(a, 3));
@@ -50,5 +51,20 @@ describe("MinHash", () => {
     const shared = bandKeys(a, 16).filter((key) => bandKeys(b, 16).includes(key));
     expect(shared.length).toBeGreaterThan(0);
     expect(Array.from(decodeSignature(encodeSignature(a)))).toEqual(Array.from(a));
+  });
+});
+
+describe("shingle hashes", () => {
+  it("hash each shingle as the FNV-1a of its words joined by single spaces", () => {
+    const words = fc.array(fc.stringMatching(/^[a-z0-9éß]{1,8}$/), { maxLength: 30 });
+    fc.assert(
+      fc.property(words, fc.integer({ min: 1, max: 5 }), (list, k) => {
+        const text = list.join(" ");
+        const expected = new Set<number>();
+        const count = Math.max(1, list.length - k + 1);
+        if (list.length > 0) for (let i = 0; i < count; i += 1) expected.add(fnv1a32(list.slice(i, i + k).join(" ")));
+        expect([...shingleHashes(text, k)].sort()).toEqual([...expected].sort());
+      }),
+    );
   });
 });

@@ -1,4 +1,4 @@
-import { fnv1a32, murmurMix32 } from "../hash32.js";
+import { FNV_OFFSET, fnv1a32More, murmurMix32 } from "../hash32.js";
 import { normalizeText } from "../normalize.js";
 
 /**
@@ -37,7 +37,13 @@ export function shingleHashes(text: string, shingleWords: number): Uint32Array {
   if (words.length === 0) return new Uint32Array(0);
   const count = Math.max(1, words.length - shingleWords + 1);
   const out = new Set<number>();
-  for (let i = 0; i < count; i += 1) out.add(fnv1a32(words.slice(i, i + shingleWords).join(" ")));
+  const last = Math.min(shingleWords, words.length);
+  // The hash of the words joined by spaces, without building that string.
+  for (let i = 0; i < count; i += 1) {
+    let hash = fnv1a32More(FNV_OFFSET, words[i] as string);
+    for (let j = 1; j < last; j += 1) hash = fnv1a32More(fnv1a32More(hash, " "), words[i + j] as string);
+    out.add(hash);
+  }
   return Uint32Array.from(out);
 }
 
