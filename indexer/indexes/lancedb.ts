@@ -1,25 +1,35 @@
 import type { Connection, Table } from "@lancedb/lancedb";
 import { InvalidRequestError, UnavailableError } from "../../core/errors.js";
-import { buildSnapshot, scanTopK, type ScanSnapshot, type SnapshotRow } from "./exact-scan.js";
+import { buildSnapshot, createTopK, scanTopK, type ScanSnapshot, type SnapshotRow } from "./exact-scan.js";
+import { candidateDepth, reciprocalRankFusion } from "./fusion.js";
+import { buildInvertedIndex, invertedTermStats, sparseTopK, type InvertedIndex } from "./sparse-scan.js";
 import {
   DimensionMismatchError,
   NAMESPACES,
   NUMERIC_NAMESPACES,
+  sparseProblem,
   type Datapoint,
   type IndexFilter,
   type Namespace,
+  type Neighbor,
   type NumericNamespace,
   type NumericRestricts,
+  type QueryOptions,
+  type SparseVector,
   type StoredRestricts,
+  type TermStats,
   type VectorIndex,
 } from "./vector-index.js";
 
 /**
  * Embedded vector index on disk: one LanceDB table per index version, one
- * list column per restrict namespace and one nullable column per numeric one.
+ * list column per restrict namespace, one nullable column per numeric one,
+ * and a datapoint's sparse vector in two nullable list columns (dimensions,
+ * values; null: none).
  *
  * Search is exact. A table of up to `memoryScanMaxRows` rows is answered from
- * a snapshot in memory (exact-scan.ts), tagged with the table version it was
+ * a snapshot in memory (exact-scan.ts for dense queries, the inverted index
+ * of sparse-scan.ts for sparse ones and their term statistics), tagged with the table version it was
  * read at: LanceDB's own flat search decodes every vector on every query
  * (30 ms at 10,000 rows, 1.2 s at 100,000; ../shared/notes/lancedb-search.md),
  * the snapshot scan a small fraction of that. A query first asks the table's
@@ -38,6 +48,9 @@ const COMPACT_EVERY_WRITES = 10;
 
 const TOKEN_COLUMNS: Record<Namespace, string> = { documentIds: "document_ids", tags: "tags", contentTypes: "content_types" };
 const NUMERIC_COLUMNS: Record<NumericNamespace, string> = { date: "num_date" };
+const SPARSE_DIMS = "sparse_dims";
+const SPARSE_VALUES = "sparse_values";
+const SPARSE_COLUMNS = [SPARSE_DIMS, SPARSE_VALUES];
 /** Rows from which the id column gets a BTREE index (fetch and mergeInsert look rows up by id: 46 ms → 4 ms for 55 ids at 11,000 rows). */
 const ID_INDEX_MIN_ROWS = 1_000;
 /** Rows per `id IN (...)` predicate. */
@@ -82,6 +95,9 @@ export interface LanceDbIndex extends VectorIndex {
 
 type Row = Record<string, string | number[] | string[] | number | null>;
 
+/** What a query is answered from in memory: the dense snapshot and the inverted index of the same rows. */
+type TableSnapshot = ScanSnapshot & { inverted: InvertedIndex };
+
 export async function createLanceDbIndex(options: LanceDbIndexOptions): Promise<LanceDbIndex> {
   const lancedb = await import("@lancedb/lancedb");
   const arrow = await import("apache-arrow");
@@ -95,6 +111,8 @@ export async function createLanceDbIndex(options: LanceDbIndexOptions): Promise<
     new arrow.Field("vector", new arrow.FixedSizeList(options.dimensions, new arrow.Field("item", new arrow.Float32(), true)), false),
     ...NAMESPACES.map((ns) => tokens(TOKEN_COLUMNS[ns])),
     ...NUMERIC_NAMESPACES.map((ns) => numeric(NUMERIC_COLUMNS[ns])),
+    new arrow.Field(SPARSE_DIMS, new arrow.List(new arrow.Field("item", new arrow.Uint32(), true)), true),
+    new arrow.Field(SPARSE_VALUES, new arrow.List(new arrow.Field("item", new arrow.Float32(), true)), true),
   ]);
   let table: Table;
   try {
@@ -148,6 +166,11 @@ export async function createLanceDbIndex(options: LanceDbIndexOptions): Promise<
   };
   const restrictColumns = ["id", ...NAMESPACES.map((ns) => TOKEN_COLUMNS[ns]), ...NUMERIC_NAMESPACES.map((ns) => NUMERIC_COLUMNS[ns])];
 
+  const checkSparse = (sparse: SparseVector, what: string) => {
+    const problem = sparseProblem(sparse);
+    if (problem) throw new InvalidRequestError(`${what} has a sparse vector the index cannot hold: ${problem}`);
+  };
+
   const lanceQuery = async (vector: Float32Array | number[], k: number, filter: IndexFilter | undefined) => {
     let search = table.vectorSearch(Array.from(vector)).distanceType("cosine").select(["id", "_distance"]).limit(k);
     const predicate = filter ? toPredicate(filter) : undefined;
@@ -155,12 +178,64 @@ export async function createLanceDbIndex(options: LanceDbIndexOptions): Promise<
     const rows = (await search.toArray()) as Array<{ id: string; _distance: number }>;
     return rows.map((row) => ({ id: String(row.id), score: 1 - Number(row._distance) }));
   };
-  const snapshots = createSnapshotKeeper({
+  /** Sparse columns of every row matching the filter, scanned: what answers sparse queries when no snapshot does. */
+  const lanceSparseRows = async (columns: string[], filter: IndexFilter | undefined) => {
+    const predicate = [filter ? toPredicate(filter) : undefined, `${SPARSE_DIMS} IS NOT NULL`].filter(Boolean).join(" AND ");
+    return (await table.query().where(predicate).select(columns).toArrow()).batches;
+  };
+  const lanceSparseQuery = async (query: SparseVector, k: number, filter: IndexFilter | undefined): Promise<Neighbor[]> => {
+    const weights = new Map<number, number>();
+    for (let i = 0; i < query.dimensions.length; i++) weights.set(query.dimensions[i] as number, (weights.get(query.dimensions[i] as number) ?? 0) + (query.values[i] as number));
+    const ids: string[] = [];
+    const scores: number[] = [];
+    for (const batch of await lanceSparseRows(["id", ...SPARSE_COLUMNS], filter)) {
+      const idColumn = batch.getChild("id");
+      const dims = batch.getChild(SPARSE_DIMS);
+      const values = batch.getChild(SPARSE_VALUES);
+      for (let i = 0; i < batch.numRows; i++) {
+        const d = (dims?.get(i) as { toArray(): Uint32Array } | null)?.toArray();
+        const v = (values?.get(i) as { toArray(): Float32Array } | null)?.toArray();
+        if (!d || !v) continue;
+        let score = 0;
+        for (let j = 0; j < d.length; j++) score += (weights.get(d[j] as number) ?? 0) * (v[j] as number);
+        if (score === 0) continue;
+        ids.push(String(idColumn?.get(i)));
+        scores.push(score);
+      }
+    }
+    const best = createTopK(k, ids);
+    scores.forEach((score, row) => best.offer(row, score));
+    return best.sorted().map(({ row, score }) => ({ id: ids[row] as string, score }));
+  };
+  const lanceTermStats = async (dimensions: readonly number[]): Promise<TermStats> => {
+    const wanted = new Map<number, number[]>();
+    dimensions.forEach((d, i) => wanted.set(d, [...(wanted.get(d) ?? []), i]));
+    const frequencies = dimensions.map(() => 0);
+    let datapoints = 0;
+    for (const batch of await lanceSparseRows([SPARSE_DIMS], undefined)) {
+      const dims = batch.getChild(SPARSE_DIMS);
+      for (let i = 0; i < batch.numRows; i++) {
+        const d = (dims?.get(i) as { toArray(): Uint32Array } | null)?.toArray();
+        if (!d) continue;
+        datapoints += 1;
+        for (const term of d) for (const at of wanted.get(term) ?? []) frequencies[at] = (frequencies[at] as number) + 1;
+      }
+    }
+    return { datapoints, frequencies };
+  };
+  const snapshots = createSnapshotKeeper<TableSnapshot>({
     maxRows: options.memoryScanMaxRows ?? DEFAULT_MEMORY_SCAN_MAX_ROWS,
     version: () => table.version(),
     count: () => table.countRows(),
-    load: async () => buildSnapshot(options.dimensions, await readSnapshotRows(table, [...restrictColumns, "vector"])),
+    load: async () => {
+      const rows = await readSnapshotRows(table, [...restrictColumns, "vector", ...SPARSE_COLUMNS]);
+      return { ...buildSnapshot(options.dimensions, rows), inverted: buildInvertedIndex(rows.map((row) => row.sparse)) };
+    },
   });
+  const denseSide = (snapshot: TableSnapshot | undefined, vector: Float32Array | number[], k: number, filter: IndexFilter | undefined) =>
+    snapshot ? Promise.resolve(scanTopK(snapshot, vector, k, filter)) : lanceQuery(vector, k, filter);
+  const sparseSide = (snapshot: TableSnapshot | undefined, sparse: SparseVector, k: number, filter: IndexFilter | undefined) =>
+    snapshot ? Promise.resolve(sparseTopK(snapshot, snapshot.inverted, sparse, k, filter)) : lanceSparseQuery(sparse, k, filter);
 
   return {
     name: tableName,
@@ -168,15 +243,23 @@ export async function createLanceDbIndex(options: LanceDbIndexOptions): Promise<
     upsert: (datapoints) =>
       serialized(async () => {
         if (datapoints.length === 0) return;
-        for (const point of datapoints) checkDimensions(point.vector, `datapoint ${point.id}`);
+        for (const point of datapoints) {
+          checkDimensions(point.vector, `datapoint ${point.id}`);
+          if (point.sparse) checkSparse(point.sparse, `datapoint ${point.id}`);
+        }
         await merge(dedupeById(datapoints).map(toRow));
       }),
     updateRestricts: (updates) =>
       serialized(async () => {
         if (updates.length === 0) return;
-        // An UPDATE cannot set an empty list in LanceDB; rewriting the rows (vector read back) can.
-        const vectors = new Map((await rowsOf(updates.map((u) => u.id), ["id", "vector"])).map((row) => [String(row.id), Array.from(row.vector as ArrayLike<number>)]));
-        const rows = updates.filter((u) => vectors.has(u.id)).map((u) => toRow({ ...u, vector: vectors.get(u.id) as number[] }));
+        // An UPDATE cannot set an empty list in LanceDB; rewriting the rows (vector and sparse vector read back) can.
+        const held = new Map((await rowsOf(updates.map((u) => u.id), ["id", "vector", ...SPARSE_COLUMNS])).map((row) => [String(row.id), row]));
+        const rows = updates.flatMap((u) => {
+          const row = held.get(u.id);
+          if (!row) return [];
+          const sparse = sparseOf(row[SPARSE_DIMS], row[SPARSE_VALUES]);
+          return [toRow({ ...u, vector: Array.from(row.vector as ArrayLike<number>), ...(sparse ? { sparse } : {}) })];
+        });
         if (rows.length) await merge(rows);
       }),
     fetch: async (ids) => new Map((await rowsOf(ids, restrictColumns)).map((row) => [String(row.id), toStored(row)])),
@@ -187,10 +270,22 @@ export async function createLanceDbIndex(options: LanceDbIndexOptions): Promise<
           await table.delete(`id IN (${ids.slice(i, i + IDS_PER_QUERY).map(sqlString).join(", ")})`);
         }
       }),
-    query: async (vector, { k, filter }) => {
-      checkDimensions(vector, "the query vector");
+    query: async (vector, { k, filter, sparse, fusion }: QueryOptions) => {
+      if (vector) checkDimensions(vector, "the query vector");
+      if (sparse) checkSparse(sparse, "the query");
+      if (!vector && !sparse) throw new InvalidRequestError("a query needs a dense vector, a sparse vector or both");
+      if (vector && sparse && !fusion) throw new InvalidRequestError("a query with a dense and a sparse vector needs a fusion (rrf k and alpha) to combine their rankings");
       const snapshot = await snapshots.current({ wait: options.awaitSnapshot === true });
-      return snapshot ? scanTopK(snapshot, vector, k, filter) : lanceQuery(vector, k, filter);
+      if (vector && sparse && fusion) {
+        const depth = candidateDepth(fusion, k);
+        const [dense, sparseHits] = await Promise.all([denseSide(snapshot, vector, depth, filter), sparseSide(snapshot, sparse, depth, filter)]);
+        return reciprocalRankFusion(dense, sparseHits, fusion, k);
+      }
+      return vector ? denseSide(snapshot, vector, k, filter) : sparseSide(snapshot, sparse as SparseVector, k, filter);
+    },
+    termStats: async (dimensions) => {
+      const snapshot = await snapshots.current({ wait: options.awaitSnapshot === true });
+      return snapshot ? invertedTermStats(snapshot.inverted, dimensions) : lanceTermStats(dimensions);
     },
     searchPath: () => snapshots.state(),
     count: () => table.countRows(),
@@ -210,11 +305,11 @@ export async function createLanceDbIndex(options: LanceDbIndexOptions): Promise<
   };
 }
 
-interface SnapshotSource {
+interface SnapshotSource<S extends { rows: number }> {
   maxRows: number;
   version(): Promise<number>;
   count(): Promise<number>;
-  load(): Promise<ScanSnapshot>;
+  load(): Promise<S>;
 }
 
 /**
@@ -224,8 +319,8 @@ interface SnapshotSource {
  * table's version is the same before and after it, so a snapshot never mixes
  * two versions.
  */
-function createSnapshotKeeper(source: SnapshotSource) {
-  let held: { version: number; snapshot: ScanSnapshot } | undefined;
+function createSnapshotKeeper<S extends { rows: number }>(source: SnapshotSource<S>) {
+  let held: { version: number; snapshot: S } | undefined;
   let tooLarge: { version: number; rows: number } | undefined;
   let loading: Promise<void> | undefined;
   let lastLoadEnded = 0;
@@ -262,7 +357,7 @@ function createSnapshotKeeper(source: SnapshotSource) {
 
   return {
     /** The snapshot of the table as it is now, or undefined when LanceDB must answer (a reload may have started). */
-    async current({ wait }: { wait: boolean }): Promise<ScanSnapshot | undefined> {
+    async current({ wait }: { wait: boolean }): Promise<S | undefined> {
       if (source.maxRows <= 0) return undefined;
       const version = await source.version();
       if (held?.version === version) return held.snapshot;
@@ -289,21 +384,31 @@ function createSnapshotKeeper(source: SnapshotSource) {
   };
 }
 
-/** Every row's id, vector and restricts, for a snapshot. */
-async function readSnapshotRows(table: Table, columns: string[]): Promise<SnapshotRow[]> {
+/** Every row's id, vector, restricts and sparse vector, for a snapshot. */
+async function readSnapshotRows(table: Table, columns: string[]): Promise<Array<SnapshotRow & { sparse: SparseVector | undefined }>> {
   const data = await table.query().select(columns).toArrow();
-  const rows: SnapshotRow[] = [];
+  const rows: Array<SnapshotRow & { sparse: SparseVector | undefined }> = [];
   for (const batch of data.batches) {
     const ids = batch.getChild("id");
     const vectors = batch.getChild("vector");
+    const dims = batch.getChild(SPARSE_DIMS);
+    const values = batch.getChild(SPARSE_VALUES);
     const restrictCols = restrictColumnVectors(batch);
     for (let i = 0; i < batch.numRows; i++) {
       const record: Record<string, unknown> = {};
       for (const [name, column] of restrictCols) record[name] = column?.get(i);
-      rows.push({ id: String(ids?.get(i)), vector: (vectors?.get(i) as { toArray(): Float32Array }).toArray(), restricts: toStored(record) });
+      rows.push({ id: String(ids?.get(i)), vector: (vectors?.get(i) as { toArray(): Float32Array }).toArray(), restricts: toStored(record), sparse: sparseOf(dims?.get(i), values?.get(i)) });
     }
   }
   return rows;
+}
+
+/** A row's sparse vector from its two list columns (arrow vectors or plain arrays), or undefined when it holds none. */
+function sparseOf(dims: unknown, values: unknown): SparseVector | undefined {
+  const array = (v: unknown) => (v === null || v === undefined ? undefined : Array.isArray(v) ? v : (v as { toArray(): ArrayLike<number> }).toArray());
+  const d = array(dims);
+  const w = array(values);
+  return d && w ? { dimensions: Uint32Array.from(d as ArrayLike<number>), values: Float32Array.from(w as ArrayLike<number>) } : undefined;
 }
 
 function restrictColumnVectors(batch: { getChild(name: string): { get(i: number): unknown } | null }): Array<[string, { get(i: number): unknown } | null]> {
@@ -323,12 +428,16 @@ async function indexIdsWhenLarge(table: Table): Promise<boolean> {
   return hasIdIndex(table);
 }
 
-/** Tables written before the index held no payload: drop the payload, add the numeric columns (null: unknown). */
+/** Tables written before the index held no payload: drop the payload, add the numeric columns (null: unknown); before sparse vectors: add their columns (null: none). */
 async function migrate(table: Table): Promise<void> {
   const names = new Set((await table.schema()).fields.map((f) => f.name));
   if (names.has("payload")) await table.dropColumns(["payload"]);
   const missing = NUMERIC_NAMESPACES.map((ns) => NUMERIC_COLUMNS[ns]).filter((name) => !names.has(name));
   if (missing.length) await table.addColumns(missing.map((name) => ({ name, valueSql: "CAST(NULL AS DOUBLE)" })));
+  // An arrow Field from our apache-arrow is not the one LanceDB's CommonJS build checks with instanceof; SQL casts work.
+  const sparseTypes: Record<string, string> = { [SPARSE_DIMS]: "List(UInt32)", [SPARSE_VALUES]: "List(Float32)" };
+  const sparseMissing = SPARSE_COLUMNS.filter((name) => !names.has(name));
+  if (sparseMissing.length) await table.addColumns(sparseMissing.map((name) => ({ name, valueSql: `arrow_cast(NULL, '${sparseTypes[name]}')` })));
 }
 
 async function vectorDimensions(table: Table): Promise<number | undefined> {
@@ -345,7 +454,7 @@ function dedupeById(datapoints: readonly Datapoint[]): Datapoint[] {
 }
 
 function toRow(point: Datapoint): Row {
-  const row: Row = { id: point.id, vector: Array.from(point.vector) };
+  const row: Row = { id: point.id, vector: Array.from(point.vector), [SPARSE_DIMS]: point.sparse ? Array.from(point.sparse.dimensions) : null, [SPARSE_VALUES]: point.sparse ? Array.from(point.sparse.values) : null };
   for (const ns of NAMESPACES) row[TOKEN_COLUMNS[ns]] = point.restricts[ns];
   for (const ns of NUMERIC_NAMESPACES) row[NUMERIC_COLUMNS[ns]] = point.numericRestricts[ns] ?? null;
   return row;
