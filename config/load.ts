@@ -23,6 +23,7 @@ export const envBindings = [
   { env: "RAGOPS_EMBEDDER", path: ["embedder", "provider"], type: "string" },
   { env: "RAGOPS_EMBED_DIMENSIONS", path: ["embedder", "dimensions"], type: "number" },
   { env: "RAGOPS_EMBED_BATCH_SIZE", path: ["embedder", "batchSize"], type: "number" },
+  { env: "RAGOPS_RETRIEVAL_MODE", path: ["retrieval", "mode"], type: "string" },
   { env: "RAGOPS_INDEX_PROVIDER", path: ["index", "provider"], type: "string" },
   { env: "RAGOPS_INDEX_VERSION", path: ["index", "version"], type: "string" },
   { env: "RAGOPS_QUEUE_CONCURRENCY", path: ["queue", "concurrency"], type: "number" },

@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { analyze, countTerms, termId } from "./analyze.js";
+import { analyze, countTerms, matchedTerms, termId } from "./analyze.js";
 
 /** Words of ASCII letters and digits, and the same words with accents on some vowels. */
 const ACCENTED: Record<string, string[]> = { a: ["á", "à", "â", "ä", "å", "ã"], e: ["é", "è", "ê", "ë"], i: ["í", "ì", "î", "ï"], o: ["ó", "ò", "ô", "ö", "õ"], u: ["ú", "ù", "û", "ü"], c: ["ç"], n: ["ñ"], y: ["ý", "ÿ"] };
@@ -70,6 +70,19 @@ describe("BM25 term analysis", () => {
       }).join("");
       expect(analyze(accented)).toEqual(analyze(text));
     }));
+  });
+
+  it("splits plain ASCII text (its fast path) exactly as the Unicode path splits it", () => {
+    const printable = fc.string({ unit: fc.constantFrom(..." \n\t'-.,;:!?()/AaBbEeSsTtXxZz019_", "it", "The", "'s", "don't"), maxLength: 60 });
+    // A pilcrow is punctuation outside ASCII: it sends the text down the Unicode path and adds no term.
+    fc.assert(fc.property(printable, (text) => {
+      expect(analyze(text)).toEqual(analyze(`${text} ¶`));
+    }));
+  });
+
+  it("names the query's terms a text holds, as analysed, each once and in query order", () => {
+    expect(matchedTerms("How much clear floor does the CD-10 dock need? The dock!", "Docks need 1.5 m of CLEAR floor: the CD-10 dock.")).toEqual(["clear", "floor", "cd", "10", "dock", "need"]);
+    expect(matchedTerms("the and of", "the and of")).toEqual([]);
   });
 
   it("counts each term of a text once with its frequency, by term id in ascending order, and the text's length in terms", () => {

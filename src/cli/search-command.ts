@@ -1,4 +1,5 @@
-import type { Command } from "commander";
+import { Option, type Command } from "commander";
+import { RETRIEVAL_MODES, type RetrievalMode } from "../../config/schema.js";
 import { bootstrapVersions, createVersionCatalog } from "../../indexer/lifecycle/catalog.js";
 import { createLogger } from "../../core/logger.js";
 import { simulatedLatencyWarning } from "../../indexer/simulated-latency.js";
@@ -13,6 +14,7 @@ interface SearchOptions {
   tag: string[];
   document: string[];
   index?: string;
+  mode?: RetrievalMode;
   json?: boolean;
 }
 
@@ -26,6 +28,7 @@ export function addSearchCommand(program: Command): void {
     .option("-t, --tag <tag>", "only chunks with this tag (repeatable: any of them)", collect, [])
     .option("-d, --document <id>", "only chunks of this document (repeatable)", collect, [])
     .option("-i, --index <version>", "search this index version instead of the live one")
+    .addOption(new Option("-m, --mode <mode>", "retrieve this way instead of the version's own mode (a dense-only version answers only dense)").choices(RETRIEVAL_MODES))
     .option("--json", "print JSON instead of a table")
     .action(async (question: string, options: SearchOptions, command: Command) => {
       const config = configFrom(command);
@@ -39,7 +42,7 @@ export function addSearchCommand(program: Command): void {
       const catalog = createVersionCatalog({ config, store, redis, logger: createLogger(config) });
       try {
         const response = await search({ config, catalog, redis }, searchRequestFrom(question, options));
-        console.log(options.json ? JSON.stringify(response, null, 2) : `${formatSearchResults(response.results)}\n(index ${response.index})`);
+        console.log(options.json ? JSON.stringify(response, null, 2) : `${formatSearchResults(response.results)}\n(index ${response.index}, ${response.mode} retrieval)`);
       } finally {
         redis.disconnect();
         await catalog.close();
@@ -51,5 +54,5 @@ export function addSearchCommand(program: Command): void {
 export function searchRequestFrom(question: string, options: SearchOptions): Parameters<typeof search>[1] {
   const filter =
     options.tag.length || options.document.length ? { ...(options.tag.length ? { tags: options.tag } : {}), ...(options.document.length ? { documentId: options.document } : {}) } : undefined;
-  return { query: question, k: options.topK, filter, ...(options.index ? { index: options.index } : {}) };
+  return { query: question, k: options.topK, filter, ...(options.index ? { index: options.index } : {}), ...(options.mode ? { mode: options.mode } : {}) };
 }
