@@ -2,6 +2,7 @@ import type { Connection, Table } from "@lancedb/lancedb";
 import { InvalidRequestError, UnavailableError } from "../../core/errors.js";
 import { buildSnapshot, createTopK, scanTopK, type ScanSnapshot, type SnapshotRow } from "./exact-scan.js";
 import { candidateDepth, reciprocalRankFusion } from "./fusion.js";
+import { datapointTable, loadArrow } from "./lancedb-batch.js";
 import { buildInvertedIndex, invertedTermStats, sparseTopK, type InvertedIndex } from "./sparse-scan.js";
 import {
   DimensionMismatchError,
@@ -93,14 +94,12 @@ export interface LanceDbIndex extends VectorIndex {
   searchPath(): Promise<SearchPathState>;
 }
 
-type Row = Record<string, string | number[] | string[] | number | null>;
-
 /** What a query is answered from in memory: the dense snapshot and the inverted index of the same rows. */
 type TableSnapshot = ScanSnapshot & { inverted: InvertedIndex };
 
 export async function createLanceDbIndex(options: LanceDbIndexOptions): Promise<LanceDbIndex> {
   const lancedb = await import("@lancedb/lancedb");
-  const arrow = await import("apache-arrow");
+  const arrow = loadArrow();
   // readConsistencyInterval 0: a server process sees the worker's writes on its next query.
   const db: Connection = await lancedb.connect(options.dir, { readConsistencyInterval: 0 });
   const tableName = `chunks_${options.version.replace(/-/g, "_")}`;
@@ -154,7 +153,12 @@ export async function createLanceDbIndex(options: LanceDbIndexOptions): Promise<
     writes = run.catch(() => undefined);
     return run;
   };
-  const merge = (rows: Row[]) => table.mergeInsert("id").whenMatchedUpdateAll().whenNotMatchedInsertAll().execute(rows);
+  const batchColumns = { tokens: TOKEN_COLUMNS, numeric: NUMERIC_COLUMNS, sparseDims: SPARSE_DIMS, sparseValues: SPARSE_VALUES };
+  /** Inserts or replaces whole datapoints, as one table of the table's own schema (another process may have migrated it since). */
+  const merge = async (points: readonly Datapoint[]) => {
+    const data = datapointTable(arrow, await table.schema(), batchColumns, points);
+    await table.mergeInsert("id").whenMatchedUpdateAll().whenNotMatchedInsertAll().execute(data);
+  };
   /** Rows of these ids, some columns, IDS_PER_QUERY ids per query. */
   const rowsOf = async (ids: readonly string[], columns: string[]) => {
     const out: Array<Record<string, unknown>> = [];
@@ -178,17 +182,20 @@ export async function createLanceDbIndex(options: LanceDbIndexOptions): Promise<
     const rows = (await search.toArray()) as Array<{ id: string; _distance: number }>;
     return rows.map((row) => ({ id: String(row.id), score: 1 - Number(row._distance) }));
   };
-  /** Sparse columns of every row matching the filter, scanned: what answers sparse queries when no snapshot does. */
-  const lanceSparseRows = async (columns: string[], filter: IndexFilter | undefined) => {
+  /**
+   * Sparse columns of every row matching the filter, streamed batch by batch: what answers sparse
+   * queries when no snapshot does. A scan of the whole table: LanceDB has no index over our sparse vectors.
+   */
+  const lanceSparseRows = (columns: string[], filter: IndexFilter | undefined) => {
     const predicate = [filter ? toPredicate(filter) : undefined, `${SPARSE_DIMS} IS NOT NULL`].filter(Boolean).join(" AND ");
-    return (await table.query().where(predicate).select(columns).toArrow()).batches;
+    return table.query().where(predicate).select(columns);
   };
   const lanceSparseQuery = async (query: SparseVector, k: number, filter: IndexFilter | undefined): Promise<Neighbor[]> => {
     const weights = new Map<number, number>();
     for (let i = 0; i < query.dimensions.length; i++) weights.set(query.dimensions[i] as number, (weights.get(query.dimensions[i] as number) ?? 0) + (query.values[i] as number));
     const ids: string[] = [];
     const scores: number[] = [];
-    for (const batch of await lanceSparseRows(["id", ...SPARSE_COLUMNS], filter)) {
+    for await (const batch of lanceSparseRows(["id", ...SPARSE_COLUMNS], filter)) {
       const idColumn = batch.getChild("id");
       const dims = batch.getChild(SPARSE_DIMS);
       const values = batch.getChild(SPARSE_VALUES);
@@ -212,7 +219,7 @@ export async function createLanceDbIndex(options: LanceDbIndexOptions): Promise<
     dimensions.forEach((d, i) => wanted.set(d, [...(wanted.get(d) ?? []), i]));
     const frequencies = dimensions.map(() => 0);
     let datapoints = 0;
-    for (const batch of await lanceSparseRows([SPARSE_DIMS], undefined)) {
+    for await (const batch of lanceSparseRows([SPARSE_DIMS], undefined)) {
       const dims = batch.getChild(SPARSE_DIMS);
       for (let i = 0; i < batch.numRows; i++) {
         const d = (dims?.get(i) as { toArray(): Uint32Array } | null)?.toArray();
@@ -247,20 +254,20 @@ export async function createLanceDbIndex(options: LanceDbIndexOptions): Promise<
           checkDimensions(point.vector, `datapoint ${point.id}`);
           if (point.sparse) checkSparse(point.sparse, `datapoint ${point.id}`);
         }
-        await merge(dedupeById(datapoints).map(toRow));
+        await merge(dedupeById(datapoints));
       }),
     updateRestricts: (updates) =>
       serialized(async () => {
         if (updates.length === 0) return;
         // An UPDATE cannot set an empty list in LanceDB; rewriting the rows (vector and sparse vector read back) can.
         const held = new Map((await rowsOf(updates.map((u) => u.id), ["id", "vector", ...SPARSE_COLUMNS])).map((row) => [String(row.id), row]));
-        const rows = updates.flatMap((u) => {
+        const points = updates.flatMap((u): Datapoint[] => {
           const row = held.get(u.id);
           if (!row) return [];
           const sparse = sparseOf(row[SPARSE_DIMS], row[SPARSE_VALUES]);
-          return [toRow({ ...u, vector: Array.from(row.vector as ArrayLike<number>), ...(sparse ? { sparse } : {}) })];
+          return [{ ...u, vector: Array.from(row.vector as ArrayLike<number>), ...(sparse ? { sparse } : {}) }];
         });
-        if (rows.length) await merge(rows);
+        if (points.length) await merge(points);
       }),
     fetch: async (ids) => new Map((await rowsOf(ids, restrictColumns)).map((row) => [String(row.id), toStored(row)])),
     listIds: async () => ((await table.query().select(["id"]).toArray()) as Array<{ id: string }>).map((row) => String(row.id)),
@@ -451,13 +458,6 @@ function dedupeById(datapoints: readonly Datapoint[]): Datapoint[] {
   const byId = new Map<string, Datapoint>();
   for (const point of datapoints) byId.set(point.id, point);
   return [...byId.values()];
-}
-
-function toRow(point: Datapoint): Row {
-  const row: Row = { id: point.id, vector: Array.from(point.vector), [SPARSE_DIMS]: point.sparse ? Array.from(point.sparse.dimensions) : null, [SPARSE_VALUES]: point.sparse ? Array.from(point.sparse.values) : null };
-  for (const ns of NAMESPACES) row[TOKEN_COLUMNS[ns]] = point.restricts[ns];
-  for (const ns of NUMERIC_NAMESPACES) row[NUMERIC_COLUMNS[ns]] = point.numericRestricts[ns] ?? null;
-  return row;
 }
 
 function list(value: unknown): string[] {
