@@ -1,9 +1,9 @@
 import type { Connection, Table } from "@lancedb/lancedb";
 import { InvalidRequestError, UnavailableError } from "../../core/errors.js";
-import { buildSnapshot, createTopK, scanTopK, type ScanSnapshot, type SnapshotRow } from "./exact-scan.js";
+import { buildSnapshot, scanTopK, type ScanSnapshot, type SnapshotRow } from "./exact-scan.js";
 import { candidateDepth, reciprocalRankFusion } from "./fusion.js";
 import { datapointTable, loadArrow } from "./lancedb-batch.js";
-import { buildInvertedIndex, invertedTermStats, sparseTopK, type InvertedIndex } from "./sparse-scan.js";
+import { buildInvertedIndex, invertedTermStats, scanSparseTopK, scanTermStats, sparseTopK, type InvertedIndex, type SparseRow } from "./sparse-scan.js";
 import {
   DimensionMismatchError,
   NAMESPACES,
@@ -12,13 +12,11 @@ import {
   type Datapoint,
   type IndexFilter,
   type Namespace,
-  type Neighbor,
   type NumericNamespace,
   type NumericRestricts,
   type QueryOptions,
   type SparseVector,
   type StoredRestricts,
-  type TermStats,
   type VectorIndex,
 } from "./vector-index.js";
 
@@ -190,46 +188,8 @@ export async function createLanceDbIndex(options: LanceDbIndexOptions): Promise<
     const predicate = [filter ? toPredicate(filter) : undefined, `${SPARSE_DIMS} IS NOT NULL`].filter(Boolean).join(" AND ");
     return table.query().where(predicate).select(columns);
   };
-  const lanceSparseQuery = async (query: SparseVector, k: number, filter: IndexFilter | undefined): Promise<Neighbor[]> => {
-    const weights = new Map<number, number>();
-    for (let i = 0; i < query.dimensions.length; i++) weights.set(query.dimensions[i] as number, (weights.get(query.dimensions[i] as number) ?? 0) + (query.values[i] as number));
-    const ids: string[] = [];
-    const scores: number[] = [];
-    for await (const batch of lanceSparseRows(["id", ...SPARSE_COLUMNS], filter)) {
-      const idColumn = batch.getChild("id");
-      const dims = batch.getChild(SPARSE_DIMS);
-      const values = batch.getChild(SPARSE_VALUES);
-      for (let i = 0; i < batch.numRows; i++) {
-        const d = (dims?.get(i) as { toArray(): Uint32Array } | null)?.toArray();
-        const v = (values?.get(i) as { toArray(): Float32Array } | null)?.toArray();
-        if (!d || !v) continue;
-        let score = 0;
-        for (let j = 0; j < d.length; j++) score += (weights.get(d[j] as number) ?? 0) * (v[j] as number);
-        if (score === 0) continue;
-        ids.push(String(idColumn?.get(i)));
-        scores.push(score);
-      }
-    }
-    const best = createTopK(k, ids);
-    scores.forEach((score, row) => best.offer(row, score));
-    return best.sorted().map(({ row, score }) => ({ id: ids[row] as string, score }));
-  };
-  const lanceTermStats = async (dimensions: readonly number[]): Promise<TermStats> => {
-    const wanted = new Map<number, number[]>();
-    dimensions.forEach((d, i) => wanted.set(d, [...(wanted.get(d) ?? []), i]));
-    const frequencies = dimensions.map(() => 0);
-    let datapoints = 0;
-    for await (const batch of lanceSparseRows([SPARSE_DIMS], undefined)) {
-      const dims = batch.getChild(SPARSE_DIMS);
-      for (let i = 0; i < batch.numRows; i++) {
-        const d = (dims?.get(i) as { toArray(): Uint32Array } | null)?.toArray();
-        if (!d) continue;
-        datapoints += 1;
-        for (const term of d) for (const at of wanted.get(term) ?? []) frequencies[at] = (frequencies[at] as number) + 1;
-      }
-    }
-    return { datapoints, frequencies };
-  };
+  const lanceSparseQuery = (query: SparseVector, k: number, filter: IndexFilter | undefined) => scanSparseTopK(sparseRowsOf(lanceSparseRows(["id", ...SPARSE_COLUMNS], filter)), query, k);
+  const lanceTermStats = (dimensions: readonly number[]) => scanTermStats(sparseRowsOf(lanceSparseRows(["id", ...SPARSE_COLUMNS], undefined)), dimensions);
   const snapshots = createSnapshotKeeper<TableSnapshot>({
     maxRows: options.memoryScanMaxRows ?? DEFAULT_MEMORY_SCAN_MAX_ROWS,
     version: () => table.version(),
@@ -408,6 +368,19 @@ async function readSnapshotRows(table: Table, columns: string[]): Promise<Array<
     }
   }
   return rows;
+}
+
+/** Each row's id and sparse vector, from batches of those columns (rows without one skipped). */
+async function* sparseRowsOf(batches: AsyncIterable<{ numRows: number; getChild(name: string): { get(i: number): unknown } | null }>): AsyncGenerator<SparseRow> {
+  for await (const batch of batches) {
+    const ids = batch.getChild("id");
+    const dims = batch.getChild(SPARSE_DIMS);
+    const values = batch.getChild(SPARSE_VALUES);
+    for (let i = 0; i < batch.numRows; i++) {
+      const sparse = sparseOf(dims?.get(i), values?.get(i));
+      if (sparse) yield { id: String(ids?.get(i)), sparse };
+    }
+  }
 }
 
 /** A row's sparse vector from its two list columns (arrow vectors or plain arrays), or undefined when it holds none. */

@@ -123,3 +123,46 @@ export function sparseTopK(rows: SparseRows, index: InvertedIndex, query: Sparse
   }
   return best.sorted().map(({ row, score }) => ({ id: rows.ids[row] as string, score }));
 }
+
+/** A datapoint's id and sparse vector, as a scan of a table gives them. */
+export interface SparseRow {
+  id: string;
+  sparse: SparseVector;
+}
+
+/**
+ * What sparseTopK answers, from a scan of rows (already filtered) instead of an
+ * inverted index: for a table no snapshot holds. Costs one pass over every row.
+ */
+export async function scanSparseTopK(rows: AsyncIterable<SparseRow>, query: SparseVector, k: number): Promise<Neighbor[]> {
+  const weights = new Map<number, number>();
+  for (let i = 0; i < query.dimensions.length; i++) {
+    const term = query.dimensions[i] as number;
+    weights.set(term, (weights.get(term) ?? 0) + (query.values[i] as number));
+  }
+  const ids: string[] = [];
+  const scores: number[] = [];
+  for await (const { id, sparse } of rows) {
+    let score = 0;
+    for (let j = 0; j < sparse.dimensions.length; j++) score += (weights.get(sparse.dimensions[j] as number) ?? 0) * (sparse.values[j] as number);
+    if (score === 0) continue;
+    ids.push(id);
+    scores.push(score);
+  }
+  const best = createTopK(k, ids);
+  scores.forEach((score, row) => best.offer(row, score));
+  return best.sorted().map(({ row, score }) => ({ id: ids[row] as string, score }));
+}
+
+/** What invertedTermStats answers, from a scan of every row holding a sparse vector. */
+export async function scanTermStats(rows: AsyncIterable<SparseRow>, dimensions: readonly number[]): Promise<TermStats> {
+  const positions = new Map<number, number[]>();
+  dimensions.forEach((term, i) => positions.set(term, [...(positions.get(term) ?? []), i]));
+  const frequencies = dimensions.map(() => 0);
+  let datapoints = 0;
+  for await (const { sparse } of rows) {
+    datapoints += 1;
+    for (let j = 0; j < sparse.dimensions.length; j++) for (const at of positions.get(sparse.dimensions[j] as number) ?? []) frequencies[at] = (frequencies[at] as number) + 1;
+  }
+  return { datapoints, frequencies };
+}
