@@ -16,6 +16,11 @@
  * the words come from is grade 2, the chunks right before and after it in the
  * same document grade 1 (they continue the same passage), given as
  * `<documentId>#<ordinal>` references that the run resolves to chunk hashes.
+ *
+ * Retrieval modes: the live version (hybrid, the default) is evaluated again
+ * at k = 10 in each mode (dense: the offline embedder; text: BM25; hybrid:
+ * both by RRF), on these questions and on the demo's corpus with its golden
+ * set (examples/golden/northwind.jsonl: 18 questions judged by document).
  */
 import { createHash } from "node:crypto";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -35,6 +40,7 @@ import { registryPrefix } from "../indexer/sync/profile.js";
 import { parseQrels, parseRun } from "../indexer/evaluation/trec.js";
 import type { OpenVersion } from "../indexer/lifecycle/catalog.js";
 import { readManifest, type ManifestChunk } from "../indexer/sync/manifest.js";
+import { RETRIEVAL_MODES, type RetrievalMode } from "../config/schema.js";
 import { runRefresh } from "../src/documents/refresh.js";
 import { ensureRedis } from "../src/dev/local-redis.js";
 import { createIngestQueueEvents } from "../src/queues/ingest-queue.js";
@@ -51,6 +57,9 @@ const REPEATS = Number(process.env.EVAL_REPEATS ?? 1);
 const QUESTION_SEED = 0x9e57_2026;
 const TARGET_SECONDS_K10 = 5;
 const GOLDEN_SET = "bench-eval";
+const EXAMPLES = join(import.meta.dirname, "..", "examples");
+/** Metrics the mode comparison shows. */
+const MODE_METRICS = ["ndcg@10", "recall@10", "mrr", "hit@1", "hit@10"] as const;
 
 const seconds = (started: bigint) => Number(process.hrtime.bigint() - started) / 1e9;
 async function timed<T>(fn: () => Promise<T>): Promise<{ value: T; seconds: number }> {
@@ -323,6 +332,43 @@ async function measure(deps: EvaluateDeps, live: OpenVersion, questions: readonl
   };
 }
 
+interface ModeFigures {
+  mode: RetrievalMode;
+  seconds: number;
+  means: Record<string, number>;
+}
+
+/** One version evaluated on one golden set in each retrieval mode. */
+async function compareModes(deps: EvaluateDeps, version: string, goldenSet: string, k: number): Promise<ModeFigures[]> {
+  const out: ModeFigures[] = [];
+  for (const mode of RETRIEVAL_MODES) {
+    const { value, seconds: s } = await timed(() => evaluateVersion(deps, { version, goldenSet: { name: goldenSet, version: "latest" }, k, mode }));
+    out.push({ mode, seconds: Number(s.toFixed(3)), means: Object.fromEntries(Object.entries(value.aggregates).map(([name, a]) => [name, Number(a.mean.toFixed(4))])) });
+  }
+  return out;
+}
+
+function printModes(title: string, figures: readonly ModeFigures[]): void {
+  printTable([title, ...MODE_METRICS, "seconds"], figures.map((f) => [f.mode, ...MODE_METRICS.map((m) => f.means[m] ?? "-"), f.seconds.toFixed(2)]));
+}
+
+/** The demo's corpus and golden set in a runtime of their own: the three modes, k as an evaluation defaults to. */
+async function demoCorpusModes(redisUrl: string, root: string): Promise<{ chunks: number; questions: number; modes: ModeFigures[] }> {
+  const config = loadConfig({ env: {}, overrides: { dataDir: join(root, "demo-data"), redis: { url: redisUrl, prefix: `benchEvalDemo${process.pid}` }, log: { level: "silent" } } });
+  const runtime = await openRuntime(config);
+  try {
+    const ingested = await ingest(runtime, join(EXAMPLES, "corpus"));
+    const set = parseGoldenSet(readFileSync(join(EXAMPLES, "golden", "northwind.jsonl"), "utf8"));
+    await putGoldenSet(runtime.store, "northwind", set);
+    const deps: EvaluateDeps = { store: runtime.store, redis: runtime.redis, redisPrefix: config.redis.prefix, catalog: runtime.catalog, evaluation: config.evaluation };
+    const { version: live } = await runtime.catalog.live();
+    return { chunks: ingested.chunks, questions: set.questions.length, modes: await compareModes(deps, live.record.version, "northwind", config.evaluation.defaultK) };
+  } finally {
+    await runtime.queue.obliterate({ force: true }).catch(() => undefined);
+    await runtime.close();
+  }
+}
+
 async function main(): Promise<void> {
   const docs = generateCorpus();
   const stats = corpusStats(docs);
@@ -379,6 +425,12 @@ async function main(): Promise<void> {
         ["LanceDB flat search (memoryScanMaxRows 0)", "lancedb", flat.lanceFlatSeconds.toFixed(2), ((flat.lanceFlatSeconds / QUESTIONS) * 1000).toFixed(2), `${flat.sameOrder}/${QUESTIONS}`, `${flat.sameSet}/${QUESTIONS}`, flat.maxScoreDiff.toExponential(1)],
       ],
     );
+    process.stderr.write("  the same questions in each retrieval mode…\n");
+    const modes = await compareModes(deps, live.record.version, GOLDEN_SET, 10);
+    printModes(`${QUESTIONS} questions, k = 10`, modes);
+    process.stderr.write("  the demo's corpus and golden set in each retrieval mode…\n");
+    const demo = await demoCorpusModes(redis.url, root);
+    printModes(`demo corpus (${demo.chunks} chunks), northwind (${demo.questions} questions), k = ${config.evaluation.defaultK}`, demo.modes);
     const k10 = results.find((r) => r.k === 10) as Measured;
     const metTarget = k10.total < TARGET_SECONDS_K10;
     for (const r of results) console.log(`k = ${r.k}: ndcg@10 ${r.means["ndcg@10"]}, hit@10 ${r.means["hit@10"]}, mrr ${r.means.mrr}, map ${r.means.map}; run file ${r.run.lines} lines; identical: ${r.check.identical ? "yes" : "no"} (${r.check.valuesCompared} values over ${r.check.questionsCompared} questions, max abs diff ${Math.max(r.check.maxAbsDiffPerQuestion, r.check.maxAbsDiffAverage)})`);
@@ -398,6 +450,7 @@ async function main(): Promise<void> {
       target: { k: 10, seconds: TARGET_SECONDS_K10, met: metTarget },
       peer: "none named by the issue for this benchmark",
       searchPath: { ...flat, lanceFlatSeconds: Number(flat.lanceFlatSeconds.toFixed(3)), servedSeconds: Number(flat.servedSeconds.toFixed(3)) },
+      retrievalModes: { mode: live.record.config.retrieval?.mode ?? "dense", benchEval: { k: 10, modes }, northwind: { corpus: "examples/corpus", ...demo } },
       results: results.map((r) => ({
         k: r.k,
         seconds: Number(r.total.toFixed(3)),

@@ -27,6 +27,7 @@ export const envBindings = [
   { env: "VERTEX_PROJECT", path: ["gcp", "project"], type: "string" },
   { env: "VERTEX_LOCATION", path: ["gcp", "location"], type: "string" },
   { env: "VERTEX_API_ENDPOINT", path: ["gcp", "vertexApiEndpoint"], type: "string" },
+  { env: "RAGOPS_RETRIEVAL_MODE", path: ["retrieval", "mode"], type: "string" },
   { env: "RAGOPS_INDEX_PROVIDER", path: ["index", "provider"], type: "string" },
   { env: "RAGOPS_INDEX_VERSION", path: ["index", "version"], type: "string" },
   { env: "RAGOPS_QUEUE_CONCURRENCY", path: ["queue", "concurrency"], type: "number" },

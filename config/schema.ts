@@ -119,6 +119,40 @@ export const embedderSchema = z
     }
   });
 
+/** How an index version retrieves: dense (the embedder), text (BM25 over sparse vectors ragops computes), or both fused. */
+export const RETRIEVAL_MODES = ["hybrid", "dense", "text"] as const;
+export const retrievalModeSchema = z.enum(RETRIEVAL_MODES);
+export type RetrievalMode = z.infer<typeof retrievalModeSchema>;
+
+/** A chunk of sizeTokens tokens holds about this many BM25 terms per token (0.17-0.28 measured on the demo and shared corpora at 256-1024 tokens: stop words, punctuation and markup are not terms). */
+export const TERMS_PER_TOKEN = 0.2;
+
+export const retrievalSchema = z.strictObject({
+  mode: retrievalModeSchema
+    .default("hybrid")
+    .describe("How a new index version retrieves: 'hybrid' fuses the embedder's ranking and BM25's by reciprocal rank fusion, 'dense' the embedder's only, 'text' BM25's only. Pinned in the version; 'hybrid' and 'text' versions hold a BM25 sparse vector per chunk."),
+  rrf: z
+    .strictObject({
+      k: z.number().int().min(1).max(1000).default(60).describe("Reciprocal rank fusion's rank constant: a chunk ranked r on one side adds weight / (k + r)."),
+      alpha: z.number().min(0).max(1).default(0.5).describe("Weight of the dense ranking in the fusion, 0-1 (Vertex AI Vector Search's rrf.alpha); BM25's ranking gets 1 - alpha."),
+      candidates: z.number().int().min(1).max(10_000).default(100).describe("Chunks each side ranks before they are fused (at least 2 x the k asked for)."),
+    })
+    .prefault({}),
+  bm25: z
+    .strictObject({
+      k1: z.number().min(0).max(10).default(1.2).describe("BM25 term frequency saturation."),
+      b: z.number().min(0).max(1).default(0.75).describe("BM25 length normalisation, 0 (none) to 1 (full)."),
+      avgdl: z
+        .number()
+        .positive()
+        .max(1_000_000)
+        .optional()
+        .describe(`Chunk length, in BM25 terms, that b normalises to; unset: ${TERMS_PER_TOKEN} x chunking.sizeTokens, pinned when a version is created (a measured average would change every chunk's weights with each write).`),
+    })
+    .prefault({}),
+});
+export type RetrievalConfig = z.infer<typeof retrievalSchema>;
+
 /** An index version's name, wherever one is given (config, API, CLI): it is part of object keys and table names. */
 export const versionNameSchema = z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, "index versions are 1-63 lowercase letters, digits or '-'");
 
@@ -318,6 +352,7 @@ export const configSchema = z
     refresh: refreshSchema.prefault({}),
     auth: authSchema.prefault({}),
     embedder: embedderSchema.prefault({}),
+    retrieval: retrievalSchema.prefault({}),
     index: indexSchema.prefault({}),
     search: searchSchema.prefault({}),
     queue: queueSchema.prefault({}),

@@ -46,6 +46,10 @@ function recordingIndex(log: string[]): VectorIndex & { extra(): string } {
       log.push("query");
       return [...held.keys()].map((id) => ({ id, score: 1 }));
     },
+    termStats: async (dimensions) => {
+      log.push("termStats");
+      return { datapoints: 0, frequencies: dimensions.map(() => 0) };
+    },
     count: async () => {
       log.push("count");
       return held.size;

@@ -1,5 +1,8 @@
 import { z } from "zod";
+import { retrievalModeSchema, type RetrievalMode } from "../config/schema.js";
 import type { IndexFilter } from "../indexer/indexes/vector-index.js";
+import { queryMode, queryVersion } from "../indexer/query-version.js";
+import { matchedTerms } from "../indexer/sparse/analyze.js";
 import { createChunkStore, type ChunkRecord } from "../indexer/sync/chunk-store.js";
 import { registryPrefix } from "../indexer/sync/profile.js";
 import { InvalidRequestError } from "../core/errors.js";
@@ -15,6 +18,8 @@ export const searchRequestSchema = z.strictObject({
   /** Search this index version instead of the live one (operators comparing green and blue). */
   index: versionNameSchema.optional(),
   k: z.number().int().min(1).optional(),
+  /** Retrieve this way instead of the version's own mode, to compare (a dense-only version answers only dense). */
+  mode: retrievalModeSchema.optional(),
   filter: z
     .strictObject({
       documentId: oneOrMany(documentIdSchema).optional(),
@@ -33,12 +38,17 @@ export type SearchRequest = z.infer<typeof searchRequestSchema>;
 /** One hit: where it ranks, and what the chunk store holds of the chunk (see indexer/sync/chunk-store.ts). */
 export interface SearchResult extends ChunkRecord {
   rank: number;
+  /** Cosine similarity (dense), BM25 score (text) or reciprocal rank fusion score (hybrid). */
   score: number;
   chunkId: string;
+  /** Text mode: the query's terms (as BM25 analyses them) the chunk holds. */
+  highlights?: string[];
 }
 
 export interface SearchResponse {
   index: string;
+  /** How the answer was retrieved: the version's mode, or the one the request asked for. */
+  mode: RetrievalMode;
   k: number;
   results: SearchResult[];
 }
@@ -46,26 +56,28 @@ export interface SearchResponse {
 /**
  * Resolves the alias once (from memory in the steady state: see
  * indexer/lifecycle/serving.ts), then answers from exactly that version, with
- * that version's embedder: a swap during the request changes nothing in its
- * answer. One index query, then one chunk store lookup for all hits.
+ * that version's embedder and retrieval mode (../indexer/query-version.ts): a
+ * swap during the request changes nothing in its answer. One index query, then
+ * one chunk store lookup for all hits.
  */
 export async function search(runtime: Pick<Runtime, "config" | "catalog" | "redis">, request: SearchRequest): Promise<SearchResponse> {
   const { config } = runtime;
   const target = await runtime.catalog.serving(request.index);
   const k = request.k ?? target.record.config.defaultTopK;
   if (k > config.index.maxTopK) throw new InvalidRequestError(`k must be at most ${config.index.maxTopK} (index.maxTopK); got ${k}`);
-  const [vector] = await target.embedder.embed([request.query], { purpose: "query" });
+  const mode = queryMode(target.record, request.mode);
   const filter = narrow(requestFilter(request.filter), target.record.config.filter);
-  if (filter === "nothing") return { index: target.record.version, k, results: [] };
-  const neighbors = await target.index.query(vector as Float32Array, { k: candidatesFor({ k, group: request.group, maxTopK: config.index.maxTopK }), filter: toIndexFilter(filter) });
+  if (filter === "nothing") return { index: target.record.version, mode, k, results: [] };
+  const [neighbors = []] = await queryVersion(target, [request.query], { k: candidatesFor({ k, group: request.group, maxTopK: config.index.maxTopK }), filter: toIndexFilter(filter), mode });
   const records = await createChunkStore(runtime.redis, registryPrefix(config.redis.prefix, target.profile)).get(neighbors.map((n) => n.id));
   // A hit without an entry left the index between the query and the lookup (or is a failed version's leftover): nothing to show.
   const shown = neighbors.flatMap((n) => {
     const record = records.get(n.id);
     return record ? [{ neighbor: n, record }] : [];
   });
-  const hits = shown.map(({ neighbor, record }) => ({ score: Number(neighbor.score.toFixed(6)), chunkId: neighbor.id, ...record }));
-  return { index: target.record.version, k, results: shaped(hits, request, k).map((hit, i) => ({ rank: i + 1, ...hit })) };
+  const highlights = (text: string) => (mode === "text" ? { highlights: matchedTerms(request.query, text) } : {});
+  const hits = shown.map(({ neighbor, record }) => ({ score: Number(neighbor.score.toFixed(6)), chunkId: neighbor.id, ...record, ...highlights(record.text) }));
+  return { index: target.record.version, mode, k, results: shaped(hits, request, k).map((hit, i) => ({ rank: i + 1, ...hit })) };
 }
 
 /** The hits the request's shape keeps (minScore on the scores shown, then one per document when grouping), at most k. */

@@ -120,7 +120,7 @@ describe("ragops index and ragops audit", () => {
     const created = await cli("index", "create", "--chunk-size", "300", "--dimensions", "256", "--wait");
     expect(created.status, created.err).toBe(0);
     expect(created.out).toMatch(/v2 is ready: 1 documents/);
-    expect((await cli("index", "list")).out).toMatch(/v1\s+│ live[\s\S]*v2\s+│ ready\s+│ 300\s+│ 256/);
+    expect((await cli("index", "list")).out).toMatch(/v1\s+│ live[\s\S]*v2\s+│ ready\s+│ hybrid\s+│ 300\s+│ 256/);
     const refused = await cli("index", "swap", "v2", "--expected", "v1");
     expect(refused.status).toBe(1);
     expect(refused.err).toMatch(/no passing evaluation/);
@@ -139,7 +139,7 @@ describe("ragops index and ragops audit", () => {
     writeFileSync(settings, JSON.stringify({ chunking: { sizeTokens: 256 }, embedder: { dimensions: 128 } }));
     const created = await cli("index", "create", "--version", "fromfile", "--settings", settings, "--wait");
     expect(created.status, created.err).toBe(0);
-    expect((await cli("index", "list")).out).toMatch(/fromfile\s+│ ready\s+│ 256\s+│ 128/);
+    expect((await cli("index", "list")).out).toMatch(/fromfile\s+│ ready\s+│ hybrid\s+│ 256\s+│ 128/);
   });
 });
 

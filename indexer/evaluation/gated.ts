@@ -18,7 +18,7 @@ import { evaluateVersion, saveReport, type EvaluateDeps, type EvaluateRequest, t
  * Either way the audit log gets an evaluate entry with the report id. The live
  * version evaluated on its own is only measured.
  */
-export async function evaluateWithGate(deps: EvaluateDeps, request: EvaluateRequest & { actor: string }): Promise<EvaluationReport> {
+export async function evaluateWithGate(deps: EvaluateDeps, request: Omit<EvaluateRequest, "mode"> & { actor: string }): Promise<EvaluationReport> {
   const { alias } = await readAlias(deps.store);
   const record = await getVersion(deps.store, request.version);
   const problem = cannotServe(record, alias);

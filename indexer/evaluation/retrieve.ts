@@ -1,5 +1,7 @@
 import type { Redis } from "ioredis";
+import type { RetrievalMode } from "../../config/schema.js";
 import type { IndexFilter } from "../indexes/vector-index.js";
+import { queryVersion } from "../query-version.js";
 import type { OpenVersion } from "../lifecycle/catalog.js";
 import { createChunkStore } from "../sync/chunk-store.js";
 import { registryPrefix } from "../sync/profile.js";
@@ -9,8 +11,8 @@ import type { ChunkHit } from "./rankings.js";
  * Retrieval for an evaluation: what a search of one version returns, without
  * the public API's k ceiling (index.maxTopK) and with the scores unrounded, so
  * the run file and the in-process metrics see the same numbers. The version's
- * own embedder, index, pinned filter and chunk store, as src/search.ts uses
- * them (indexer/ cannot import src/).
+ * own embedder, index, retrieval mode, pinned filter and chunk store, as
+ * src/search.ts uses them (indexer/ cannot import src/).
  */
 export interface RetrievedChunk extends ChunkHit {
   /** The document that speaks for the chunk. */
@@ -18,7 +20,7 @@ export interface RetrievedChunk extends ChunkHit {
   text: string;
 }
 
-/** Questions embedded per call: one request per batch, not per question. */
+/** Questions embedded (and their term statistics read) per call: one request per batch, not per question. */
 const EMBED_BATCH = 64;
 
 export interface RetrieveDeps {
@@ -27,15 +29,20 @@ export interface RetrieveDeps {
   redisPrefix: string;
 }
 
-/** The top k chunks of each query, in the index's order; `onQuery` after each query answered. */
-export async function retrieveAll(deps: RetrieveDeps, target: OpenVersion, queries: readonly string[], k: number, onQuery: (done: number) => Promise<void> | void = () => undefined): Promise<RetrievedChunk[][]> {
+/** The top k chunks of each query, in the index's order (in the version's retrieval mode, or `mode`); `onQuery` after each query answered. */
+export async function retrieveAll(
+  deps: RetrieveDeps,
+  target: OpenVersion,
+  queries: readonly string[],
+  k: number,
+  onQuery: (done: number) => Promise<void> | void = () => undefined,
+  mode?: RetrievalMode,
+): Promise<RetrievedChunk[][]> {
   const chunks = createChunkStore(deps.redis, registryPrefix(deps.redisPrefix, target.profile));
   const filter = pinnedFilter(target);
   const out: RetrievedChunk[][] = [];
   for (let start = 0; start < queries.length; start += EMBED_BATCH) {
-    const vectors = await target.embedder.embed(queries.slice(start, start + EMBED_BATCH), { purpose: "query" });
-    for (const vector of vectors) {
-      const neighbors = await target.index.query(vector, { k, ...(filter ? { filter } : {}) });
+    for (const neighbors of await queryVersion(target, queries.slice(start, start + EMBED_BATCH), { k, filter, mode })) {
       const records = await chunks.get(neighbors.map((n) => n.id));
       // A hit without a chunk store entry left the index meanwhile: search would not show it either.
       out.push(

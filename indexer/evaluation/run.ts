@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import type { Redis } from "ioredis";
 import { z } from "zod";
-import type { EvaluationConfig } from "../../config/schema.js";
+import type { EvaluationConfig, RetrievalMode } from "../../config/schema.js";
 import { InvalidRequestError, NotFoundError } from "../../core/errors.js";
 import { readJson, writeJson } from "../../core/json-records.js";
 import type { ObjectStore } from "../../core/object-store.js";
@@ -16,6 +16,7 @@ import { CONTAINED_DEFAULT_THRESHOLD, containedContextPrecision, containedContex
 import { chunkRanking, rankingFor } from "./rankings.js";
 import { idContextPrecision, idContextRecall, nonLlmContextPrecision, nonLlmContextRecall, RAGAS_DEFAULT_THRESHOLD, stringSimilarity } from "./ragas.js";
 import { retrieveAll, type RetrievedChunk } from "./retrieve.js";
+import { queryMode } from "../query-version.js";
 import { formatRun } from "./trec.js";
 
 /**
@@ -87,6 +88,8 @@ export interface Aggregate {
 export interface EvaluationReport {
   id: string;
   version: string;
+  /** How the version retrieved: its own mode unless the request named another (reports written before modes existed have none: dense). */
+  mode?: RetrievalMode;
   goldenSet: { name: string; version: number; judgmentLevel: JudgmentLevel };
   /** Chunks retrieved per question. */
   k: number;
@@ -114,6 +117,8 @@ export interface EvaluateRequest {
   version: string;
   goldenSet: { name: string; version: number | "latest" };
   k?: number | undefined;
+  /** Measure the version retrieving in another mode than its own (comparisons, benchmarks); the gate never asks for one. */
+  mode?: RetrievalMode | undefined;
   /** Called after each question is retrieved. */
   onProgress?: (done: number, total: number) => Promise<void> | void;
 }
@@ -126,7 +131,8 @@ export async function evaluateVersion(deps: EvaluateDeps, request: EvaluateReque
   const target = await deps.catalog.open(request.version);
   const cutoffs = [...deps.evaluation.cutoffs].sort((a, b) => a - b);
   const total = set.questions.length;
-  const hits = await retrieveAll(deps, target, set.questions.map((q) => q.question), k, (done) => request.onProgress?.(done, total));
+  const mode = queryMode(target.record, request.mode);
+  const hits = await retrieveAll(deps, target, set.questions.map((q) => q.question), k, (done) => request.onProgress?.(done, total), mode);
   const resolve = await chunkRefResolver(deps.store, target, set.questions);
   const scored = set.questions.map((question, i) => scoreQuestion(question, hits[i] as RetrievedChunk[], set.judgmentLevel, cutoffs, resolve));
 
@@ -135,6 +141,7 @@ export async function evaluateVersion(deps: EvaluateDeps, request: EvaluateReque
   const report: EvaluationReport = {
     id,
     version: request.version,
+    mode,
     goldenSet: { name: record.name, version: record.version, judgmentLevel: set.judgmentLevel },
     k,
     cutoffs,

@@ -130,7 +130,7 @@ interface Candidate {
 }
 
 /** Keeps the k best candidates seen in a min-heap whose root is the worst kept (lowest score, then largest id). */
-function createTopK(k: number, ids: readonly string[]) {
+export function createTopK(k: number, ids: readonly string[]) {
   const heap: Candidate[] = [];
   // a ranks before b: higher score, then smaller id.
   const before = (a: Candidate, b: Candidate) => a.score > b.score || (a.score === b.score && (ids[a.row] as string) < (ids[b.row] as string));

@@ -1,25 +1,34 @@
 import type { Connection, Table } from "@lancedb/lancedb";
 import { InvalidRequestError, UnavailableError } from "../../core/errors.js";
 import { buildSnapshot, scanTopK, type ScanSnapshot, type SnapshotRow } from "./exact-scan.js";
+import { candidateDepth, reciprocalRankFusion } from "./fusion.js";
+import { datapointTable, loadArrow } from "./lancedb-batch.js";
+import { buildInvertedIndex, invertedTermStats, scanSparseTopK, scanTermStats, sparseTopK, type InvertedIndex, type SparseRow } from "./sparse-scan.js";
 import {
   DimensionMismatchError,
   NAMESPACES,
   NUMERIC_NAMESPACES,
+  sparseProblem,
   type Datapoint,
   type IndexFilter,
   type Namespace,
   type NumericNamespace,
   type NumericRestricts,
+  type QueryOptions,
+  type SparseVector,
   type StoredRestricts,
   type VectorIndex,
 } from "./vector-index.js";
 
 /**
  * Embedded vector index on disk: one LanceDB table per index version, one
- * list column per restrict namespace and one nullable column per numeric one.
+ * list column per restrict namespace, one nullable column per numeric one,
+ * and a datapoint's sparse vector in two nullable list columns (dimensions,
+ * values; null: none).
  *
  * Search is exact. A table of up to `memoryScanMaxRows` rows is answered from
- * a snapshot in memory (exact-scan.ts), tagged with the table version it was
+ * a snapshot in memory (exact-scan.ts for dense queries, the inverted index
+ * of sparse-scan.ts for sparse ones and their term statistics), tagged with the table version it was
  * read at: LanceDB's own flat search decodes every vector on every query
  * (30 ms at 10,000 rows, 1.2 s at 100,000; ../shared/notes/lancedb-search.md),
  * the snapshot scan a small fraction of that. A query first asks the table's
@@ -38,6 +47,9 @@ const COMPACT_EVERY_WRITES = 10;
 
 const TOKEN_COLUMNS: Record<Namespace, string> = { documentIds: "document_ids", tags: "tags", contentTypes: "content_types" };
 const NUMERIC_COLUMNS: Record<NumericNamespace, string> = { date: "num_date" };
+const SPARSE_DIMS = "sparse_dims";
+const SPARSE_VALUES = "sparse_values";
+const SPARSE_COLUMNS = [SPARSE_DIMS, SPARSE_VALUES];
 /** Rows from which the id column gets a BTREE index (fetch and mergeInsert look rows up by id: 46 ms → 4 ms for 55 ids at 11,000 rows). */
 const ID_INDEX_MIN_ROWS = 1_000;
 /** Rows per `id IN (...)` predicate. */
@@ -80,11 +92,12 @@ export interface LanceDbIndex extends VectorIndex {
   searchPath(): Promise<SearchPathState>;
 }
 
-type Row = Record<string, string | number[] | string[] | number | null>;
+/** What a query is answered from in memory: the dense snapshot and the inverted index of the same rows. */
+type TableSnapshot = ScanSnapshot & { inverted: InvertedIndex };
 
 export async function createLanceDbIndex(options: LanceDbIndexOptions): Promise<LanceDbIndex> {
   const lancedb = await import("@lancedb/lancedb");
-  const arrow = await import("apache-arrow");
+  const arrow = loadArrow();
   // readConsistencyInterval 0: a server process sees the worker's writes on its next query.
   const db: Connection = await lancedb.connect(options.dir, { readConsistencyInterval: 0 });
   const tableName = `chunks_${options.version.replace(/-/g, "_")}`;
@@ -95,6 +108,8 @@ export async function createLanceDbIndex(options: LanceDbIndexOptions): Promise<
     new arrow.Field("vector", new arrow.FixedSizeList(options.dimensions, new arrow.Field("item", new arrow.Float32(), true)), false),
     ...NAMESPACES.map((ns) => tokens(TOKEN_COLUMNS[ns])),
     ...NUMERIC_NAMESPACES.map((ns) => numeric(NUMERIC_COLUMNS[ns])),
+    new arrow.Field(SPARSE_DIMS, new arrow.List(new arrow.Field("item", new arrow.Uint32(), true)), true),
+    new arrow.Field(SPARSE_VALUES, new arrow.List(new arrow.Field("item", new arrow.Float32(), true)), true),
   ]);
   let table: Table;
   try {
@@ -136,7 +151,12 @@ export async function createLanceDbIndex(options: LanceDbIndexOptions): Promise<
     writes = run.catch(() => undefined);
     return run;
   };
-  const merge = (rows: Row[]) => table.mergeInsert("id").whenMatchedUpdateAll().whenNotMatchedInsertAll().execute(rows);
+  const batchColumns = { tokens: TOKEN_COLUMNS, numeric: NUMERIC_COLUMNS, sparseDims: SPARSE_DIMS, sparseValues: SPARSE_VALUES };
+  /** Inserts or replaces whole datapoints, as one table of the table's own schema (another process may have migrated it since). */
+  const merge = async (points: readonly Datapoint[]) => {
+    const data = datapointTable(arrow, await table.schema(), batchColumns, points);
+    await table.mergeInsert("id").whenMatchedUpdateAll().whenNotMatchedInsertAll().execute(data);
+  };
   /** Rows of these ids, some columns, IDS_PER_QUERY ids per query. */
   const rowsOf = async (ids: readonly string[], columns: string[]) => {
     const out: Array<Record<string, unknown>> = [];
@@ -148,6 +168,11 @@ export async function createLanceDbIndex(options: LanceDbIndexOptions): Promise<
   };
   const restrictColumns = ["id", ...NAMESPACES.map((ns) => TOKEN_COLUMNS[ns]), ...NUMERIC_NAMESPACES.map((ns) => NUMERIC_COLUMNS[ns])];
 
+  const checkSparse = (sparse: SparseVector, what: string) => {
+    const problem = sparseProblem(sparse);
+    if (problem) throw new InvalidRequestError(`${what} has a sparse vector the index cannot hold: ${problem}`);
+  };
+
   const lanceQuery = async (vector: Float32Array | number[], k: number, filter: IndexFilter | undefined) => {
     let search = table.vectorSearch(Array.from(vector)).distanceType("cosine").select(["id", "_distance"]).limit(k);
     const predicate = filter ? toPredicate(filter) : undefined;
@@ -155,12 +180,29 @@ export async function createLanceDbIndex(options: LanceDbIndexOptions): Promise<
     const rows = (await search.toArray()) as Array<{ id: string; _distance: number }>;
     return rows.map((row) => ({ id: String(row.id), score: 1 - Number(row._distance) }));
   };
-  const snapshots = createSnapshotKeeper({
+  /**
+   * Sparse columns of every row matching the filter, streamed batch by batch: what answers sparse
+   * queries when no snapshot does. A scan of the whole table: LanceDB has no index over our sparse vectors.
+   */
+  const lanceSparseRows = (columns: string[], filter: IndexFilter | undefined) => {
+    const predicate = [filter ? toPredicate(filter) : undefined, `${SPARSE_DIMS} IS NOT NULL`].filter(Boolean).join(" AND ");
+    return table.query().where(predicate).select(columns);
+  };
+  const lanceSparseQuery = (query: SparseVector, k: number, filter: IndexFilter | undefined) => scanSparseTopK(sparseRowsOf(lanceSparseRows(["id", ...SPARSE_COLUMNS], filter)), query, k);
+  const lanceTermStats = (dimensions: readonly number[]) => scanTermStats(sparseRowsOf(lanceSparseRows(["id", ...SPARSE_COLUMNS], undefined)), dimensions);
+  const snapshots = createSnapshotKeeper<TableSnapshot>({
     maxRows: options.memoryScanMaxRows ?? DEFAULT_MEMORY_SCAN_MAX_ROWS,
     version: () => table.version(),
     count: () => table.countRows(),
-    load: async () => buildSnapshot(options.dimensions, await readSnapshotRows(table, [...restrictColumns, "vector"])),
+    load: async () => {
+      const rows = await readSnapshotRows(table, [...restrictColumns, "vector", ...SPARSE_COLUMNS]);
+      return { ...buildSnapshot(options.dimensions, rows), inverted: buildInvertedIndex(rows.map((row) => row.sparse)) };
+    },
   });
+  const denseSide = (snapshot: TableSnapshot | undefined, vector: Float32Array | number[], k: number, filter: IndexFilter | undefined) =>
+    snapshot ? Promise.resolve(scanTopK(snapshot, vector, k, filter)) : lanceQuery(vector, k, filter);
+  const sparseSide = (snapshot: TableSnapshot | undefined, sparse: SparseVector, k: number, filter: IndexFilter | undefined) =>
+    snapshot ? Promise.resolve(sparseTopK(snapshot, snapshot.inverted, sparse, k, filter)) : lanceSparseQuery(sparse, k, filter);
 
   return {
     name: tableName,
@@ -168,16 +210,24 @@ export async function createLanceDbIndex(options: LanceDbIndexOptions): Promise<
     upsert: (datapoints) =>
       serialized(async () => {
         if (datapoints.length === 0) return;
-        for (const point of datapoints) checkDimensions(point.vector, `datapoint ${point.id}`);
-        await merge(dedupeById(datapoints).map(toRow));
+        for (const point of datapoints) {
+          checkDimensions(point.vector, `datapoint ${point.id}`);
+          if (point.sparse) checkSparse(point.sparse, `datapoint ${point.id}`);
+        }
+        await merge(dedupeById(datapoints));
       }),
     updateRestricts: (updates) =>
       serialized(async () => {
         if (updates.length === 0) return;
-        // An UPDATE cannot set an empty list in LanceDB; rewriting the rows (vector read back) can.
-        const vectors = new Map((await rowsOf(updates.map((u) => u.id), ["id", "vector"])).map((row) => [String(row.id), Array.from(row.vector as ArrayLike<number>)]));
-        const rows = updates.filter((u) => vectors.has(u.id)).map((u) => toRow({ ...u, vector: vectors.get(u.id) as number[] }));
-        if (rows.length) await merge(rows);
+        // An UPDATE cannot set an empty list in LanceDB; rewriting the rows (vector and sparse vector read back) can.
+        const held = new Map((await rowsOf(updates.map((u) => u.id), ["id", "vector", ...SPARSE_COLUMNS])).map((row) => [String(row.id), row]));
+        const points = updates.flatMap((u): Datapoint[] => {
+          const row = held.get(u.id);
+          if (!row) return [];
+          const sparse = sparseOf(row[SPARSE_DIMS], row[SPARSE_VALUES]);
+          return [{ ...u, vector: Array.from(row.vector as ArrayLike<number>), ...(sparse ? { sparse } : {}) }];
+        });
+        if (points.length) await merge(points);
       }),
     fetch: async (ids) => new Map((await rowsOf(ids, restrictColumns)).map((row) => [String(row.id), toStored(row)])),
     listIds: async () => ((await table.query().select(["id"]).toArray()) as Array<{ id: string }>).map((row) => String(row.id)),
@@ -187,10 +237,22 @@ export async function createLanceDbIndex(options: LanceDbIndexOptions): Promise<
           await table.delete(`id IN (${ids.slice(i, i + IDS_PER_QUERY).map(sqlString).join(", ")})`);
         }
       }),
-    query: async (vector, { k, filter }) => {
-      checkDimensions(vector, "the query vector");
+    query: async (vector, { k, filter, sparse, fusion }: QueryOptions) => {
+      if (vector) checkDimensions(vector, "the query vector");
+      if (sparse) checkSparse(sparse, "the query");
+      if (!vector && !sparse) throw new InvalidRequestError("a query needs a dense vector, a sparse vector or both");
+      if (vector && sparse && !fusion) throw new InvalidRequestError("a query with a dense and a sparse vector needs a fusion (rrf k and alpha) to combine their rankings");
       const snapshot = await snapshots.current({ wait: options.awaitSnapshot === true });
-      return snapshot ? scanTopK(snapshot, vector, k, filter) : lanceQuery(vector, k, filter);
+      if (vector && sparse && fusion) {
+        const depth = candidateDepth(fusion, k);
+        const [dense, sparseHits] = await Promise.all([denseSide(snapshot, vector, depth, filter), sparseSide(snapshot, sparse, depth, filter)]);
+        return reciprocalRankFusion(dense, sparseHits, fusion, k);
+      }
+      return vector ? denseSide(snapshot, vector, k, filter) : sparseSide(snapshot, sparse as SparseVector, k, filter);
+    },
+    termStats: async (dimensions) => {
+      const snapshot = await snapshots.current({ wait: options.awaitSnapshot === true });
+      return snapshot ? invertedTermStats(snapshot.inverted, dimensions) : lanceTermStats(dimensions);
     },
     searchPath: () => snapshots.state(),
     count: () => table.countRows(),
@@ -210,11 +272,11 @@ export async function createLanceDbIndex(options: LanceDbIndexOptions): Promise<
   };
 }
 
-interface SnapshotSource {
+interface SnapshotSource<S extends { rows: number }> {
   maxRows: number;
   version(): Promise<number>;
   count(): Promise<number>;
-  load(): Promise<ScanSnapshot>;
+  load(): Promise<S>;
 }
 
 /**
@@ -224,8 +286,8 @@ interface SnapshotSource {
  * table's version is the same before and after it, so a snapshot never mixes
  * two versions.
  */
-function createSnapshotKeeper(source: SnapshotSource) {
-  let held: { version: number; snapshot: ScanSnapshot } | undefined;
+function createSnapshotKeeper<S extends { rows: number }>(source: SnapshotSource<S>) {
+  let held: { version: number; snapshot: S } | undefined;
   let tooLarge: { version: number; rows: number } | undefined;
   let loading: Promise<void> | undefined;
   let lastLoadEnded = 0;
@@ -262,7 +324,7 @@ function createSnapshotKeeper(source: SnapshotSource) {
 
   return {
     /** The snapshot of the table as it is now, or undefined when LanceDB must answer (a reload may have started). */
-    async current({ wait }: { wait: boolean }): Promise<ScanSnapshot | undefined> {
+    async current({ wait }: { wait: boolean }): Promise<S | undefined> {
       if (source.maxRows <= 0) return undefined;
       const version = await source.version();
       if (held?.version === version) return held.snapshot;
@@ -289,21 +351,44 @@ function createSnapshotKeeper(source: SnapshotSource) {
   };
 }
 
-/** Every row's id, vector and restricts, for a snapshot. */
-async function readSnapshotRows(table: Table, columns: string[]): Promise<SnapshotRow[]> {
+/** Every row's id, vector, restricts and sparse vector, for a snapshot. */
+async function readSnapshotRows(table: Table, columns: string[]): Promise<Array<SnapshotRow & { sparse: SparseVector | undefined }>> {
   const data = await table.query().select(columns).toArrow();
-  const rows: SnapshotRow[] = [];
+  const rows: Array<SnapshotRow & { sparse: SparseVector | undefined }> = [];
   for (const batch of data.batches) {
     const ids = batch.getChild("id");
     const vectors = batch.getChild("vector");
+    const dims = batch.getChild(SPARSE_DIMS);
+    const values = batch.getChild(SPARSE_VALUES);
     const restrictCols = restrictColumnVectors(batch);
     for (let i = 0; i < batch.numRows; i++) {
       const record: Record<string, unknown> = {};
       for (const [name, column] of restrictCols) record[name] = column?.get(i);
-      rows.push({ id: String(ids?.get(i)), vector: (vectors?.get(i) as { toArray(): Float32Array }).toArray(), restricts: toStored(record) });
+      rows.push({ id: String(ids?.get(i)), vector: (vectors?.get(i) as { toArray(): Float32Array }).toArray(), restricts: toStored(record), sparse: sparseOf(dims?.get(i), values?.get(i)) });
     }
   }
   return rows;
+}
+
+/** Each row's id and sparse vector, from batches of those columns (rows without one skipped). */
+async function* sparseRowsOf(batches: AsyncIterable<{ numRows: number; getChild(name: string): { get(i: number): unknown } | null }>): AsyncGenerator<SparseRow> {
+  for await (const batch of batches) {
+    const ids = batch.getChild("id");
+    const dims = batch.getChild(SPARSE_DIMS);
+    const values = batch.getChild(SPARSE_VALUES);
+    for (let i = 0; i < batch.numRows; i++) {
+      const sparse = sparseOf(dims?.get(i), values?.get(i));
+      if (sparse) yield { id: String(ids?.get(i)), sparse };
+    }
+  }
+}
+
+/** A row's sparse vector from its two list columns (arrow vectors or plain arrays), or undefined when it holds none. */
+function sparseOf(dims: unknown, values: unknown): SparseVector | undefined {
+  const array = (v: unknown) => (v === null || v === undefined ? undefined : Array.isArray(v) ? v : (v as { toArray(): ArrayLike<number> }).toArray());
+  const d = array(dims);
+  const w = array(values);
+  return d && w ? { dimensions: Uint32Array.from(d as ArrayLike<number>), values: Float32Array.from(w as ArrayLike<number>) } : undefined;
 }
 
 function restrictColumnVectors(batch: { getChild(name: string): { get(i: number): unknown } | null }): Array<[string, { get(i: number): unknown } | null]> {
@@ -323,12 +408,16 @@ async function indexIdsWhenLarge(table: Table): Promise<boolean> {
   return hasIdIndex(table);
 }
 
-/** Tables written before the index held no payload: drop the payload, add the numeric columns (null: unknown). */
+/** Tables written before the index held no payload: drop the payload, add the numeric columns (null: unknown); before sparse vectors: add their columns (null: none). */
 async function migrate(table: Table): Promise<void> {
   const names = new Set((await table.schema()).fields.map((f) => f.name));
   if (names.has("payload")) await table.dropColumns(["payload"]);
   const missing = NUMERIC_NAMESPACES.map((ns) => NUMERIC_COLUMNS[ns]).filter((name) => !names.has(name));
   if (missing.length) await table.addColumns(missing.map((name) => ({ name, valueSql: "CAST(NULL AS DOUBLE)" })));
+  // An arrow Field from our apache-arrow is not the one LanceDB's CommonJS build checks with instanceof; SQL casts work.
+  const sparseTypes: Record<string, string> = { [SPARSE_DIMS]: "List(UInt32)", [SPARSE_VALUES]: "List(Float32)" };
+  const sparseMissing = SPARSE_COLUMNS.filter((name) => !names.has(name));
+  if (sparseMissing.length) await table.addColumns(sparseMissing.map((name) => ({ name, valueSql: `arrow_cast(NULL, '${sparseTypes[name]}')` })));
 }
 
 async function vectorDimensions(table: Table): Promise<number | undefined> {
@@ -342,13 +431,6 @@ function dedupeById(datapoints: readonly Datapoint[]): Datapoint[] {
   const byId = new Map<string, Datapoint>();
   for (const point of datapoints) byId.set(point.id, point);
   return [...byId.values()];
-}
-
-function toRow(point: Datapoint): Row {
-  const row: Row = { id: point.id, vector: Array.from(point.vector) };
-  for (const ns of NAMESPACES) row[TOKEN_COLUMNS[ns]] = point.restricts[ns];
-  for (const ns of NUMERIC_NAMESPACES) row[NUMERIC_COLUMNS[ns]] = point.numericRestricts[ns] ?? null;
-  return row;
 }
 
 function list(value: unknown): string[] {

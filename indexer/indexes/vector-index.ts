@@ -10,7 +10,14 @@ import { RagopsError } from "../../core/errors.js";
  * namespace: the document's date, epoch seconds). No payload: what a search
  * shows (text, title, heading path, pages) comes from the chunk store
  * ragops owns (indexer/sync/chunk-store.ts), looked up by id.
- * Scores are cosine similarities in [-1, 1], higher is closer.
+ *
+ * A datapoint may also hold a sparse vector (Vertex's sparse embedding: term
+ * dimensions and their weights), the document side of BM25 that ragops
+ * computes itself (../sparse/). A query asks with a dense vector, a sparse
+ * one, or both fused by reciprocal rank fusion (fusion.ts). Scores: cosine
+ * similarities in [-1, 1] for a dense query, dot products for a sparse one
+ * (BM25 when ragops made both sides), fused RRF scores for both; always
+ * higher is closer.
  *
  * Filters are what Vertex restricts express: per namespace an allow list (any
  * of these tokens) and a deny list (none of them); numeric comparisons; AND
@@ -20,7 +27,17 @@ import { RagopsError } from "../../core/errors.js";
  * Each member maps to one cheap Vertex call:
  * - upsert / remove: upsertDatapoints / removeDatapoints (removing a missing id is fine);
  * - updateRestricts: upsertDatapoints with updateMask all_restricts (the vector stays);
- * - query: findNeighbors (ids and distances only; no full datapoint);
+ * - query: findNeighbors (ids and distances only; no full datapoint): a dense
+ *   featureVector, a sparseEmbedding, or both with `rrf.alpha` (fusion.ts);
+ * - termStats: what BM25's IDF needs of the index (datapoints with a sparse
+ *   vector, and per term how many hold it). Vertex computes no IDF server side,
+ *   so ragops keeps the counts for it: an upkeep job recounts them from the
+ *   chunk store (every indexed chunk's text, analysed as sync analyses it:
+ *   about 0.4 s per 10,000 chunks, no per-term Redis writes) into one object
+ *   per version in the object store (sorted term ids and counts as typed
+ *   arrays), which the Vertex adapter holds in memory and reloads when its
+ *   generation changes. IDF drifts slowly, so counts a few minutes old rank as
+ *   current ones do. LanceDB counts from the postings of its in-memory snapshot;
  * - fetch: readIndexDatapoints. Kept because the sync diff must read, from the
  *   index itself, which chunks it holds and with which restricts: that is what
  *   makes a job killed between two writes end, on retry, where a clean run would;
@@ -29,7 +46,7 @@ import { RagopsError } from "../../core/errors.js";
  * Left out, as no Vertex call does them cheaply: counting or removing by
  * filter, listing ids (adapters may offer it for tests and repairs, outside
  * this port), payloads. Also left out: index creation options, datapoint-side
- * deny lists, crowding, hybrid/sparse search.
+ * deny lists, crowding.
  */
 export const NAMESPACES = ["documentIds", "tags", "contentTypes"] as const;
 export type Namespace = (typeof NAMESPACES)[number];
@@ -40,9 +57,21 @@ export type NumericNamespace = (typeof NUMERIC_NAMESPACES)[number];
 /** At most one value per namespace, as Vertex wants. */
 export type NumericRestricts = Partial<Record<NumericNamespace, number>>;
 
+/**
+ * Vertex's sparse embedding: term dimensions (unique, unsigned 32-bit here)
+ * and their weights, position by position. A datapoint's are BM25 document
+ * weights, a query's IDF weights (../sparse/bm25.ts).
+ */
+export interface SparseVector {
+  dimensions: Uint32Array | readonly number[];
+  values: Float32Array | readonly number[];
+}
+
 export interface Datapoint {
   id: string;
   vector: Float32Array | number[];
+  /** Absent: the datapoint never matches a sparse query (an index version in dense mode writes none). */
+  sparse?: SparseVector;
   restricts: Restricts;
   numericRestricts: NumericRestricts;
 }
@@ -78,6 +107,37 @@ export interface Neighbor {
   score: number;
 }
 
+/**
+ * Reciprocal rank fusion of a dense and a sparse ranking (fusion.ts): each
+ * side ranks its best max(candidates, 2k) datapoints, and a datapoint scores
+ * alpha / (k + dense rank) + (1 - alpha) / (k + sparse rank), a side it is
+ * missing from adding nothing. `alpha` is Vertex's rrf.alpha: 1 only dense,
+ * 0 only sparse.
+ */
+export interface RrfFusion {
+  /** The rank constant. @defaultValue 60 */
+  k: number;
+  /** Weight of the dense ranking, 0 to 1; the sparse one gets 1 - alpha. */
+  alpha: number;
+  /** Datapoints each side ranks, at least; the fused top k is drawn from them. */
+  candidates: number;
+}
+
+export interface QueryOptions {
+  k: number;
+  filter?: IndexFilter;
+  /** The sparse side of the query; with a dense vector too, `fusion` says how the two rankings combine. */
+  sparse?: SparseVector;
+  fusion?: RrfFusion;
+}
+
+/** What BM25's IDF needs: datapoints with a sparse vector, and for each asked dimension how many of them hold it. */
+export interface TermStats {
+  datapoints: number;
+  /** Position by position with the dimensions asked for. */
+  frequencies: number[];
+}
+
 export interface VectorIndex {
   readonly name: string;
   readonly dimensions: number;
@@ -89,8 +149,14 @@ export interface VectorIndex {
   remove(ids: readonly string[]): Promise<void>;
   /** Restricts of those of these ids the index holds. */
   fetch(ids: readonly string[]): Promise<Map<string, StoredRestricts>>;
-  /** At most k neighbours matching the filter, best first. */
-  query(vector: Float32Array | number[], options: { k: number; filter?: IndexFilter }): Promise<Neighbor[]>;
+  /**
+   * At most k neighbours matching the filter, best first (equal scores in id order). `vector` is the
+   * dense query, or null for a sparse one only; both need `options.fusion`. A sparse query matches
+   * only datapoints holding one of its dimensions with a non-zero weight.
+   */
+  query(vector: Float32Array | number[] | null, options: QueryOptions): Promise<Neighbor[]>;
+  /** Term statistics of the whole index for these sparse dimensions (filters play no part in IDF). */
+  termStats(dimensions: readonly number[]): Promise<TermStats>;
   /** Datapoints in the whole index. */
   count(): Promise<number>;
   close(): Promise<void>;
@@ -107,4 +173,19 @@ export class DimensionMismatchError extends RagopsError {
   ) {
     super("unavailable", message, { retryable: false, details: { expected, actual } });
   }
+}
+
+/** Why a sparse vector cannot be stored or asked with (dimensions and values of other lengths, a repeated dimension, a weight that is not a finite number), or undefined when it can. */
+export function sparseProblem(sparse: SparseVector): string | undefined {
+  const { dimensions, values } = sparse;
+  if (dimensions.length !== values.length) return `${dimensions.length} dimensions but ${values.length} values`;
+  for (let i = 0; i < values.length; i++) if (!Number.isFinite(values[i])) return `value ${i} is ${values[i]}, not a finite number`;
+  const seen = new Set<number>();
+  for (let i = 0; i < dimensions.length; i++) {
+    const d = dimensions[i] as number;
+    if (!Number.isInteger(d) || d < 0 || d >= 2 ** 32) return `dimension ${i} is ${d}, not an unsigned 32-bit integer`;
+    if (seen.has(d)) return `dimension ${d} appears twice`;
+    seen.add(d);
+  }
+  return undefined;
 }

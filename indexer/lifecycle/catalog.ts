@@ -5,7 +5,7 @@ import { openVectorIndex, type VectorIndex } from "../indexes/index.js";
 import { withEmbedLatency, withIndexWriteLatency } from "../simulated-latency.js";
 import { readAlias, swapLive, type AliasRecord } from "./alias.js";
 import { appendAudit } from "./audit.js";
-import { createVersion, getVersion, listVersions, moveVersion, versionIndex, type IndexVersion } from "./versions.js";
+import { createVersion, getVersion, listVersions, moveVersion, needsSparse, versionIndex, versionRetrieval, type IndexVersion } from "./versions.js";
 import { createChangeSignal, type ChangeSignal } from "./change-signal.js";
 import { createServing, liveName, refuseRetired, refuseUnservableLive } from "./serving.js";
 import { ConflictError } from "../../core/errors.js";
@@ -139,7 +139,7 @@ export async function bootstrapVersions(config: Config, store: ObjectStore): Pro
   if ((await readAlias(store)).alias.live) return;
   const version = config.index.version;
   try {
-    await createVersion(store, { version, config: { embedder: config.embedder, chunking: config.chunking, dedupe: config.dedupe, defaultTopK: config.index.defaultTopK }, actor: "system:bootstrap", maxTopK: config.index.maxTopK, defaultIndexProvider: config.index.provider });
+    await createVersion(store, { version, config: { embedder: config.embedder, chunking: config.chunking, dedupe: config.dedupe, retrieval: config.retrieval, defaultTopK: config.index.defaultTopK }, actor: "system:bootstrap", maxTopK: config.index.maxTopK, defaultIndexProvider: config.index.provider });
     await moveVersion(store, version, "build-succeeded", { builtAt: new Date().toISOString() });
     await appendAudit(store, { actor: "system:bootstrap", action: "create", version, reason: "first start: the configured index version" });
   } catch (error) {
@@ -181,10 +181,16 @@ export function syncDepsFor(deps: PipelineDeps, profile: string, versions: reado
     redis: deps.redis,
     registry: createChunkRegistry(deps.redis, registryPrefix(deps.config.redis.prefix, profile)),
     chunks: createChunkStore(deps.redis, registryPrefix(deps.config.redis.prefix, profile)),
-    targets: versions.map((v): SyncTarget => ({ version: v.record.version, index: v.index, embedder: v.embedder, cache: v.cache })),
+    targets: versions.map((v): SyncTarget => ({ version: v.record.version, index: v.index, embedder: v.embedder, cache: v.cache, ...sparseOf(v.record) })),
     profile,
     config: { ...deps.config, dedupe: first.record.config.dedupe },
     logger: deps.logger,
     ...(deps.committer ? { committer: deps.committer } : {}),
   };
+}
+
+/** The BM25 parameters a version's datapoints are written with, when its mode holds sparse vectors. */
+function sparseOf(record: IndexVersion): Pick<SyncTarget, "sparse"> {
+  const retrieval = versionRetrieval(record);
+  return needsSparse(retrieval.mode) ? { sparse: retrieval.bm25 } : {};
 }

@@ -1,11 +1,27 @@
 import { z } from "zod";
-import { chunkingSchema, dedupeSchema, defaultTopKProblem, defaultTopKSchema, embedderSchema, indexProviderSchema, versionNameSchema, type IndexProvider } from "../../config/schema.js";
+import {
+  chunkingSchema,
+  dedupeSchema,
+  defaultTopKProblem,
+  defaultTopKSchema,
+  embedderSchema,
+  indexProviderSchema,
+  retrievalSchema,
+  TERMS_PER_TOKEN,
+  versionNameSchema,
+  type ChunkingConfig,
+  type IndexProvider,
+  type RetrievalConfig,
+  type RetrievalMode,
+} from "../../config/schema.js";
 import { ConflictError, InvalidRequestError, NotFoundError } from "../../core/errors.js";
 import { readJson, updateJson, writeJson } from "../../core/json-records.js";
 import type { ObjectStore } from "../../core/object-store.js";
 import { isFenced, type AliasRecord } from "./alias.js";
 import { embedderIdentity } from "../embedders/index.js";
 import type { EmbedderIdentity } from "../embedders/embedder.js";
+import type { RrfFusion } from "../indexes/vector-index.js";
+import type { Bm25Params } from "../sparse/bm25.js";
 import { nextState, type IndexEvent, type IndexState } from "./states.js";
 
 /**
@@ -28,6 +44,8 @@ export const indexVersionConfigSchema = z.strictObject({
   index: versionIndexSchema.optional(),
   chunking: chunkingSchema.prefault({}),
   dedupe: dedupeSchema.prefault({}),
+  /** Absent in a request: hybrid with the defaults. Absent in a record: written before versions pinned it, so dense. Pinned with BM25's avgdl filled in. */
+  retrieval: retrievalSchema.optional(),
   defaultTopK: defaultTopKSchema,
   /** Restricts every search of this version (e.g. only public documents); a request's own filter narrows it further. */
   filter: z
@@ -80,7 +98,7 @@ export const versionKey = (version: string) => `indexes/${version}.json`;
 export async function createVersion(store: ObjectStore, request: { version: string; config: unknown; actor: string; maxTopK: number; defaultIndexProvider: IndexProvider }): Promise<IndexVersion> {
   const version = versionNameSchema.parse(request.version);
   const parsed = indexVersionConfigSchema.parse(request.config ?? {});
-  const config: IndexVersionConfig = { ...parsed, index: parsed.index ?? { provider: request.defaultIndexProvider } };
+  const config: IndexVersionConfig = { ...parsed, index: parsed.index ?? { provider: request.defaultIndexProvider }, retrieval: pinRetrieval(parsed.retrieval ?? retrievalSchema.parse({}), parsed.chunking) };
   const topKProblem = defaultTopKProblem(config.defaultTopK, request.maxTopK);
   if (topKProblem) throw new InvalidRequestError(`index version ${version}: ${topKProblem}; every search without k would be refused`, { details: { version } });
   const now = new Date().toISOString();
@@ -97,6 +115,28 @@ export async function createVersion(store: ObjectStore, request: { version: stri
 /** The index adapter a version lives in. */
 export function versionIndex(record: IndexVersion): VersionIndex {
   return record.config.index ?? { provider: "lancedb" };
+}
+
+/** How a version retrieves, everything pinned: its mode, the fusion of its two rankings, and BM25's parameters. */
+export interface VersionRetrieval {
+  mode: RetrievalMode;
+  rrf: RrfFusion;
+  bm25: Bm25Params;
+}
+
+/** A retrieval config with BM25's avgdl fixed (from the chunk size when not given), as a version pins it. */
+export function pinRetrieval(retrieval: RetrievalConfig, chunking: Pick<ChunkingConfig, "sizeTokens">): VersionRetrieval {
+  return { ...retrieval, bm25: { ...retrieval.bm25, avgdl: retrieval.bm25.avgdl ?? Math.round(TERMS_PER_TOKEN * chunking.sizeTokens) } };
+}
+
+/** How a version retrieves; a record from before versions pinned it is dense, the only retrieval there was. */
+export function versionRetrieval(record: IndexVersion): VersionRetrieval {
+  return pinRetrieval(record.config.retrieval ?? { ...retrievalSchema.parse({}), mode: "dense" }, record.config.chunking);
+}
+
+/** Whether a version in this mode holds BM25 sparse vectors (sync writes them only then). */
+export function needsSparse(mode: RetrievalMode): boolean {
+  return mode !== "dense";
 }
 
 export async function getVersion(store: ObjectStore, version: string): Promise<IndexVersion> {

@@ -1,5 +1,7 @@
 import { inSlices } from "../../core/yield.js";
 import type { Datapoint } from "../indexes/vector-index.js";
+import { countTerms, type TermCounts } from "../sparse/analyze.js";
+import { documentVector } from "../sparse/bm25.js";
 import type { CorpusLease } from "./corpus-lock.js";
 import { embedMissing } from "./embed.js";
 import { metadataOf, type Metadata } from "./metadata.js";
@@ -28,12 +30,20 @@ export async function upsertCanonical(ctx: SyncContext, target: SyncTarget, hash
   const vectors = ctx.vectors.get(target.version) as Map<string, Float32Array>;
   const metadata = await metadataOf(ctx, hashes);
   const datapoints: Datapoint[] = hashes.map((h) => {
-    const { restricts, numericRestricts } = metadata.get(h) as Metadata;
-    return { id: h, vector: vectors.get(h) as Float32Array, restricts, numericRestricts };
+    const { restricts, numericRestricts, record } = metadata.get(h) as Metadata;
+    const sparse = target.sparse ? documentVector(termsOf(ctx, h, record.text), target.sparse) : undefined;
+    return { id: h, vector: vectors.get(h) as Float32Array, ...(sparse ? { sparse } : {}), restricts, numericRestricts };
   });
   // The entry first: a datapoint any search can find always has one.
   await ctx.deps.chunks.put(ctx.lease as CorpusLease, new Map(hashes.map((h) => [h, (metadata.get(h) as Metadata).record])));
   await ensureHeld(ctx);
   await target.index.upsert(datapoints);
   ctx.counts.indexWrites += datapoints.length;
+}
+
+/** A chunk's BM25 terms (its text starts with its heading path, so headings count), counted once per sync. */
+function termsOf(ctx: SyncContext, h: string, text: string): TermCounts {
+  let terms = ctx.terms.get(h);
+  if (!terms) ctx.terms.set(h, (terms = countTerms(text)));
+  return terms;
 }

@@ -1,4 +1,5 @@
 import { minhash, type MinHashOptions } from "../../ingest/dedupe/minhash.js";
+import type { TermCounts } from "../sparse/analyze.js";
 import { UnavailableError } from "../../core/errors.js";
 import type { Pause } from "../../core/yield.js";
 import type { CommitSession } from "./commit-group.js";
@@ -28,6 +29,8 @@ export interface SyncContext {
   manifests: Map<string, DocumentManifest | undefined>;
   /** MinHash signatures computed during this sync, by chunk hash: the preview before the lock and the classification under it share them. */
   signatures: Map<string, Uint32Array>;
+  /** BM25 terms of chunks counted during this sync, by chunk hash: each chunk is analysed once whatever the number of versions it is written to. */
+  terms: Map<string, TermCounts>;
   /** Lets the event loop in during loops over thousands of chunks. */
   pause: Pause;
 }

@@ -3,6 +3,7 @@ import type { Config } from "../../config/schema.js";
 import type { EmbeddingCache } from "../embedding-cache.js";
 import type { Embedder } from "../embedders/embedder.js";
 import type { VectorIndex } from "../indexes/vector-index.js";
+import type { Bm25Params } from "../sparse/bm25.js";
 import type { ChunkStore } from "./chunk-store.js";
 import type { Logger } from "../../core/logger.js";
 import type { JobProgress } from "./progress.js";
@@ -49,6 +50,8 @@ export interface SyncTarget {
   index: SyncIndex;
   embedder: Embedder;
   cache: EmbeddingCache;
+  /** BM25 parameters of the sparse vectors its datapoints hold; absent: the version retrieves dense only and gets none. */
+  sparse?: Bm25Params;
 }
 
 export interface SyncDeps {
@@ -150,6 +153,7 @@ function createContext(deps: SyncDeps, documentId: string, next: DocumentManifes
     minhash: { permutations: dedupe.permutations, shingleWords: dedupe.shingleWords, bands: dedupe.bands },
     manifests: new Map(),
     signatures: new Map(),
+    terms: new Map(),
     pause: createPause(),
   };
 }

@@ -30,6 +30,7 @@ function memoryIndex(dimensions = 2) {
       return row ? [[id, { restricts: row.restricts, numericRestricts: row.numericRestricts }]] : [];
     })),
     query: async () => [],
+    termStats: async (dimensions) => ({ datapoints: 0, frequencies: dimensions.map(() => 0) }),
     count: async () => rows.size,
     close: async () => undefined,
     destroy: async () => undefined,

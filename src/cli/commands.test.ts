@@ -20,12 +20,20 @@ describe("ragops search request", () => {
     expect(() => finiteNumber("high")).toThrow(InvalidArgumentError);
     expect(() => finiteNumber("")).toThrow(InvalidArgumentError);
   });
+
+  it("asks for a retrieval mode when --mode names one", () => {
+    expect(searchRequestFrom("dock", { tag: [], document: [], mode: "text" })).toEqual({ query: "dock", k: undefined, filter: undefined, mode: "text" });
+  });
 });
 
 describe("ragops index create config", () => {
   it("lays --chunk-size and --dimensions over the file's chunking and embedder, keeping the file's other fields", () => {
     const file = JSON.stringify({ chunking: { sizeTokens: 512, overlapTokens: 64 }, embedder: { dimensions: 384 }, defaultTopK: 8 });
     expect(versionConfigFrom({ chunkSize: 768, dimensions: 256 }, file)).toEqual({ chunking: { sizeTokens: 768, overlapTokens: 64 }, embedder: { dimensions: 256 }, defaultTopK: 8 });
+  });
+
+  it("lays --retrieval over the file's retrieval mode, keeping its other retrieval settings", () => {
+    expect(versionConfigFrom({ retrieval: "dense" }, JSON.stringify({ retrieval: { mode: "hybrid", rrf: { k: 10 } } }))).toEqual({ retrieval: { mode: "dense", rrf: { k: 10 } } });
   });
 
   it("is empty (the built-in defaults) without a file or options", () => {

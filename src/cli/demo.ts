@@ -3,10 +3,11 @@
  * Starts a Redis when none answers, runs a worker and the control plane,
  * uploads the sample corpus (Markdown, text, PDF, DOCX, HTML) over HTTP, waits
  * for it to be indexed, runs four searches and prints them with heading path
- * and page. Then the gated lifecycle: uploads the golden set, builds a better
- * green v2 beside live v1, evaluates both, swaps without force because the gate
- * passed, builds a worse green v3 the gate refuses (the 409 names the rules),
- * rolls back, prints the audit log, and shuts everything down.
+ * and page. Then the gated lifecycle: uploads the golden set, builds a hybrid
+ * green v2 (BM25 and dense fused) beside the dense live v1, evaluates both,
+ * swaps without force because the gate passed, builds a worse green v3 the gate
+ * refuses (the 409 names the rules), rolls back, prints the audit log, and
+ * shuts everything down.
  */
 import { mkdir, readFile, readdir, rm, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
@@ -59,7 +60,8 @@ async function main(): Promise<void> {
   try {
     redis = await ensureRedis(base.redis.url, { dir: join(dataDir, "redis") });
     step(redis.started ? `started redis-server at ${redis.url} (under ${join(dataDir, "redis")}; stopped at the end)` : `using the Redis at ${redis.url}`);
-    const config = loadConfig({ overrides: { ...structuredCloneConfig(base), dataDir, redis: { url: redis.url, prefix: "ragops-demo" }, http: { port: 0 } } });
+    // Live v1 retrieves dense, as every version did before retrieval modes: the hybrid green v2 shows what BM25 adds.
+    const config = loadConfig({ overrides: { ...structuredCloneConfig(base), dataDir, redis: { url: redis.url, prefix: "ragops-demo" }, http: { port: 0 }, retrieval: { mode: "dense" } } });
     runtime = await openRuntime(config);
     await runtime.queue.obliterate({ force: true }).catch(() => undefined); // jobs of an interrupted earlier demo
     worker = await startWorkers(runtime);
@@ -101,11 +103,11 @@ async function main(): Promise<void> {
 /** The metrics the demo's table shows (a report holds more: `ragops eval` prints them all). */
 const DEMO_METRICS = ["ndcg@10", "recall@10", "mrr", "hit@5", "id_context_recall", "contained_context_recall"];
 
-/** Green v2: 300-token chunks and 768-dimension vectors (live v1 has the defaults, 512 and 384); better on the golden set, so the gate passes it. */
-const BETTER_GREEN = { chunking: { sizeTokens: 300 }, embedder: { dimensions: 768 } };
+/** Green v2: hybrid retrieval (BM25 and the embedder's ranking fused by RRF) over the same chunks and vectors as the dense live v1; better on the golden set, so the gate passes it. */
+const BETTER_GREEN = { retrieval: { mode: "hybrid" } };
 
-/** Green v3, deliberately worse: 64-dimension vectors crowd unrelated chunks together, so the gate refuses it. */
-const WORSE_GREEN = { embedder: { dimensions: 64 } };
+/** Green v3, deliberately worse: dense only, with 64-dimension vectors that crowd unrelated chunks together, so the gate refuses it. */
+const WORSE_GREEN = { retrieval: { mode: "dense" }, embedder: { dimensions: 64 } };
 
 type Call = (method: string, path: string, body?: unknown) => Promise<{ status: number; body: Record<string, unknown> & { error?: { message: string } } }>;
 
@@ -136,7 +138,7 @@ async function lifecycle(url: string, query: Query, gate: GateConfig, reportsDir
   step(`uploaded golden set ${golden.name}@${golden.version}: ${golden.questions} questions judged by document id, with reference contexts (examples/golden/northwind.jsonl)`);
   console.log(`  gate (evaluation.gate, the defaults): ${formatGate(gate)}`);
 
-  await build(call, "v2", BETTER_GREEN, "300-token chunks, 768 dimensions; live v1 has 512 and 384");
+  await build(call, "v2", BETTER_GREEN, "hybrid retrieval: BM25 and the dense ranking fused by RRF; live v1 retrieves dense only");
   console.log(`  Q: ${query.question}\n    ${await top()}\n    ${await top("v2")}   (searched directly)`);
   const v2 = await evaluate(call, "v2", golden.name);
   step(`report page of this evaluation: ${await saveReportPage(url, v2.reportId, reportsDir)} (works offline; \`ragops eval report ${v2.reportId} --open\` writes and opens it)`);
@@ -149,7 +151,7 @@ async function lifecycle(url: string, query: Query, gate: GateConfig, reportsDir
   }
 
   const expected = v2.passed ? "v2" : "v1";
-  await build(call, "v3", WORSE_GREEN, "deliberately worse: 64-dimension vectors");
+  await build(call, "v3", WORSE_GREEN, "deliberately worse: dense only, 64-dimension vectors");
   const v3 = await evaluate(call, "v3", golden.name);
   const refused = await request("POST", "/v1/aliases/live/swap", { to: "v3", expectedVersion: expected });
   if (refused.status === 200) throw new Error(`the gate let the worse green v3 through (${v3.summary})`);

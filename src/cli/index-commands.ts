@@ -1,8 +1,10 @@
 import { readFileSync } from "node:fs";
-import type { Command } from "commander";
+import { Option, type Command } from "commander";
+import { RETRIEVAL_MODES, type RetrievalMode } from "../../config/schema.js";
 import Table from "cli-table3";
 import { InvalidRequestError } from "../../core/errors.js";
 import { createAndBuild, retire, rollback, showVersion, showVersions, swap } from "../../indexer/lifecycle/operations.js";
+import { versionRetrieval } from "../../indexer/lifecycle/versions.js";
 import { actor, followBuild, lifecycleConfigFrom, withLifecycle } from "./lifecycle-session.js";
 import { formatDuration, tableStyle } from "./output.js";
 
@@ -23,6 +25,7 @@ interface CreateOptions {
   settings?: string;
   chunkSize?: number;
   dimensions?: number;
+  retrieval?: RetrievalMode;
   wait?: boolean;
 }
 
@@ -32,9 +35,10 @@ function addCreateCommand(index: Command): void {
     .description("Create an index version and build it (embeds only what the cache lacks for its embedder). Needs a running worker.")
     .option("-v, --version <name>", "version name (default v<N+1>)")
     // Not --config: that is the global option naming ragops' own config file, and commander gives it every --config on the line.
-    .option("--settings <file>", "the version's settings: JSON with embedder, chunking, dedupe, defaultTopK, filter (defaults: the built-in ones)")
+    .option("--settings <file>", "the version's settings: JSON with embedder, chunking, dedupe, retrieval, defaultTopK, filter (defaults: the built-in ones)")
     .option("--chunk-size <tokens>", "chunking.sizeTokens", Number)
     .option("--dimensions <n>", "embedder.dimensions", Number)
+    .addOption(new Option("--retrieval <mode>", "retrieval.mode (default hybrid)").choices(RETRIEVAL_MODES))
     .option("--wait", "follow the build to its end")
     .action(async (options: CreateOptions, command: Command) => {
       const config = lifecycleConfigFrom(command);
@@ -51,11 +55,12 @@ function addCreateCommand(index: Command): void {
     });
 }
 
-/** The version config `index create` asks for: the --settings file's JSON, with --chunk-size and --dimensions laid over it. */
-export function versionConfigFrom(options: Pick<CreateOptions, "chunkSize" | "dimensions">, fileText?: string): Record<string, unknown> {
+/** The version config `index create` asks for: the --settings file's JSON, with --chunk-size, --dimensions and --retrieval laid over it. */
+export function versionConfigFrom(options: Pick<CreateOptions, "chunkSize" | "dimensions" | "retrieval">, fileText?: string): Record<string, unknown> {
   const versionConfig = fileText ? (JSON.parse(fileText) as Record<string, unknown>) : {};
   if (options.chunkSize) versionConfig.chunking = { ...(versionConfig.chunking as object), sizeTokens: options.chunkSize };
   if (options.dimensions) versionConfig.embedder = { ...(versionConfig.embedder as object), dimensions: options.dimensions };
+  if (options.retrieval) versionConfig.retrieval = { ...(versionConfig.retrieval as object), mode: options.retrieval };
   return versionConfig;
 }
 
@@ -82,8 +87,8 @@ function addListCommand(index: Command): void {
     .action(async (_options: unknown, command: Command) => {
       await withLifecycle(lifecycleConfigFrom(command), async (deps) => {
         const { versions } = await showVersions(deps);
-        const table = new Table({ head: ["version", "state", "chunk size", "dimensions", "documents", "datapoints", "created"], style: tableStyle() });
-        for (const v of versions) table.push([v.version, v.state, v.config.chunking.sizeTokens, v.config.embedder.dimensions, v.counts.documents, v.counts.datapoints, v.createdAt.slice(0, 19)]);
+        const table = new Table({ head: ["version", "state", "retrieval", "chunk size", "dimensions", "documents", "datapoints", "created"], style: tableStyle() });
+        for (const v of versions) table.push([v.version, v.state, versionRetrieval(v).mode, v.config.chunking.sizeTokens, v.config.embedder.dimensions, v.counts.documents, v.counts.datapoints, v.createdAt.slice(0, 19)]);
         console.log(table.toString());
       });
     });

@@ -42,7 +42,8 @@ const meanWithCi = (aggregate: { mean: number; ci: [number, number] } | undefine
  * rule. `metrics` keeps only those rows, in that order (the demo's short table).
  */
 export function formatEvaluation(report: EvaluationReport, live?: EvaluationReport, options: { metrics?: readonly string[] } = {}): string {
-  const head = ["metric", ...(live ? [`live ${live.version} mean [95 % CI]`] : []), `${live ? "green " : ""}${report.version} mean [95 % CI]`, ...(live ? ["Δ"] : []), "n"];
+  const named = (r: EvaluationReport) => `${r.version}${r.mode ? ` ${r.mode}` : ""}`;
+  const head = ["metric", ...(live ? [`live ${named(live)} mean [95 % CI]`] : []), `${live ? "green " : ""}${named(report)} mean [95 % CI]`, ...(live ? ["Δ"] : []), "n"];
   const metrics = new Table({ head, style: tableStyle() });
   const names = options.metrics ?? Object.keys(report.aggregates);
   for (const name of names) {
@@ -53,7 +54,7 @@ export function formatEvaluation(report: EvaluationReport, live?: EvaluationRepo
     metrics.push([name, ...(live ? [meanWithCi(live.aggregates[name])] : []), meanWithCi(aggregate), ...(live ? [delta] : []), String(aggregate.n)]);
   }
   const lines = [
-    `evaluation ${report.id}: ${report.version} on golden set ${report.goldenSet.name}@${report.goldenSet.version} (${report.questions.length} questions, judged by ${report.goldenSet.judgmentLevel}, k = ${report.k})`,
+    `evaluation ${report.id}: ${report.version}${report.mode ? ` (${report.mode})` : ""} on golden set ${report.goldenSet.name}@${report.goldenSet.version} (${report.questions.length} questions, judged by ${report.goldenSet.judgmentLevel}, k = ${report.k})`,
     metrics.toString(),
   ];
   if (!report.gate) {

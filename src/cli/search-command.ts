@@ -1,4 +1,5 @@
 import { Option, type Command } from "commander";
+import { RETRIEVAL_MODES, type RetrievalMode } from "../../config/schema.js";
 import { bootstrapVersions, createVersionCatalog } from "../../indexer/lifecycle/catalog.js";
 import { createLogger } from "../../core/logger.js";
 import { simulatedLatencyWarning } from "../../indexer/simulated-latency.js";
@@ -15,6 +16,7 @@ interface SearchOptions {
   index?: string;
   group?: "chunk" | "document";
   minScore?: number;
+  mode?: RetrievalMode;
   json?: boolean;
 }
 
@@ -30,6 +32,7 @@ export function addSearchCommand(program: Command): void {
     .option("-i, --index <version>", "search this index version instead of the live one")
     .addOption(new Option("-g, --group <shape>", "document: the best chunk of each document, up to k documents").choices(["chunk", "document"]))
     .option("--min-score <score>", "leave out hits scored below this", finiteNumber)
+    .addOption(new Option("-m, --mode <mode>", "retrieve this way instead of the version's own mode (a dense-only version answers only dense)").choices(RETRIEVAL_MODES))
     .option("--json", "print JSON instead of a table")
     .action(async (question: string, options: SearchOptions, command: Command) => {
       const config = configFrom(command);
@@ -43,7 +46,7 @@ export function addSearchCommand(program: Command): void {
       const catalog = createVersionCatalog({ config, store, redis, logger: createLogger(config) });
       try {
         const response = await search({ config, catalog, redis }, searchRequestFrom(question, options));
-        console.log(options.json ? JSON.stringify(response, null, 2) : `${formatSearchResults(response.results)}\n(index ${response.index})`);
+        console.log(options.json ? JSON.stringify(response, null, 2) : `${formatSearchResults(response.results)}\n(index ${response.index}, ${response.mode} retrieval)`);
       } finally {
         redis.disconnect();
         await catalog.close();
@@ -60,6 +63,7 @@ export function searchRequestFrom(question: string, options: SearchOptions): Par
     k: options.topK,
     filter,
     ...(options.index ? { index: options.index } : {}),
+    ...(options.mode ? { mode: options.mode } : {}),
     ...(options.group ? { group: options.group } : {}),
     ...(options.minScore !== undefined ? { minScore: options.minScore } : {}),
   };

@@ -259,7 +259,7 @@ export function renderEvaluationPage(report: EvaluationReport, live?: Evaluation
 <body>
 <header>
 <h1>${escapeHtml(title)}</h1>
-<p class="muted">${escapeHtml(report.version)} on golden set ${escapeHtml(report.goldenSet.name)}@${report.goldenSet.version} · ${report.questions.length} questions judged by ${escapeHtml(report.goldenSet.judgmentLevel)} · k = ${report.k} · ${escapeHtml(report.createdAt)}${live ? ` · live report ${escapeHtml(live.id)}` : ""}</p>
+<p class="muted">${escapeHtml(report.version)}${report.mode ? ` (${escapeHtml(report.mode)} retrieval)` : ""} on golden set ${escapeHtml(report.goldenSet.name)}@${report.goldenSet.version} · ${report.questions.length} questions judged by ${escapeHtml(report.goldenSet.judgmentLevel)} · k = ${report.k} · ${escapeHtml(report.createdAt)}${live ? ` · live report ${escapeHtml(live.id)}` : ""}</p>
 </header>
 ${verdictSection(report)}
 <section>

@@ -1,5 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { DimensionMismatchError, type Datapoint, type IndexFilter, type NumericRestricts, type Restricts, type VectorIndex } from "../../indexer/indexes/vector-index.js";
+import { InvalidRequestError } from "../../core/errors.js";
+import { candidateDepth, reciprocalRankFusion } from "../../indexer/indexes/fusion.js";
+import { DimensionMismatchError, type Datapoint, type IndexFilter, type NumericRestricts, type Restricts, type SparseVector, type VectorIndex } from "../../indexer/indexes/vector-index.js";
 
 const DIMS = 8;
 
@@ -16,6 +18,20 @@ const restricts = (documentIds: string[], tags: string[] = [], contentTypes: str
 function point(id: string, degrees: number, r: Restricts = restricts([id]), numericRestricts: NumericRestricts = {}): Datapoint {
   return { id, vector: at(degrees), restricts: r, numericRestricts };
 }
+
+/** A sparse vector from term → weight pairs; term ids as large as an unsigned 32-bit hash gives. */
+function sparse(weights: Record<number, number>): SparseVector {
+  const entries = Object.entries(weights);
+  return { dimensions: entries.map(([d]) => Number(d)), values: entries.map(([, v]) => v) };
+}
+
+const BIG = 4_294_967_295;
+
+function sparsePoint(id: string, degrees: number, weights: Record<number, number>, r: Restricts = restricts([id]), numericRestricts: NumericRestricts = {}): Datapoint {
+  return { ...point(id, degrees, r, numericRestricts), sparse: sparse(weights) };
+}
+
+const fusion = { k: 60, alpha: 0.5, candidates: 100 };
 
 /** Every id the filter lets through, from a query that asks for more than the index holds. */
 async function matching(index: VectorIndex, filter: IndexFilter): Promise<string[]> {
@@ -178,6 +194,129 @@ export function vectorIndexConformance(name: string, open: (dimensions: number) 
       expect(await index.count()).toBe(24);
       expect(await matching(index, { restricts: { tags: { allow: ["updated"] } } })).toEqual(Array.from({ length: 8 }, (_, i) => `c${i + 8}`).sort());
       expect(await index.fetch(Array.from({ length: 8 }, (_, i) => `c${i}`))).toEqual(new Map());
+      await index.close();
+    });
+    it("ranks a sparse query by dot product, and leaves out datapoints that share no dimension with it or hold no sparse vector", async () => {
+      const index = await open(DIMS);
+      await index.upsert([
+        sparsePoint("a", 0, { 1: 1, 2: 0.5 }),
+        sparsePoint("b", 10, { 2: 3, [BIG]: 1 }),
+        sparsePoint("c", 20, { 3: 4 }),
+        sparsePoint("d", 30, {}),
+        point("e", 40),
+      ]);
+      const hits = await index.query(null, { k: 10, sparse: sparse({ 1: 2, 2: 1, [BIG]: 0.5, 9: 7 }) });
+      expect(hits.map((n) => n.id)).toEqual(["b", "a"]);
+      expect(hits[0]?.score).toBeCloseTo(1 * 3 + 0.5 * 1, 5);
+      expect(hits[1]?.score).toBeCloseTo(1 * 2 + 0.5 * 1, 5);
+      expect((await index.query(null, { k: 1, sparse: sparse({ 3: 1, 2: 1 }) })).map((n) => n.id)).toEqual(["c"]);
+      expect(await index.query(null, { k: 5, sparse: sparse({ 42: 1 }) })).toEqual([]);
+      expect(await index.query(null, { k: 5, sparse: sparse({}) })).toEqual([]);
+      await index.close();
+    });
+
+    it("breaks equal sparse scores by id", async () => {
+      const index = await open(DIMS);
+      await index.upsert([sparsePoint("m", 0, { 1: 1 }), sparsePoint("k", 50, { 1: 1 }), sparsePoint("z", 90, { 1: 1 })]);
+      expect((await index.query(null, { k: 2, sparse: sparse({ 1: 1 }) })).map((n) => n.id)).toEqual(["k", "m"]);
+      await index.close();
+    });
+
+    it("applies filters to sparse queries as to dense ones", async () => {
+      const index = await open(DIMS);
+      await index.upsert([
+        sparsePoint("a", 0, { 1: 3 }, restricts(["d1"], ["hardware"]), { date: 100 }),
+        sparsePoint("b", 10, { 1: 2 }, restricts(["d2"], ["policy"]), { date: 200 }),
+        sparsePoint("c", 20, { 1: 1 }, restricts(["d3"], ["hardware"])),
+      ]);
+      const ids = async (filter: IndexFilter) => (await index.query(null, { k: 10, sparse: sparse({ 1: 1 }), filter })).map((n) => n.id);
+      expect(await ids({ restricts: { tags: { allow: ["hardware"] } } })).toEqual(["a", "c"]);
+      expect(await ids({ restricts: { documentIds: { deny: ["d1"] } } })).toEqual(["b", "c"]);
+      expect(await ids({ numeric: [{ namespace: "date", op: "GREATER", value: 100 }] })).toEqual(["b"]);
+      await index.close();
+    });
+
+    it("replaces a sparse vector on upsert, drops it when the new datapoint has none, and keeps it through restrict updates", async () => {
+      const index = await open(DIMS);
+      await index.upsert([sparsePoint("a", 0, { 1: 1 }), sparsePoint("b", 10, { 1: 1 }), sparsePoint("c", 20, { 1: 1 })]);
+      await index.upsert([sparsePoint("a", 0, { 2: 5 }), point("b", 10)]);
+      await index.updateRestricts([{ id: "c", restricts: restricts(["c"], ["updated"]), numericRestricts: {} }]);
+      expect((await index.query(null, { k: 10, sparse: sparse({ 1: 1 }) })).map((n) => n.id)).toEqual(["c"]);
+      const [hit] = await index.query(null, { k: 10, sparse: sparse({ 2: 1 }) });
+      expect(hit).toMatchObject({ id: "a" });
+      expect(hit?.score).toBeCloseTo(5, 5);
+      expect((await index.query(null, { k: 10, sparse: sparse({ 1: 1 }), filter: { restricts: { tags: { allow: ["updated"] } } } })).map((n) => n.id)).toEqual(["c"]);
+      await index.close();
+    });
+
+    it("counts datapoints holding a sparse vector and, per dimension, how many hold it, following upserts and removals", async () => {
+      const index = await open(DIMS);
+      expect(await index.termStats([1, 2])).toEqual({ datapoints: 0, frequencies: [0, 0] });
+      await index.upsert([sparsePoint("a", 0, { 1: 1, 2: 1 }), sparsePoint("b", 10, { 2: 1, [BIG]: 1 }), sparsePoint("c", 20, {}), point("d", 30)]);
+      expect(await index.termStats([2, 1, BIG, 7])).toEqual({ datapoints: 3, frequencies: [2, 1, 1, 0] });
+      await index.remove(["a"]);
+      await index.upsert([sparsePoint("b", 10, { 1: 1 })]);
+      expect(await index.termStats([1, 2, BIG])).toEqual({ datapoints: 2, frequencies: [1, 0, 0] });
+      expect(await index.termStats([])).toEqual({ datapoints: 2, frequencies: [] });
+      await index.close();
+    });
+
+    it("fuses a dense and a sparse query by reciprocal rank fusion, each side ranking its candidates under the filter", async () => {
+      const index = await open(DIMS);
+      // Dense order: a b c d e; sparse order: e d c (a and b hold none of the query's terms).
+      await index.upsert([
+        sparsePoint("a", 0, { 9: 1 }),
+        sparsePoint("b", 10, {}),
+        sparsePoint("c", 20, { 1: 1 }),
+        sparsePoint("d", 30, { 1: 2 }, restricts(["d"], ["odd"])),
+        sparsePoint("e", 40, { 1: 3 }),
+      ]);
+      const query = sparse({ 1: 1 });
+      for (const options of [fusion, { ...fusion, k: 1, alpha: 0.8 }, { ...fusion, alpha: 0.2 }]) {
+        const dense = await index.query(at(0), { k: 100 });
+        const sparseHits = await index.query(null, { k: 100, sparse: query });
+        const fused = await index.query(at(0), { k: 3, sparse: query, fusion: options });
+        expect(fused.map((n) => n.id)).toEqual(reciprocalRankFusion(dense, sparseHits, options, 3).map((n) => n.id));
+        fused.forEach((n, i) => expect(n.score).toBeCloseTo(reciprocalRankFusion(dense, sparseHits, options, 3)[i]!.score, 9));
+      }
+      const filter: IndexFilter = { restricts: { tags: { deny: ["odd"] } } };
+      const filtered = await index.query(at(0), { k: 10, sparse: query, fusion, filter });
+      const want = reciprocalRankFusion(await index.query(at(0), { k: 100, filter }), await index.query(null, { k: 100, sparse: query, filter }), fusion, 10);
+      expect(filtered.map((n) => n.id)).toEqual(want.map((n) => n.id));
+      expect(filtered.map((n) => n.id)).not.toContain("d");
+      await index.close();
+    });
+
+    it("draws the fused top k from each side's best max(candidates, 2k), not from everything", async () => {
+      const index = await open(DIMS);
+      // Dense order a b x f g d c, sparse order c d x: x is third on both sides, which fuses above the others.
+      await index.upsert([
+        sparsePoint("a", 0, {}),
+        sparsePoint("b", 10, {}),
+        sparsePoint("x", 20, { 1: 1 }),
+        sparsePoint("f", 30, {}),
+        sparsePoint("g", 40, {}),
+        sparsePoint("d", 150, { 1: 2 }),
+        sparsePoint("c", 170, { 1: 3 }),
+      ]);
+      const query = sparse({ 1: 1 });
+      expect((await index.query(at(0), { k: 1, sparse: query, fusion })).map((n) => n.id)).toEqual(["x"]);
+      // Two candidates per side: x is on neither, and a and c tie at 0.5 / 61 (id order).
+      expect(candidateDepth({ ...fusion, candidates: 2 }, 1)).toBe(2);
+      expect((await index.query(at(0), { k: 1, sparse: query, fusion: { ...fusion, candidates: 2 } })).map((n) => n.id)).toEqual(["a"]);
+      await index.close();
+    });
+
+    it("refuses a sparse vector it cannot hold, a query asking for nothing, and a dense and sparse query without fusion", async () => {
+      const index = await open(DIMS);
+      const refused = await index.upsert([point("fine", 0), { ...point("bad", 0), sparse: { dimensions: [1, 2], values: [1] } }]).then(() => undefined, (error: unknown) => error);
+      expect(refused).toBeInstanceOf(InvalidRequestError);
+      expect((refused as Error).message).toMatch(/bad.*2 dimensions but 1 values/);
+      expect(await index.count()).toBe(0);
+      await expect(index.upsert([{ ...point("twice", 0), sparse: { dimensions: [3, 3], values: [1, 1] } }])).rejects.toBeInstanceOf(InvalidRequestError);
+      await expect(index.query(null, { k: 1 })).rejects.toBeInstanceOf(InvalidRequestError);
+      await expect(index.query(at(0), { k: 1, sparse: sparse({ 1: 1 }) })).rejects.toThrow(/fusion/);
+      await expect(index.query(null, { k: 1, sparse: { dimensions: [1], values: [] } })).rejects.toBeInstanceOf(InvalidRequestError);
       await index.close();
     });
   });

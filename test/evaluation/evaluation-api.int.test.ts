@@ -95,7 +95,7 @@ describe("evaluations over HTTP", () => {
     const trecOut = join(stack.config.dataDir, "cli-run.txt");
     const ran = await cli("eval", "v2", "--golden", "mini", "--k", "10", "--trec-out", trecOut);
     expect(ran.status, ran.err).toBe(0);
-    expect(ran.out).toMatch(/evaluation (\S+): v2 on golden set mini@1 \(3 questions, judged by document, k = 10\)/);
+    expect(ran.out).toMatch(/evaluation (\S+): v2 \(hybrid\) on golden set mini@1 \(3 questions, judged by document, k = 10\)/);
     // metric | live mean [CI] | green mean [CI] | Δ | n
     expect(ran.out).toMatch(/ndcg@10\s+│ \d\.\d{4} \[\d\.\d{4}, \d\.\d{4}\]\s+│ \d\.\d{4} \[\d\.\d{4}, \d\.\d{4}\]\s+│ \+0\.0000\s+│ 3\s+│/);
     expect(ran.out).toMatch(/gate: passed: 3 of 3 rules/);
