@@ -211,9 +211,19 @@ function indexResource(clients: VectorSearchClients, spec: VertexIndexSpec): pro
   };
 }
 
+/** A long-running operation that ended in failure (not a failure to poll it): starting it again is the way on. */
+export class OperationFailedError extends RagopsError {
+  constructor(
+    readonly operation: string,
+    mapped: RagopsError,
+  ) {
+    super(mapped.code, mapped.message, { cause: mapped.cause, retryable: mapped.retryable, details: { ...mapped.details, operation } });
+  }
+}
+
 function operationFailed(kind: VertexOperationKind, name: string, error: { code?: number | null; message?: string | null }): RagopsError {
   const status = Object.assign(new Error(error.message ?? ""), { code: error.code ?? GrpcCode.UNKNOWN, details: error.message ?? "" });
-  return vectorSearchError(status, `operation ${kind} ${name}`, 1);
+  return new OperationFailedError(name, vectorSearchError(status, `operation ${kind} ${name}`, 1));
 }
 
 function outcome(kind: VertexOperationKind, operation: PolledOperation): OperationOutcome {

@@ -5,6 +5,7 @@ import { readJson, updateJson, writeJson } from "../../core/json-records.js";
 import type { ObjectStore } from "../../core/object-store.js";
 import { isFenced, type AliasRecord } from "./alias.js";
 import { embedderIdentity } from "../embedders/index.js";
+import type { VertexPlacement } from "../indexes/vertex-settings.js";
 import type { EmbedderIdentity } from "../embedders/embedder.js";
 import { nextState, type IndexEvent, type IndexState } from "./states.js";
 
@@ -52,6 +53,8 @@ export interface IndexVersion {
   updatedAt: string;
   buildJobId?: string;
   builtAt?: string;
+  /** The job that drops a retired Vertex version's index (undeploy, delete), when its retire queued one. */
+  retireJobId?: string;
   /** The evaluation report that last moved the version: the passing one that made it evaluated, or the failing one that kept or sent it back to ready. */
   reportId?: string;
   /** The version's latest evaluation as a candidate, passing or not: swap admits only when it passed (see operations.ts). */
@@ -60,6 +63,20 @@ export interface IndexVersion {
   error?: string;
   /** While building: documents done of total. */
   progress?: { done: number; total: number };
+  /** A Vertex version's index: the endpoint and deployedIndexId it is served under, the index once created, whether it is deployed. */
+  vertex?: VertexPlacement;
+  /**
+   * A long-running operation on the version's index under way (Vertex), recorded
+   * before it is waited on, so a worker started again follows it to its end
+   * by name instead of starting another (vertex-resources.ts).
+   */
+  operation?: PendingOperation;
+}
+
+export interface PendingOperation {
+  step: "createIndex" | "deployIndex" | "updateIndex" | "undeployIndex" | "deleteIndex";
+  name: string;
+  startedAt: string;
 }
 
 export interface LastEvaluation {
@@ -146,7 +163,7 @@ export function cannotServe(record: IndexVersion, alias: AliasRecord): string | 
 }
 
 /** Changes fields other than state (the build job id, counts), by compare-and-swap. */
-export async function patchVersion(store: ObjectStore, version: string, patch: Partial<Pick<IndexVersion, "buildJobId" | "counts" | "reportId" | "lastEvaluation" | "progress">>): Promise<IndexVersion> {
+export async function patchVersion(store: ObjectStore, version: string, patch: Partial<Pick<IndexVersion, "buildJobId" | "retireJobId" | "counts" | "reportId" | "lastEvaluation" | "progress" | "vertex" | "operation">>): Promise<IndexVersion> {
   return changeVersion(store, version, (current) => ({ ...current, ...patch }));
 }
 

@@ -20,14 +20,14 @@ import type { EmulatedService } from "./grpc-server.js";
 export interface OperationsControl {
   /** GetOperation polls an operation takes to finish; the first poll counts. @defaultValue 1 */
   pollsToFinish: number;
-  /** No operation finishes until the hold is released (polls are still answered, not done). */
-  hold(): OperationHold;
+  /** No operation (started by a method whose name starts with `method`, when given: "DeployIndex") finishes until the hold is released; polls are still answered, not done. */
+  hold(options?: { method?: string }): OperationHold;
   /** Every operation started, in order. */
   list(): OperationRecord[];
 }
 
 export interface OperationHold {
-  /** Resolves once held operations have been polled `count` more times (all operations together) since the hold began. */
+  /** Resolves once operations this hold holds have been polled `count` more times (all together) since this call. */
   polled(count?: number): Promise<void>;
   release(): void;
 }
@@ -83,7 +83,7 @@ interface Running extends OperationRecord {
 export function createOperations(options: { pollsToFinish?: number } = {}): Operations {
   const running = new Map<string, Running>();
   let nextId = 7_000_000_000;
-  let holds: Array<{ polls: number; watchers: Set<() => void> }> = [];
+  let holds: Array<{ method: string | undefined; polls: number; watchers: Set<() => void> }> = [];
 
   const wire = (op: Running): WireOperation => ({
     name: op.name,
@@ -110,8 +110,9 @@ export function createOperations(options: { pollsToFinish?: number } = {}): Oper
     if (!op) throw new EmulatorError(grpc.status.NOT_FOUND, `Operation ${request.name} not found.`);
     if (op.done) return wire(op);
     op.polls += 1;
-    if (holds.length > 0) {
-      for (const hold of holds) {
+    const holding = holds.filter((hold) => hold.method === undefined || op.method.startsWith(hold.method));
+    if (holding.length > 0) {
+      for (const hold of holding) {
         hold.polls += 1;
         hold.watchers.forEach((watch) => watch());
       }
@@ -130,8 +131,8 @@ export function createOperations(options: { pollsToFinish?: number } = {}): Oper
       return wire(op);
     },
     pending: (method, resource) => [...running.values()].filter((op) => !op.done && op.method === method && op.operation.resource === resource).length,
-    hold: () => {
-      const hold = { polls: 0, watchers: new Set<() => void>() };
+    hold: (options = {}) => {
+      const hold = { method: options.method, polls: 0, watchers: new Set<() => void>() };
       holds.push(hold);
       return {
         polled: (count = 1) => {
