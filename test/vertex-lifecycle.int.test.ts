@@ -108,3 +108,36 @@ describe("blue-green on Vertex AI Vector Search", () => {
     expect((await getVersion(stack.runtime.store, "v3")).vertex?.index).toBeUndefined();
   });
 });
+
+describe("a fresh deployment on Vertex AI Vector Search", () => {
+  let emulator: VertexEmulator;
+  let clients: ClientsHandle;
+  let stack: Stack;
+
+  beforeAll(async () => {
+    emulator = await startVertexEmulator();
+    clients = vectorSearchClients({ location: "us-central1", vertexApiEndpoint: emulator.endpoint });
+    const operations = vertexOperations(clients, { maxAttempts: 3, baseDelayMs: 1, maxDelayMs: 5, timeoutMs: 10_000, pollMs: 1, pollMaxMs: 5 });
+    const indexEndpoint = (await operations.wait("createIndexEndpoint", await operations.startCreateIndexEndpoint(PARENT, "ragops"))).indexEndpoint as string;
+    stack = await startStack({
+      index: { provider: "vertex" },
+      gcp: { project: "ragops-test", location: "us-central1", vertexApiEndpoint: emulator.endpoint, vectorSearch: { indexEndpoint, algorithm: "bruteForce", operationPollMs: 2, operationPollMaxMs: 20 } },
+    });
+  });
+
+  afterAll(async () => {
+    await stack?.stop();
+    await clients?.close();
+    await emulator?.stop();
+  });
+
+  it("makes its first version live at once, and the first worker builds it: its Vertex index is created and deployed, then it serves", async () => {
+    const first = await getVersion(stack.runtime.store, "v1");
+    expect(first).toMatchObject({ config: { index: { provider: "vertex" } }, buildJobId: "build-v1-first" });
+    const job = await waitForJob(stack.url, "build-v1-first");
+    expect(job.state, job.failedReason).toBe("completed");
+    expect(await getVersion(stack.runtime.store, "v1")).toMatchObject({ state: "ready", vertex: { deployedIndexId: "ragops_v1", deployed: true } });
+    expect((await putDocument(stack.url, "battery", DOCS.battery as string)).state).toBe("completed");
+    expect((await searchApi(stack.url, { query: "BP-48 battery pack", k: 1 })).body).toMatchObject({ index: "v1", results: [expect.objectContaining({ documentId: "battery" })] });
+  });
+});
