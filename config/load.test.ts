@@ -104,6 +104,25 @@ describe("the Vertex embedder's settings", () => {
     expect(loadConfig({ env: { RAGOPS_EMBEDDER: "vertex", VERTEX_PROJECT: "acme-rag", RAGOPS_VERTEX_MODEL: "gemini-embedding-001", RAGOPS_EMBED_DIMENSIONS: "3072" } }).embedder.dimensions).toBe(3072);
   });
 
+  it("keeps LanceDB the default index, with Vertex Vector Search settings ready for a version that picks Vertex", () => {
+    const config = loadConfig({ env: {} });
+    expect(config.index.provider).toBe("lancedb");
+    expect(config.gcp.vectorSearch).toMatchObject({ deployedIndexPrefix: "ragops", upsertBatchSize: 100, readBatchSize: 1000, shardSize: "SHARD_SIZE_SMALL", algorithm: "treeAh" });
+    expect(config.gcp.vectorSearch.indexEndpoint).toBeUndefined();
+  });
+
+  it("selects Vertex Vector Search from the environment, and refuses it without a project or an index endpoint", () => {
+    const config = loadConfig({ env: { RAGOPS_INDEX_PROVIDER: "vertex", RAGOPS_RETRIEVAL_MODE: "dense", VERTEX_PROJECT: "acme-rag", VERTEX_INDEX_ENDPOINT: "1234567890", RAGOPS_VERTEX_STAGING_URI: "gs://acme-rag/vertex-batches" } });
+    expect(config.index.provider).toBe("vertex");
+    expect(config.gcp.vectorSearch).toMatchObject({ indexEndpoint: "1234567890", stagingUri: "gs://acme-rag/vertex-batches" });
+    expect(() => loadConfig({ env: { RAGOPS_INDEX_PROVIDER: "vertex" } })).toThrowError(/index\.provider 'vertex' needs a Google Cloud project[\s\S]*needs the index endpoint versions are deployed on \(VERTEX_INDEX_ENDPOINT\)/);
+    expect(() => loadConfig({ env: { VERTEX_INDEX_ENDPOINT: "projects/p/locations/l/indexes/1" } })).toThrowError(/VERTEX_INDEX_ENDPOINT.*indexEndpoints resource name/);
+  });
+
+  it("refuses Vertex Vector Search with a retrieval mode that needs sparse vectors, which the Vertex adapter does not hold yet", () => {
+    expect(() => loadConfig({ env: { RAGOPS_INDEX_PROVIDER: "vertex", VERTEX_PROJECT: "acme-rag", VERTEX_INDEX_ENDPOINT: "1234567890" } })).toThrowError(/retrieval\.mode: Vertex AI Vector Search versions retrieve 'dense' only/);
+  });
+
   it("takes an emulator endpoint only as an http:// or https:// URL", () => {
     expect(() => loadConfig({ env: { VERTEX_API_ENDPOINT: "127.0.0.1:8085" } })).toThrowError(/VERTEX_API_ENDPOINT="127.0.0.1:8085" \(gcp\.vertexApiEndpoint\)/);
   });

@@ -29,6 +29,8 @@ export const envBindings = [
   { env: "VERTEX_API_ENDPOINT", path: ["gcp", "vertexApiEndpoint"], type: "string" },
   { env: "RAGOPS_RETRIEVAL_MODE", path: ["retrieval", "mode"], type: "string" },
   { env: "RAGOPS_INDEX_PROVIDER", path: ["index", "provider"], type: "string" },
+  { env: "VERTEX_INDEX_ENDPOINT", path: ["gcp", "vectorSearch", "indexEndpoint"], type: "string" },
+  { env: "RAGOPS_VERTEX_STAGING_URI", path: ["gcp", "vectorSearch", "stagingUri"], type: "string" },
   { env: "RAGOPS_INDEX_VERSION", path: ["index", "version"], type: "string" },
   { env: "RAGOPS_QUEUE_CONCURRENCY", path: ["queue", "concurrency"], type: "number" },
   { env: "RAGOPS_QUEUE_ATTEMPTS", path: ["queue", "attempts"], type: "number" },

@@ -164,10 +164,12 @@ export function defaultTopKProblem(defaultTopK: number, maxTopK: number): string
   return defaultTopK > maxTopK ? `defaultTopK ${defaultTopK} must not exceed index.maxTopK (${maxTopK})` : undefined;
 }
 
-export const indexProviderSchema = z.enum(["lancedb"]);
+export const indexProviderSchema = z.enum(["lancedb", "vertex"]);
 
 export const indexSchema = z.strictObject({
-  provider: indexProviderSchema.default("lancedb").describe("Vector index adapter of new index versions (each version keeps the one it was created with). 'lancedb' is embedded, on disk under dataDir."),
+  provider: indexProviderSchema
+    .default("lancedb")
+    .describe("Vector index adapter of new index versions (each version keeps the one it was created with). 'lancedb' is embedded, on disk under dataDir; 'vertex' is Vertex AI Vector Search (gcp.vectorSearch): an index per version, deployed on one index endpoint."),
   version: versionNameSchema.default("v1").describe("Index version searched and written by default."),
   defaultTopK: defaultTopKSchema,
   maxTopK: z.number().int().min(1).max(1000).default(100).describe("Largest k a search may ask for."),
@@ -287,6 +289,47 @@ export const simulateSchema = z.strictObject({
   indexWriteLatencyMs: z.number().int().min(0).max(60_000).default(0).describe("For benchmarks and capacity tests: added to every index write (upsert, updateRestricts, remove), ms (0: off). A process logs a warning at start when it is on."),
 });
 
+/** A Vertex AI resource given by its full name or by its id alone (completed with gcp.project and gcp.location). */
+const vertexResourceSchema = (collection: string) =>
+  z.string().regex(new RegExp(`^(projects/[^/]+/locations/[^/]+/${collection}/)?[0-9A-Za-z_-]+$`), `a ${collection} resource name (projects/<project>/locations/<location>/${collection}/<id>) or its id`);
+
+/** Vertex AI Vector Search (index.provider 'vertex'). */
+export const vectorSearchSchema = z.strictObject({
+  indexEndpoint: vertexResourceSchema("indexEndpoints")
+    .optional()
+    .describe("The index endpoint every Vertex index version is deployed on, each under its own deployedIndexId (made beforehand: gcloud ai index-endpoints create, public endpoint); required when a version uses Vertex."),
+  matchApiEndpoint: z
+    .url({ protocol: /^https?$/ })
+    .optional()
+    .describe("Where findNeighbors and readIndexDatapoints go instead of the endpoint's public domain (read from the endpoint): a private endpoint's address (https://host:port), or an emulator (http://)."),
+  deployedIndexPrefix: z
+    .string()
+    .regex(/^[A-Za-z][A-Za-z0-9_]{0,39}$/, "a letter, then letters, digits or '_' (at most 40): deployed index ids allow nothing else")
+    .default("ragops")
+    .describe("Deployed index ids are <prefix>_<version> ('-' written '_'), so several deployments can share one endpoint with prefixes of their own."),
+  upsertBatchSize: z.number().int().min(1).max(1_000).default(100).describe("Datapoints per upsertDatapoints request (stream updates are limited per region by the MatchingEngineStreamUpdateThroughput quota)."),
+  removeBatchSize: z.number().int().min(1).max(10_000).default(1_000).describe("Datapoint ids per removeDatapoints request."),
+  readBatchSize: z.number().int().min(1).max(1_000).default(1_000).describe("Datapoint ids per readIndexDatapoints call (Vertex takes at most 1,000)."),
+  requestConcurrency: z.number().int().min(1).max(64).default(4).describe("Vector Search requests one index call has in flight."),
+  maxAttempts: z.number().int().min(1).max(20).default(5).describe("Attempts per Vector Search request on RESOURCE_EXHAUSTED, UNAVAILABLE or DEADLINE_EXCEEDED, with jittered exponential backoff (1 s doubling, at most 30 s); then the job fails retryably."),
+  shardSize: z.enum(["SHARD_SIZE_SMALL", "SHARD_SIZE_MEDIUM", "SHARD_SIZE_LARGE"]).default("SHARD_SIZE_SMALL").describe("Shard size of new Vertex indexes (SMALL 2 GiB, MEDIUM 20 GiB, LARGE 50 GiB); it limits the machine types a deployment may use."),
+  algorithm: z.enum(["treeAh", "bruteForce"]).default("treeAh").describe("Search algorithm of new Vertex indexes: treeAh (approximate, ScaNN) or bruteForce (exact, for small indexes and recall checks)."),
+  approximateNeighborsCount: z.number().int().min(1).max(10_000).default(150).describe("Neighbours found approximately before exact reordering (tree-AH)."),
+  leafNodeEmbeddingCount: z.number().int().min(1).default(1_000).describe("Vectors per leaf node (tree-AH)."),
+  leafNodesToSearchPercent: z.number().int().min(1).max(100).default(10).describe("Leaf nodes searched per query, percent (tree-AH)."),
+  machineType: z.string().min(1).default("e2-standard-2").describe("Machine type of each deployed index's replicas (e2-standard-2 serves SHARD_SIZE_SMALL)."),
+  minReplicaCount: z.number().int().min(1).default(1).describe("Replicas a deployed index keeps at least."),
+  maxReplicaCount: z.number().int().min(1).default(1).describe("Replicas a deployed index scales up to."),
+  operationPollMs: z.number().int().min(1).default(5_000).describe("First wait between two polls of a long-running operation (create index, deploy, batch update, undeploy, delete), ms; grows by half each poll."),
+  operationPollMaxMs: z.number().int().min(1).default(60_000).describe("Longest wait between two polls of a long-running operation, ms."),
+  stagingUri: z
+    .string()
+    .regex(/^gs:\/\/[a-z0-9][a-z0-9._-]{1,61}[a-z0-9](\/[^\s]*)?$/, "a GCS directory, gs://bucket/path")
+    .optional()
+    .describe("GCS directory a batch rebuild writes its input files under (a directory per rebuild), for updateIndex contentsDeltaUri."),
+  batchFileVectors: z.number().int().min(1).default(10_000).describe("Vectors per JSON Lines file of a batch rebuild (more when the version has over 5,000 files' worth)."),
+});
+
 /** Google Cloud: the project, region and bucket the GCS (and Vertex) adapters use. Nothing here is read unless a provider selects it. */
 export const gcpSchema = z.strictObject({
   project: z
@@ -327,6 +370,7 @@ export const gcpSchema = z.strictObject({
     .refine((bytes) => bytes % (256 * 1024) === 0, "must be a multiple of 262144 (256 KiB), as GCS requires, or 0")
     .default(8 * MiB)
     .describe("Bytes per request of a resumable upload (a multiple of 256 KiB, as GCS requires); 0 streams the whole object in one request, bytes."),
+  vectorSearch: vectorSearchSchema.prefault({}),
 });
 
 export const objectStoreSchema = z.strictObject({
@@ -379,6 +423,16 @@ export const configSchema = z
     }
     for (const problem of gateMetricProblems(config.evaluation)) ctx.addIssue({ code: "custom", path: ["evaluation", "gate", ...problem.path], message: problem.message });
     if (config.evaluation.defaultK > config.evaluation.maxTopK) ctx.addIssue({ code: "custom", path: ["evaluation", "defaultK"], message: `must be at most evaluation.maxTopK (${config.evaluation.maxTopK})` });
+    if (config.index.provider === "vertex") {
+      if (!config.gcp.project) ctx.addIssue({ code: "custom", path: ["gcp", "project"], message: "index.provider 'vertex' needs a Google Cloud project (VERTEX_PROJECT)" });
+      if (!config.gcp.vectorSearch.indexEndpoint) ctx.addIssue({ code: "custom", path: ["gcp", "vectorSearch", "indexEndpoint"], message: "index.provider 'vertex' needs the index endpoint versions are deployed on (VERTEX_INDEX_ENDPOINT)" });
+    }
+    if (config.gcp.vectorSearch.minReplicaCount > config.gcp.vectorSearch.maxReplicaCount) {
+      ctx.addIssue({ code: "custom", path: ["gcp", "vectorSearch", "maxReplicaCount"], message: `must be at least gcp.vectorSearch.minReplicaCount (${config.gcp.vectorSearch.minReplicaCount})` });
+    }
+    if (config.index.provider === "vertex" && config.retrieval.mode !== "dense") {
+      ctx.addIssue({ code: "custom", path: ["retrieval", "mode"], message: "Vertex AI Vector Search versions retrieve 'dense' only for now (no sparse vectors on Vertex yet): set retrieval.mode dense (RAGOPS_RETRIEVAL_MODE=dense)" });
+    }
     if (config.embedder.provider === "vertex" && !config.gcp.project) {
       ctx.addIssue({ code: "custom", path: ["gcp", "project"], message: "the vertex embedder needs a Google Cloud project (VERTEX_PROJECT)" });
     }
@@ -393,5 +447,6 @@ export type IndexConfig = Config["index"];
 export type IndexProvider = z.infer<typeof indexProviderSchema>;
 export type EvaluationConfig = Config["evaluation"];
 export type GcpConfig = Config["gcp"];
+export type VectorSearchConfig = GcpConfig["vectorSearch"];
 export type GateConfig = EvaluationConfig["gate"];
 export type BootstrapConfig = EvaluationConfig["bootstrap"];

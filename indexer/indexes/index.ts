@@ -1,6 +1,9 @@
 import { join } from "node:path";
-import type { IndexProvider } from "../../config/schema.js";
+import type { GcpConfig, IndexProvider } from "../../config/schema.js";
+import { UnavailableError } from "../../core/errors.js";
 import { createLanceDbIndex } from "./lancedb.js";
+import type { ClientsHandle } from "./vertex-clients.js";
+import { vectorSearchEndpointConfig, vertexCallSettings, type VertexPlacement } from "./vertex-settings.js";
 import type { VectorIndex } from "./vector-index.js";
 
 export type { Datapoint, IndexFilter, Neighbor, NumericRestricts, Restricts, StoredRestricts, VectorIndex } from "./vector-index.js";
@@ -11,12 +14,34 @@ export interface OpenIndexOptions {
   dimensions: number;
   /** config.index.memoryScanMaxRows */
   memoryScanMaxRows?: number;
+  /** config.gcp: a Vertex version's project, endpoint and request settings. */
+  gcp?: GcpConfig;
+  /** Where a Vertex version's index is (its record's): it must be created and deployed before the version can be opened. */
+  vertex?: VertexPlacement | undefined;
+  /** The process's Vector Search clients, shared by its Vertex versions. */
+  vertexClients?: ClientsHandle;
 }
 
 /** Opens one index version with the adapter its record pins (index versions on different providers live side by side). */
-export function openVectorIndex(index: { provider: IndexProvider }, options: OpenIndexOptions): Promise<VectorIndex> {
+export async function openVectorIndex(index: { provider: IndexProvider }, options: OpenIndexOptions): Promise<VectorIndex> {
   switch (index.provider) {
     case "lancedb":
       return createLanceDbIndex({ dir: join(options.dataDir, "lancedb"), version: options.version, dimensions: options.dimensions, ...(options.memoryScanMaxRows !== undefined ? { memoryScanMaxRows: options.memoryScanMaxRows } : {}) });
+    case "vertex": {
+      const placement = options.vertex;
+      if (!placement?.index || !placement.deployed || !options.gcp) {
+        throw new UnavailableError(`index version ${options.version} has no deployed Vertex AI index yet: its build job creates and deploys it (see the version's operation and the build job's progress)`);
+      }
+      const { createVertexIndex } = await import("./vertex.js");
+      return createVertexIndex({
+        ...vectorSearchEndpointConfig(options.gcp),
+        ...vertexCallSettings(options.gcp),
+        index: placement.index,
+        indexEndpoint: placement.indexEndpoint,
+        deployedIndexId: placement.deployedIndexId,
+        dimensions: options.dimensions,
+        ...(options.vertexClients ? { clients: options.vertexClients } : {}),
+      });
+    }
   }
 }

@@ -11,6 +11,7 @@ import { manifestsOf } from "../sync/document-manifest.js";
 import { readManifest, type DocumentManifest } from "../sync/manifest.js";
 import { addCounts, emptyCounts, syncDocument, type SyncCounts } from "../sync/sync-document.js";
 import { syncDepsFor, type OpenVersion, type PipelineDeps } from "./catalog.js";
+import type { ResourceProgress } from "./vertex-resources.js";
 import { FilterProbeError, noProbeCandidates, noteProbeCandidate, runFilterProbes, summarizeProbes, type FilterProbeReport } from "../evaluation/filter-probes.js";
 
 /**
@@ -53,8 +54,15 @@ export interface BuildFailure {
   reason: string;
 }
 
-export async function buildVersion(deps: BuildDeps, version: string, report: (done: number, total: number) => Promise<void> | void): Promise<BuildResult> {
+export async function buildVersion(deps: BuildDeps, version: string, report: (done: number, total: number) => Promise<void> | void, onResource?: (progress: ResourceProgress) => Promise<void> | void): Promise<BuildResult> {
   const { store, config } = deps;
+  // A Vertex version's index is created and deployed first (long-running, resumed by name after a restart); jobs skip the version until then.
+  try {
+    await deps.catalog.prepare(version, onResource);
+  } catch (error) {
+    await failBuild(store, version, error);
+    throw error;
+  }
   const target = await deps.catalog.open(version);
   try {
     const start = await deps.redis.xadd(changeLogKey(config), "*", "build", version);
@@ -97,11 +105,15 @@ export async function buildVersion(deps: BuildDeps, version: string, report: (do
     deps.logger.info(result, `index version ${version} built`);
     return result;
   } catch (error) {
-    const reason = errorMessage(error);
-    await moveVersion(store, version, "build-failed", { error: reason }).catch(() => undefined);
-    await appendAudit(store, { actor: "system:build", action: "build-end", version, reason: `failed: ${reason}` }).catch(() => undefined);
+    await failBuild(store, version, error);
     throw error;
   }
+}
+
+async function failBuild(store: BuildDeps["store"], version: string, error: unknown): Promise<void> {
+  const reason = errorMessage(error);
+  await moveVersion(store, version, "build-failed", { error: reason }).catch(() => undefined);
+  await appendAudit(store, { actor: "system:build", action: "build-end", version, reason: `failed: ${reason}` }).catch(() => undefined);
 }
 
 /** What syncing one document did: its counts (and the document, when the version holds it), or why the version leaves it out. */

@@ -9,6 +9,11 @@ import { createVersion, getVersion, listVersions, moveVersion, needsSparse, vers
 import { createChangeSignal, type ChangeSignal } from "./change-signal.js";
 import { createServing, liveName, refuseRetired, refuseUnservableLive } from "./serving.js";
 import { ConflictError } from "../../core/errors.js";
+import { vectorSearchClients, type ClientsHandle } from "../indexes/vertex-clients.js";
+import { vertexOperations } from "../indexes/vertex-operations.js";
+import { vectorSearchEndpointConfig, vertexCallSettings } from "../indexes/vertex-settings.js";
+import { operationPolicy } from "../indexes/vertex.js";
+import { provisionVertexIndex, teardownVertexIndex, type ResourceProgress, type VertexResourceDeps } from "./vertex-resources.js";
 import type { ObjectStore } from "../../core/object-store.js";
 import type { Redis } from "ioredis";
 import type { ParsePool } from "../../ingest/parsers/isolated.js";
@@ -45,12 +50,26 @@ export interface VersionCatalog {
    * steady state reads nothing from the object store.
    */
   serving(version?: string): Promise<OpenVersion>;
-  /** Drops a retired version's index data and forgets it; any other version is refused. */
-  destroy(version: string): Promise<void>;
+  /**
+   * Makes the version's index exist and serve where its provider keeps it
+   * outside ragops (Vertex: create the index, deploy it; long-running, and
+   * resumed from the record after a restart: vertex-resources.ts); nothing for
+   * LanceDB. A build does this first; until then the version follows nothing.
+   */
+  prepare(version: string, onProgress?: (progress: ResourceProgress) => Promise<void> | void): Promise<void>;
+  /** Drops a retired version's index data and forgets it; any other version is refused. On Vertex: undeploys and deletes its index, following each operation to its end. */
+  destroy(version: string, onProgress?: (progress: ResourceProgress) => Promise<void> | void): Promise<void>;
+  /** The Vertex operations of a version's resources (a rebuild's batch update), for a process whose config names Vertex. */
+  vertexResources(onProgress?: (progress: ResourceProgress) => Promise<void> | void): VertexResourceDeps;
   close(): Promise<void>;
 }
 
 const FOLLOWING = new Set(["building", "ready", "evaluated", "live", "previous"]);
+
+/** Whether a version's index can be written and read now: a Vertex version only once its index is deployed (its build's first step). */
+export function indexReady(record: IndexVersion): boolean {
+  return versionIndex(record).provider !== "vertex" || (record.vertex?.deployed === true && record.vertex.index !== undefined);
+}
 
 /** What a catalog opens versions with: the embedding cache keeps its vectors in the store and its lookup in Redis. */
 export interface CatalogDeps {
@@ -78,13 +97,24 @@ export function createVersionCatalog(deps: CatalogDeps, embedderFor?: (config: E
     }
     return cache;
   };
+  // One set of Vector Search clients per process, shared by its Vertex versions and their operations.
+  let vertexClients: ClientsHandle | undefined;
+  const clientsForVertex = () => (vertexClients ??= vectorSearchClients(vectorSearchEndpointConfig(config.gcp)));
+  const vertexResources = (onProgress?: (progress: ResourceProgress) => Promise<void> | void): VertexResourceDeps => ({
+    store,
+    gcp: config.gcp,
+    operations: vertexOperations(clientsForVertex(), operationPolicy(vertexCallSettings(config.gcp))),
+    ...(onProgress ? { onProgress } : {}),
+  });
   const openRecord = (record: IndexVersion): Promise<OpenVersion> => {
     let found = opened.get(record.version);
     if (!found) {
       found = (async () => {
         // Latency simulated for benchmarks (config.simulate) sits in front of the adapters; 0 leaves them as made.
         const embedder = withEmbedLatency(makeEmbedder(record.config.embedder), config.simulate.embedLatencyMs);
-        const opened = await openVectorIndex(versionIndex(record), { dataDir: config.dataDir, version: record.version, dimensions: embedder.identity.dimensions, memoryScanMaxRows: config.index.memoryScanMaxRows });
+        const provider = versionIndex(record);
+        const vertex = provider.provider === "vertex" ? { gcp: config.gcp, vertex: record.vertex, vertexClients: clientsForVertex() } : {};
+        const opened = await openVectorIndex(provider, { dataDir: config.dataDir, version: record.version, dimensions: embedder.identity.dimensions, memoryScanMaxRows: config.index.memoryScanMaxRows, ...vertex });
         const index = withIndexWriteLatency(opened, config.simulate.indexWriteLatencyMs);
         return { record, profile: profileKey(record.config), embedder, cache: cacheFor(embedder), index };
       })();
@@ -96,7 +126,7 @@ export function createVersionCatalog(deps: CatalogDeps, embedderFor?: (config: E
   };
   const serving = createServing({ store, signal: deps.signal ?? createChangeSignal(deps.redis, config.redis.prefix, deps.logger), recheckMs: config.search.aliasRecheckMs });
   return {
-    following: async () => Promise.all((await listVersions(store)).filter((v) => FOLLOWING.has(v.state)).map(openRecord)),
+    following: async () => Promise.all((await listVersions(store)).filter((v) => FOLLOWING.has(v.state) && indexReady(v)).map(openRecord)),
     open: async (version) => {
       const record = await getVersion(store, version);
       refuseRetired(record);
@@ -109,15 +139,30 @@ export function createVersionCatalog(deps: CatalogDeps, embedderFor?: (config: E
       return { alias, version: await openRecord(record) };
     },
     serving: async (version) => openRecord(await serving.resolve(version)),
-    destroy: async (version) => {
+    prepare: async (version, onProgress) => {
+      const record = await getVersion(store, version);
+      if (versionIndex(record).provider !== "vertex" || indexReady(record)) return;
+      await provisionVertexIndex(vertexResources(onProgress), version, record.embedder.dimensions);
+    },
+    destroy: async (version, onProgress) => {
       const record = await getVersion(store, version);
       if (record.state !== "retired") throw new ConflictError(`index version ${version} is ${record.state}; only a retired version's index data is dropped`, { version, state: record.state });
       serving.forget();
+      if (versionIndex(record).provider === "vertex") {
+        // Undeploy and delete as recorded steps (a restart resumes them), not through the adapter.
+        const held = await opened.get(version)?.catch(() => undefined);
+        opened.delete(version);
+        await held?.index.close();
+        await held?.embedder.close?.();
+        await teardownVertexIndex(vertexResources(onProgress), version);
+        return;
+      }
       const open = await openRecord(record);
       opened.delete(version);
       await open.index.destroy();
       await open.embedder.close?.();
     },
+    vertexResources,
     close: async () => {
       for (const version of opened.values()) {
         const open = await version.catch(() => undefined);
@@ -125,6 +170,7 @@ export function createVersionCatalog(deps: CatalogDeps, embedderFor?: (config: E
         await open?.embedder.close?.();
       }
       opened.clear();
+      await vertexClients?.close();
     },
   };
 }
@@ -134,14 +180,19 @@ export function createVersionCatalog(deps: CatalogDeps, embedderFor?: (config: E
  * the configured embedder and chunking) is created ready and made live, so
  * ingest and search work at once. Racing processes: one creates, the others
  * find it created.
+ *
+ * On Vertex the version's index must be created and deployed first (minutes):
+ * the version is created building and made live, and the first worker builds
+ * it (unbuiltVersions); search answers 503 naming it until then.
  */
 export async function bootstrapVersions(config: Config, store: ObjectStore): Promise<void> {
   if ((await readAlias(store)).alias.live) return;
   const version = config.index.version;
   try {
     await createVersion(store, { version, config: { embedder: config.embedder, chunking: config.chunking, dedupe: config.dedupe, retrieval: config.retrieval, defaultTopK: config.index.defaultTopK }, actor: "system:bootstrap", maxTopK: config.index.maxTopK, defaultIndexProvider: config.index.provider });
-    await moveVersion(store, version, "build-succeeded", { builtAt: new Date().toISOString() });
-    await appendAudit(store, { actor: "system:bootstrap", action: "create", version, reason: "first start: the configured index version" });
+    const built = config.index.provider !== "vertex";
+    if (built) await moveVersion(store, version, "build-succeeded", { builtAt: new Date().toISOString() });
+    await appendAudit(store, { actor: "system:bootstrap", action: "create", version, reason: built ? "first start: the configured index version" : "first start: the configured index version, built by the first worker (its Vertex index is created and deployed)" });
   } catch (error) {
     if (!(error instanceof ConflictError)) throw error;
   }
@@ -193,4 +244,9 @@ export function syncDepsFor(deps: PipelineDeps, profile: string, versions: reado
 function sparseOf(record: IndexVersion): Pick<SyncTarget, "sparse"> {
   const retrieval = versionRetrieval(record);
   return needsSparse(retrieval.mode) ? { sparse: retrieval.bm25 } : {};
+}
+
+/** Versions building with no build job (a fresh Vertex deployment's first version): a worker queues their builds at start. */
+export async function unbuiltVersions(store: ObjectStore): Promise<string[]> {
+  return (await listVersions(store)).filter((v) => v.state === "building" && !v.buildJobId).map((v) => v.version);
 }

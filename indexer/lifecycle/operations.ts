@@ -1,7 +1,7 @@
 import { fenceRetired, readAlias, rollbackLive, swapLive, type AliasRecord } from "./alias.js";
 import { appendAudit } from "./audit.js";
 import { admitsPromotion, nextState } from "./states.js";
-import { cannotServe, createVersion, effectiveState, getVersion, listVersions, moveVersion, patchVersion, type IndexVersion } from "./versions.js";
+import { cannotServe, createVersion, effectiveState, getVersion, listVersions, moveVersion, patchVersion, versionIndex, type IndexVersion } from "./versions.js";
 import type { IndexProvider } from "../../config/schema.js";
 import { ConflictError, InvalidRequestError } from "../../core/errors.js";
 import { getGoldenSetRecord } from "../evaluation/golden-store.js";
@@ -19,6 +19,12 @@ export interface LifecycleDeps {
   maxTopK: number;
   /** The index adapter of a version whose config names none (config index.provider). */
   defaultIndexProvider: IndexProvider;
+  /**
+   * Queues the job that drops a retired version's index data when that takes
+   * long-running operations (Vertex: undeploy, delete); returns its id. Absent:
+   * retire drops the data itself before it answers.
+   */
+  startRetire?(version: string): Promise<string>;
 }
 
 export type ShownVersion = IndexVersion & { state: ReturnType<typeof effectiveState> };
@@ -122,7 +128,7 @@ export async function rollback(deps: Pick<LifecycleDeps, "store">, request: { ex
  * fenced (and is refused): see the protocol in indexer/lifecycle/alias.ts. The
  * data is dropped only once nothing can make the version live again.
  */
-export async function retire(deps: Pick<LifecycleDeps, "store" | "catalog">, request: { version: string; reason?: string; actor: string }): Promise<IndexVersion> {
+export async function retire(deps: Pick<LifecycleDeps, "store" | "catalog" | "startRetire">, request: { version: string; reason?: string; actor: string }): Promise<IndexVersion> {
   const before = await getVersion(deps.store, request.version);
   // A version still building is refused before it is fenced; no state leads back to building.
   const move = nextState(before.state, "retired");
@@ -130,6 +136,12 @@ export async function retire(deps: Pick<LifecycleDeps, "store" | "catalog">, req
   await fenceRetired(deps.store, { version: request.version, actor: request.actor });
   // Of two retires of one version, one moves the record and drops the data; the other gets a ConflictError here.
   const record = await moveVersion(deps.store, request.version, "retired");
+  if (versionIndex(record).provider === "vertex" && deps.startRetire) {
+    // Undeploying and deleting a Vertex index take minutes: a job does it (and a restarted worker finishes it).
+    const retireJobId = await deps.startRetire(request.version);
+    await appendAudit(deps.store, { actor: request.actor, action: "retire", version: request.version, reason: request.reason });
+    return patchVersion(deps.store, request.version, { retireJobId });
+  }
   await deps.catalog.destroy(request.version);
   await appendAudit(deps.store, { actor: request.actor, action: "retire", version: request.version, reason: request.reason });
   return record;

@@ -19,6 +19,7 @@ import { readJson, updateJson, writeJson } from "../../core/json-records.js";
 import type { ObjectStore } from "../../core/object-store.js";
 import { isFenced, type AliasRecord } from "./alias.js";
 import { embedderIdentity } from "../embedders/index.js";
+import type { VertexPlacement } from "../indexes/vertex-settings.js";
 import type { EmbedderIdentity } from "../embedders/embedder.js";
 import type { RrfFusion } from "../indexes/vector-index.js";
 import type { Bm25Params } from "../sparse/bm25.js";
@@ -70,6 +71,8 @@ export interface IndexVersion {
   updatedAt: string;
   buildJobId?: string;
   builtAt?: string;
+  /** The job that drops a retired Vertex version's index (undeploy, delete), when its retire queued one. */
+  retireJobId?: string;
   /** The evaluation report that last moved the version: the passing one that made it evaluated, or the failing one that kept or sent it back to ready. */
   reportId?: string;
   /** The version's latest evaluation as a candidate, passing or not: swap admits only when it passed (see operations.ts). */
@@ -78,6 +81,20 @@ export interface IndexVersion {
   error?: string;
   /** While building: documents done of total. */
   progress?: { done: number; total: number };
+  /** A Vertex version's index: the endpoint and deployedIndexId it is served under, the index once created, whether it is deployed. */
+  vertex?: VertexPlacement;
+  /**
+   * A long-running operation on the version's index under way (Vertex), recorded
+   * before it is waited on, so a worker started again follows it to its end
+   * by name instead of starting another (vertex-resources.ts).
+   */
+  operation?: PendingOperation;
+}
+
+export interface PendingOperation {
+  step: "createIndex" | "deployIndex" | "updateIndex" | "undeployIndex" | "deleteIndex";
+  name: string;
+  startedAt: string;
 }
 
 export interface LastEvaluation {
@@ -99,6 +116,11 @@ export async function createVersion(store: ObjectStore, request: { version: stri
   const version = versionNameSchema.parse(request.version);
   const parsed = indexVersionConfigSchema.parse(request.config ?? {});
   const config: IndexVersionConfig = { ...parsed, index: parsed.index ?? { provider: request.defaultIndexProvider }, retrieval: pinRetrieval(parsed.retrieval ?? retrievalSchema.parse({}), parsed.chunking) };
+  const mode = config.retrieval?.mode ?? "dense";
+  if (config.index?.provider === "vertex" && mode !== "dense") {
+    // The Vertex adapter writes and queries dense vectors only so far (sparse vectors on Vertex are issue 14's open part).
+    throw new InvalidRequestError(`index version ${version}: Vertex AI Vector Search versions retrieve 'dense' only for now; create it with retrieval mode dense (config.retrieval.mode, or RAGOPS_RETRIEVAL_MODE=dense)`, { details: { version, provider: "vertex", mode } });
+  }
   const topKProblem = defaultTopKProblem(config.defaultTopK, request.maxTopK);
   if (topKProblem) throw new InvalidRequestError(`index version ${version}: ${topKProblem}; every search without k would be refused`, { details: { version } });
   const now = new Date().toISOString();
@@ -186,7 +208,7 @@ export function cannotServe(record: IndexVersion, alias: AliasRecord): string | 
 }
 
 /** Changes fields other than state (the build job id, counts), by compare-and-swap. */
-export async function patchVersion(store: ObjectStore, version: string, patch: Partial<Pick<IndexVersion, "buildJobId" | "counts" | "reportId" | "lastEvaluation" | "progress">>): Promise<IndexVersion> {
+export async function patchVersion(store: ObjectStore, version: string, patch: Partial<Pick<IndexVersion, "buildJobId" | "retireJobId" | "counts" | "reportId" | "lastEvaluation" | "progress" | "vertex" | "operation">>): Promise<IndexVersion> {
   return changeVersion(store, version, (current) => ({ ...current, ...patch }));
 }
 

@@ -1,6 +1,7 @@
 /** What a document job reports while it runs: its stage and a rough percentage, for GET /v1/jobs/:id and the CLI's progress bars. */
 export interface JobProgress {
-  stage: "queued" | "parsing" | "chunking" | "embedding" | "indexing" | "done";
+  /** index-operation: waiting on a long-running operation of the index's provider (a Vertex deploy); `detail` names it. */
+  stage: "queued" | "parsing" | "chunking" | "embedding" | "indexing" | "index-operation" | "done";
   percent: number;
   detail?: string;
 }

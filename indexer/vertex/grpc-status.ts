@@ -55,9 +55,16 @@ export function isRetriedGrpcFailure(error: unknown): boolean {
  * The RagopsError for a Vertex call that failed for good. `what` says what was
  * being done ("embedding 12 texts with text-embedding-005"), `attempts` how
  * many times it was tried. INVALID_ARGUMENT is the caller's to explain (it knows
- * what it sent); here it is a plain non-retryable error.
+ * what it sent); here it is a plain non-retryable error. `advice` replaces what
+ * the message says to do about a used-up quota or a resource not found (the
+ * defaults speak of the embedder).
  */
-export function vertexError(error: unknown, what: string, attempts: number): RagopsError {
+export interface VertexAdvice {
+  quota?: string;
+  notFound?: string;
+}
+
+export function vertexError(error: unknown, what: string, attempts: number, advice: VertexAdvice = {}): RagopsError {
   const failure = grpcFailure(error);
   if (!failure) {
     const message = error instanceof Error ? error.message : String(error);
@@ -67,15 +74,15 @@ export function vertexError(error: unknown, what: string, attempts: number): Rag
   const said = `${failure.status}: ${failure.details}`;
   const details = { grpcStatus: failure.status, attempts };
   if (RETRIED.has(failure.code)) {
-    const advice = failure.code === GrpcCode.RESOURCE_EXHAUSTED ? "; the project's quota is used up: lower embedder.vertex.requestConcurrency or queue.concurrency, or ask Google for more quota" : "";
-    return new UnavailableError(`Vertex AI ${what} failed ${attempts} time(s) in a row (${said})${advice}`, { cause: error, details });
+    const quota = failure.code === GrpcCode.RESOURCE_EXHAUSTED ? `; the project's quota is used up: ${advice.quota ?? "lower embedder.vertex.requestConcurrency or queue.concurrency, or ask Google for more quota"}` : "";
+    return new UnavailableError(`Vertex AI ${what} failed ${attempts} time(s) in a row (${said})${quota}`, { cause: error, details });
   }
   if (TRANSIENT.has(failure.code)) return new UnavailableError(`Vertex AI ${what} failed (${said})`, { cause: error, details });
-  const advice =
+  const hint =
     failure.code === GrpcCode.PERMISSION_DENIED || failure.code === GrpcCode.UNAUTHENTICATED
       ? ": the process's credentials (Application Default Credentials) need the role roles/aiplatform.user on the project"
       : failure.code === GrpcCode.NOT_FOUND
-        ? ": check gcp.project, gcp.location and the model name (embedder.vertex.model)"
+        ? `: ${advice.notFound ?? "check gcp.project, gcp.location and the model name (embedder.vertex.model)"}`
         : "";
-  return new RagopsError("internal", `Vertex AI ${what} failed (${said})${advice}`, { cause: error, details });
+  return new RagopsError("internal", `Vertex AI ${what} failed (${said})${hint}`, { cause: error, details });
 }

@@ -142,8 +142,8 @@ function addRetireCommand(index: Command): void {
     .option("--reason <text>", "why, for the audit log")
     .action(async (version: string, options: { reason?: string }, command: Command) => {
       await withLifecycle(lifecycleConfigFrom(command), async (deps) => {
-        await retire(deps, { version, reason: options.reason, actor: actor() });
-        console.log(`${version} retired`);
+        const record = await retire(deps, { version, reason: options.reason, actor: actor() });
+        console.log(record.retireJobId ? `${version} retired; job ${record.retireJobId} undeploys and deletes its Vertex index (a worker runs it)` : `${version} retired`);
       });
     });
 }

@@ -45,6 +45,8 @@ export interface GcsEmulator {
   stallNext(kind: RequestKind): { reached: Promise<void>; release(): void };
   /** The object's live generation, undefined when absent. */
   generationOf(bucket: string, name: string): string | undefined;
+  /** The live objects whose names start with prefix, in name order (other emulators read them: a Vertex batch update). */
+  objects(bucket: string, prefix: string): Array<{ name: string; body: Buffer }>;
   close(): Promise<void>;
 }
 
@@ -301,6 +303,7 @@ export async function startGcsEmulator(options: GcsEmulatorOptions = {}): Promis
       return { reached, release };
     },
     generationOf: (bucket, name) => objects.get(bucket)?.get(name)?.generation,
+    objects: (bucket, prefix) => [...(objects.get(bucket)?.values() ?? [])].filter((o) => o.name.startsWith(prefix)).sort((a, b) => byUtf8(a.name, b.name)).map(({ name, body }) => ({ name, body })),
     close: () => new Promise<void>((resolve) => server.close(() => resolve()).closeAllConnections()),
   };
 }

@@ -6,7 +6,7 @@ import { listAudit } from "../../indexer/lifecycle/audit.js";
 import { versionNameSchema } from "../../config/schema.js";
 import { indexVersionConfigSchema } from "../../indexer/lifecycle/versions.js";
 import { createAndBuild, retire, rollback, showVersion, showVersions, swap } from "../../indexer/lifecycle/operations.js";
-import { createLifecycleQueue, enqueueBuild } from "../queues/lifecycle-queue.js";
+import { createLifecycleQueue, enqueueBuild, enqueueRetire } from "../queues/lifecycle-queue.js";
 import type { Runtime } from "../runtime.js";
 import { InvalidRequestError } from "../../core/errors.js";
 import { parseBody } from "./errors.js";
@@ -43,7 +43,7 @@ function actorOf(_req: Request, res: Response): string {
 export function lifecycleRoutes(runtime: Runtime): { router: Router; queue: Queue; close(): Promise<void> } {
   const { store } = runtime;
   const queue = createLifecycleQueue(runtime.config);
-  const deps = { store, catalog: runtime.catalog, startBuild: (version: string) => enqueueBuild(queue, version), maxTopK: runtime.config.index.maxTopK, defaultIndexProvider: runtime.config.index.provider };
+  const deps = { store, catalog: runtime.catalog, startBuild: (version: string) => enqueueBuild(queue, version), startRetire: (version: string) => enqueueRetire(queue, version), maxTopK: runtime.config.index.maxTopK, defaultIndexProvider: runtime.config.index.provider };
   const router = strictRouter();
   const json = express.json({ limit: "64kb" });
 

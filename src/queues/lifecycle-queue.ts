@@ -18,16 +18,19 @@ export const evaluatePayloadSchema = z.strictObject({
 });
 export type EvaluatePayload = z.infer<typeof evaluatePayloadSchema>;
 
+/** Drops a retired version's index data where that takes long-running operations (Vertex: undeploy, delete). */
+export const retirePayloadSchema = z.strictObject({ version: z.string().min(1) });
+
 /** Job ids of the lifecycle queue start with these (GET /v1/jobs/:id finds the queue by the id). */
-export const LIFECYCLE_JOB_PREFIXES = ["build-", "evaluate-"] as const;
+export const LIFECYCLE_JOB_PREFIXES = ["build-", "evaluate-", "retire-"] as const;
 
 export function createLifecycleQueue(config: Config): Queue {
   const { connection, prefix } = queueConnection(config);
   return new Queue(LIFECYCLE_QUEUE, { connection, prefix, defaultJobOptions: { attempts: 1, removeOnComplete: { count: 100 }, removeOnFail: { count: 100 } } });
 }
 
-export async function enqueueBuild(queue: Queue, version: string): Promise<string> {
-  const jobId = `build-${version}-${randomUUID().slice(0, 8)}`;
+/** Queues a build; a fixed `jobId` makes racing callers queue one job (BullMQ keeps the first of one id). */
+export async function enqueueBuild(queue: Queue, version: string, jobId = `build-${version}-${randomUUID().slice(0, 8)}`): Promise<string> {
   await queue.add("build", { version }, { jobId });
   return jobId;
 }
@@ -35,5 +38,11 @@ export async function enqueueBuild(queue: Queue, version: string): Promise<strin
 export async function enqueueEvaluate(queue: Queue, payload: EvaluatePayload): Promise<string> {
   const jobId = `evaluate-${payload.version}-${randomUUID().slice(0, 8)}`;
   await queue.add("evaluate", evaluatePayloadSchema.parse(payload), { jobId });
+  return jobId;
+}
+
+export async function enqueueRetire(queue: Queue, version: string): Promise<string> {
+  const jobId = `retire-${version}-${randomUUID().slice(0, 8)}`;
+  await queue.add("retire", retirePayloadSchema.parse({ version }), { jobId });
   return jobId;
 }

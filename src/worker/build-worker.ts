@@ -2,12 +2,12 @@ import { Worker, type Job } from "bullmq";
 import type { ParsePool } from "../../ingest/parsers/isolated.js";
 import { buildVersion } from "../../indexer/lifecycle/build.js";
 import type { Committer } from "../../indexer/sync/commit-group.js";
-import { LIFECYCLE_QUEUE, buildPayloadSchema } from "../queues/lifecycle-queue.js";
+import { LIFECYCLE_QUEUE, buildPayloadSchema, retirePayloadSchema } from "../queues/lifecycle-queue.js";
 import type { Runtime } from "../runtime.js";
 import { processEvaluate } from "./evaluate-worker.js";
-import { countProgress, workerOptions } from "./worker-options.js";
+import { countProgress, operationProgress, workerOptions } from "./worker-options.js";
 
-/** Index builds (a green version beside the live one) and evaluations: on the lifecycle queue, one at a time. */
+/** Index builds (a green version beside the live one), evaluations and the retire of a Vertex version: on the lifecycle queue, one at a time. */
 export function startBuildWorker(runtime: Runtime, parser: ParsePool, committer?: Committer): Worker {
   const { config, logger } = runtime;
   const deps = { config, store: runtime.store, redis: runtime.redis, catalog: runtime.catalog, parser, logger, ...(committer ? { committer } : {}) };
@@ -15,11 +15,16 @@ export function startBuildWorker(runtime: Runtime, parser: ParsePool, committer?
     LIFECYCLE_QUEUE,
     async (job: Job) => {
       if (job.name === "evaluate") return processEvaluate(runtime, job);
+      if (job.name === "retire") {
+        const { version } = retirePayloadSchema.parse(job.data);
+        await runtime.catalog.destroy(version, (progress) => job.updateProgress(operationProgress(progress)));
+        return { version, dropped: true };
+      }
       const { version } = buildPayloadSchema.parse(job.data);
-      return buildVersion(deps, version, (done, total) => job.updateProgress(countProgress(done, total)));
+      return buildVersion(deps, version, (done, total) => job.updateProgress(countProgress(done, total)), (progress) => job.updateProgress(operationProgress(progress)));
     },
     workerOptions(config, 1),
   );
-  worker.on("failed", (job, error) => logger.warn({ jobId: job?.id, reason: error.message }, `${job?.name === "evaluate" ? "evaluation" : "index build"} failed`));
+  worker.on("failed", (job, error) => logger.warn({ jobId: job?.id, reason: error.message }, `${job?.name === "evaluate" ? "evaluation" : job?.name === "retire" ? "dropping a retired version's index" : "index build"} failed`));
   return worker;
 }

@@ -2,7 +2,9 @@ import type { Worker } from "bullmq";
 import { availableParallelism } from "node:os";
 import { createParsePool } from "../../ingest/parsers/isolated.js";
 import { createCommitter } from "../../indexer/sync/commit-group.js";
-import { byProfile } from "../../indexer/lifecycle/catalog.js";
+import { byProfile, unbuiltVersions } from "../../indexer/lifecycle/catalog.js";
+import { patchVersion } from "../../indexer/lifecycle/versions.js";
+import { createLifecycleQueue, enqueueBuild } from "../queues/lifecycle-queue.js";
 import { rebuildChunkStoreIfMissing } from "../../indexer/sync/chunk-store-rebuild.js";
 import { evictionProblem } from "../queues/redis.js";
 import type { Runtime } from "../runtime.js";
@@ -34,6 +36,7 @@ export async function startWorkers(runtime: Runtime, options: { concurrency?: nu
   const ingest = await startIngestWorker(runtime, { concurrency, parser, committer });
   const refresh = await startRefreshWorker(runtime);
   const build = startBuildWorker(runtime, parser, committer);
+  await buildUnbuiltVersions(runtime);
 
   return {
     worker: ingest.worker,
@@ -70,6 +73,26 @@ async function restoreChunkStores(runtime: Runtime): Promise<void> {
 async function restoreEmbeddingLookups(runtime: Runtime): Promise<void> {
   const caches = new Set((await runtime.catalog.following()).map((v) => v.cache));
   for (const cache of caches) await cache.open();
+}
+
+/**
+ * A version left building without a build job (a fresh Vertex deployment's
+ * first version: bootstrapVersions) gets one. Workers starting together queue
+ * one job: its id is fixed.
+ */
+async function buildUnbuiltVersions(runtime: Runtime): Promise<void> {
+  const versions = await unbuiltVersions(runtime.store);
+  if (versions.length === 0) return;
+  const queue = createLifecycleQueue(runtime.config);
+  try {
+    for (const version of versions) {
+      const jobId = await enqueueBuild(queue, version, `build-${version}-first`);
+      await patchVersion(runtime.store, version, { buildJobId: jobId });
+      runtime.logger.info({ version, jobId }, `index version ${version} has no build yet: queued one`);
+    }
+  } finally {
+    await queue.close();
+  }
 }
 
 /** Parse processes for a worker: as configured (0: one per CPU core), at most one per job it runs at once. Parsing is CPU-bound; more processes than cores only add memory. */

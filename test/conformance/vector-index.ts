@@ -38,11 +38,16 @@ async function matching(index: VectorIndex, filter: IndexFilter): Promise<string
   return (await index.query(at(0), { k: 100, filter })).map((n) => n.id).sort();
 }
 
+/** What an adapter holds; an adapter that does not yet hold sparse vectors is not run through their cases (and must refuse them). */
+export interface Capabilities {
+  sparse: boolean;
+}
+
 /**
  * The behaviour every VectorIndex adapter must have; run once per adapter.
  * `open` gives a fresh, empty index of the given dimensions each time.
  */
-export function vectorIndexConformance(name: string, open: (dimensions: number) => Promise<VectorIndex>): void {
+export function vectorIndexConformance(name: string, open: (dimensions: number) => Promise<VectorIndex>, capabilities: Capabilities = { sparse: true }): void {
   describe(`VectorIndex conformance: ${name}`, () => {
     it("answers an empty index with no neighbours, no datapoints and nothing fetched", async () => {
       const index = await open(DIMS);
@@ -196,6 +201,17 @@ export function vectorIndexConformance(name: string, open: (dimensions: number) 
       expect(await index.fetch(Array.from({ length: 8 }, (_, i) => `c${i}`))).toEqual(new Map());
       await index.close();
     });
+    if (!capabilities.sparse) {
+      it("refuses sparse vectors, text-only queries and term statistics with an error that says so", async () => {
+        const index = await open(DIMS);
+        await expect(index.upsert([sparsePoint("a", 0, { 1: 1 })])).rejects.toThrow(/sparse/);
+        await expect(index.query(null, { k: 1, sparse: sparse({ 1: 1 }) })).rejects.toThrow(/sparse|text/);
+        await expect(index.termStats([1])).rejects.toThrow(/sparse|term/);
+        await index.close();
+      });
+      return;
+    }
+
     it("ranks a sparse query by dot product, and leaves out datapoints that share no dimension with it or hold no sparse vector", async () => {
       const index = await open(DIMS);
       await index.upsert([
