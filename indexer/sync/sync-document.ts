@@ -133,7 +133,8 @@ export async function syncDocument(deps: SyncDeps, request: SyncRequest): Promis
     ctx.lease = session.lease;
     ctx.session = session;
     // Under the lease the indexes are the group's: new datapoints wait for the group's one write.
-    ctx.deps = { ...deps, targets: deps.targets.map((t) => ({ ...t, index: session.index(t.version, t.index as VectorIndex) })) };
+    // And the registry is the group's: canonical claims are written only once an index holds their chunks.
+    ctx.deps = { ...deps, registry: session.registry(deps.registry, deps.chunks), targets: deps.targets.map((t) => ({ ...t, index: session.index(t.version, t.index as VectorIndex) })) };
     return syncUnderLease(ctx, hashes);
   }, deps.targets.map((t) => ({ version: t.version, index: t.index as VectorIndex, ids: hashes })));
 }
