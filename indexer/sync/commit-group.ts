@@ -50,6 +50,8 @@ export interface CommitRequest {
   redis: Redis;
   lockKey: string;
   lockOptions: { ttlMs: number; waitMs: number };
+  /** Runs once the group has the lease, before any of its work (the registry check, registry-rebuild.ts); a failure fails the group. */
+  prepare?: (lease: CorpusLease) => Promise<void>;
 }
 
 export type CommitWork<T> = (session: CommitSession) => Promise<T>;
@@ -135,6 +137,7 @@ async function commitGroup(request: CommitRequest, works: ReadonlyArray<CommitWo
   const asked = performance.now();
   return withCorpusLease(request.redis, request.lockKey, request.lockOptions, async (lease) => {
     const taken = performance.now();
+    await request.prepare?.(lease);
     const buffers = new Map<string, BufferedIndex>();
     const manifests = new Map<string, DocumentManifest | null>();
     const afterFlush: Array<{ owner: number; write: () => Promise<void> }> = [];

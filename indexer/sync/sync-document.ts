@@ -18,6 +18,7 @@ import { upsertMissing } from "./index-writes.js";
 import { manifestKey, type DocumentManifest } from "./manifest.js";
 import { refreshMetadata } from "./metadata.js";
 import type { ChunkRegistry } from "./registry.js";
+import { ensureRegistry, type RegistryGuardDeps } from "./registry-rebuild.js";
 import { onlyMine, releaseRemoved } from "./release.js";
 import { SLICE, type SyncContext } from "./sync-context.js";
 
@@ -64,6 +65,8 @@ export interface SyncDeps {
   logger: Logger;
   /** Groups the process's documents under one corpus lease (commit-group.ts); each alone when absent. */
   committer?: Committer;
+  /** Every index following this profile (the targets may be fewer: a build writes only its own); read when the registry must be rebuilt. The targets' when absent. */
+  followers?: () => Promise<ReadonlyArray<Pick<VectorIndex, "fetch">>>;
 }
 
 export interface SyncCounts {
@@ -128,7 +131,8 @@ export async function syncDocument(deps: SyncDeps, request: SyncRequest): Promis
   const { config } = deps;
   const lockOptions = { ttlMs: config.sync.lockTtlMs, waitMs: config.sync.lockWaitMs };
   const committer = deps.committer ?? commitAlone;
-  return committer.commit({ redis: deps.redis, lockKey: corpusLockKey(config.redis.prefix, deps.profile), lockOptions }, async (session) => {
+  const prepare = (lease: CorpusLease) => ensureRegistry(registryGuard(deps), lease).then(() => undefined);
+  return committer.commit({ redis: deps.redis, lockKey: corpusLockKey(config.redis.prefix, deps.profile), lockOptions, prepare }, async (session) => {
     if (!(await request.isCurrent())) return "stale" as const;
     ctx.lease = session.lease;
     ctx.session = session;
@@ -137,6 +141,20 @@ export async function syncDocument(deps: SyncDeps, request: SyncRequest): Promis
     ctx.deps = { ...deps, registry: session.registry(deps.registry, deps.chunks), targets: deps.targets.map((t) => ({ ...t, index: session.index(t.version, t.index as VectorIndex) })) };
     return syncUnderLease(ctx, hashes);
   }, deps.targets.map((t) => ({ version: t.version, index: t.index as VectorIndex, ids: hashes })));
+}
+
+/** The registry check of a commit group (registry-rebuild.ts). */
+function registryGuard(deps: SyncDeps): RegistryGuardDeps {
+  return {
+    store: deps.store,
+    redis: deps.redis,
+    redisPrefix: deps.config.redis.prefix,
+    profile: deps.profile,
+    dedupe: deps.config.dedupe,
+    indexes: deps.followers ?? (async () => deps.targets.map((t) => t.index)),
+    onMissing: deps.config.sync.onMissingRegistry,
+    logger: deps.logger,
+  };
 }
 
 function createContext(deps: SyncDeps, documentId: string, next: DocumentManifest | null): SyncContext {
