@@ -57,6 +57,10 @@ export const syncSchema = z.strictObject({
   lockWaitMs: z.number().int().min(1_000).default(120_000).describe("Longest a job waits for the corpus lock before it fails and retries, ms."),
   buildConcurrency: z.number().int().min(1).max(64).default(8).describe("Documents a green build syncs at once (parsing, embedding and writing overlap; those ready together share a commit group)."),
   commitGroupMax: z.number().int().min(1).max(1_000).default(32).describe("Most documents of one worker process written under one corpus lease, with one index write per group."),
+  onMissingRegistry: z
+    .enum(["rebuild", "refuse"])
+    .default("rebuild")
+    .describe("When a worker finds a profile's chunk registry missing from Redis (no registry marker) while its manifests exist: 'rebuild' it from the manifests under the corpus lease before writing, or 'refuse' to write (jobs fail and retry) until `ragops registry rebuild` runs."),
 });
 
 export const refreshSchema = z.strictObject({

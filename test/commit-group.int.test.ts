@@ -102,6 +102,30 @@ describe("commit groups", () => {
     expect(log.filter((line) => line.endsWith("manifest"))).toEqual([]);
   });
 
+  it("fails every document of the group when a write in the middle of it fails, the earlier ones too: their held-back datapoints were in that write", async () => {
+    const { index, rows } = recordingIndex();
+    (index as { upsert: VectorIndex["upsert"] }).upsert = async () => {
+      throw new Error("index unavailable");
+    };
+    const committer = createCommitter({ maxGroup: 10 });
+    const log: string[] = [];
+    const req = request();
+    const blocker = committer.commit(req, async () => "first");
+    // The second document updates restricts, which writes what the group holds back first (write-buffer.ts).
+    const restricting = async (session: CommitSession) => {
+      await session.index("v1", index).updateRestricts([{ id: "doc1", restricts: { documentIds: ["doc2"], tags: [], contentTypes: [] }, numericRestricts: {} }]);
+      return "doc2";
+    };
+    const manifestOnly = async (session: CommitSession) => {
+      session.deferManifest("doc3", null, async () => void log.push("doc3 manifest"));
+      return "doc3";
+    };
+    const outcomes = await Promise.allSettled([blocker, committer.commit(req, documentWork("doc1", index, log)), committer.commit(req, restricting), committer.commit(req, manifestOnly)]);
+    expect(outcomes.map((o) => o.status)).toEqual(["fulfilled", "rejected", "rejected", "rejected"]);
+    expect(log.filter((line) => line.endsWith("manifest"))).toEqual([]);
+    expect(rows.size).toBe(0);
+  });
+
   it("reads what the index holds of the whole group's chunks in one call, and each document sees the writes of those before it", async () => {
     const { index } = recordingIndex();
     let fetches = 0;

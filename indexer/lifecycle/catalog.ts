@@ -237,6 +237,7 @@ export function syncDepsFor(deps: PipelineDeps, profile: string, versions: reado
     config: { ...deps.config, dedupe: first.record.config.dedupe },
     logger: deps.logger,
     ...(deps.committer ? { committer: deps.committer } : {}),
+    followers: async () => (await deps.catalog.following()).filter((v) => v.profile === profile).map((v) => v.index),
   };
 }
 

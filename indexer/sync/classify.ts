@@ -145,12 +145,19 @@ export async function classifyChunks(ctx: SyncContext, leaving: ReadonlySet<stri
   return mine;
 }
 
-/** Links each unplaced chunk to the near-duplicate it matches, or marks it canonical. Returns the new canonical chunks. */
+/**
+ * Links each unplaced chunk to the near-duplicate it matches, or marks it
+ * canonical. A chunk some target already holds is canonical whatever it
+ * matches: the index says so (a group whose claims were not written after its
+ * index write, or a registry rebuilt without it), and linking it would leave
+ * its datapoint behind for good. Returns the new canonical chunks.
+ */
 async function placeUnplaced(ctx: SyncContext, unplaced: readonly ManifestChunk[], dupOf: ReadonlyMap<string, string>, leaving: ReadonlySet<string>, touched: Set<string>): Promise<string[]> {
   const { registry, config } = ctx.deps;
   const lease = ctx.lease as CorpusLease;
   const items = await signed(ctx, unplaced);
-  const matches = config.dedupe.nearDuplicates ? await classify(ctx, items, leaving) : new Map<string, string>();
+  const indexed = await heldByATarget(ctx, unplaced.map((c) => c.hash));
+  const matches = config.dedupe.nearDuplicates ? await classify(ctx, items.filter((item) => !indexed.has(item.hash)), leaving) : new Map<string, string>();
   const fresh: Array<Signed & { bands: string[] }> = [];
   for (const item of items) {
     await ctx.pause();
@@ -164,4 +171,14 @@ async function placeUnplaced(ctx: SyncContext, unplaced: readonly ManifestChunk[
   await inSlices(fresh, SLICE, (slice) => registry.markCanonicalMany(lease, slice));
   for (const { hash } of fresh) if (dupOf.has(hash)) await registry.unmarkDuplicate(lease, hash);
   return fresh.map((f) => f.hash);
+}
+
+/** Those of these chunks some target holds (under the lease, answered from what the group read of the indexes). */
+async function heldByATarget(ctx: SyncContext, hashes: readonly string[]): Promise<Set<string>> {
+  const out = new Set<string>();
+  if (hashes.length === 0) return out;
+  await inSlices(hashes, SLICE, async (slice) => {
+    for (const target of ctx.deps.targets) for (const id of (await target.index.fetch(slice)).keys()) out.add(id);
+  });
+  return out;
 }

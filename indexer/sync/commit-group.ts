@@ -5,6 +5,9 @@ import type { VectorIndex } from "../indexes/vector-index.js";
 import { withCorpusLease, type CorpusLease } from "./corpus-lock.js";
 import type { DocumentManifest } from "./manifest.js";
 import { bufferIndex, type BufferedIndex } from "./write-buffer.js";
+import type { ChunkStore } from "./chunk-store.js";
+import { holdClaims, type HeldClaims } from "./pending-claims.js";
+import type { ChunkRegistry } from "./registry.js";
 
 /**
  * Group commit for the corpus lease. The documents of one process that are
@@ -17,16 +20,26 @@ import { bufferIndex, type BufferedIndex } from "./write-buffer.js";
  *
  * Order of a group: each document's registry and chunk store writes, in turn
  * (every document sees what the ones before it wrote, index included, through
- * the buffered indexes) → the lease checked → the held-back datapoints written
- * → each successful document's manifest (the mark that it is synced) and its
- * other after-flush steps → the lease released. A crash anywhere before the
- * manifests leaves documents whose manifests are old, so their jobs run again
- * and upsertMissing writes whatever the index lacks.
+ * the buffered indexes, and canonical claims included, through the held
+ * claims) → the lease checked → the held-back datapoints written → the
+ * canonical claims whose chunks an index holds written, the others dropped
+ * and compensated (pending-claims.ts) → each successful document's manifest
+ * (the mark that it is synced) and its other after-flush steps → the lease
+ * released. A crash anywhere before the manifests leaves documents whose
+ * manifests are old, so their jobs run again and upsertMissing writes
+ * whatever the index lacks; a chunk an index holds but the registry does not
+ * claim is claimed again then (classify.ts).
+ *
+ * A failed index write, at the end or in the middle of the group (a removal
+ * or restricts update writes what is held back first), fails every document
+ * of the group: the datapoints it carried were theirs.
  */
 export interface CommitSession {
   readonly lease: CorpusLease;
   /** The index of a target as the group sees it. */
   index(version: string, index: VectorIndex): BufferedIndex;
+  /** The chunk registry as the group sees it: canonical claims are written only once an index holds their chunks (one registry per group: the group's lease is one profile's). */
+  registry(registry: ChunkRegistry, chunks: ChunkStore): ChunkRegistry;
   /** Manifests the group will write (null: delete), by document: readers in the group see them before they are written. */
   readonly manifests: ReadonlyMap<string, DocumentManifest | null>;
   /** Writes (or deletes) the document's manifest after the group's index writes. */
@@ -37,6 +50,8 @@ export interface CommitRequest {
   redis: Redis;
   lockKey: string;
   lockOptions: { ttlMs: number; waitMs: number };
+  /** Runs once the group has the lease, before any of its work (the registry check, registry-rebuild.ts); a failure fails the group. */
+  prepare?: (lease: CorpusLease) => Promise<void>;
 }
 
 export type CommitWork<T> = (session: CommitSession) => Promise<T>;
@@ -122,16 +137,25 @@ async function commitGroup(request: CommitRequest, works: ReadonlyArray<CommitWo
   const asked = performance.now();
   return withCorpusLease(request.redis, request.lockKey, request.lockOptions, async (lease) => {
     const taken = performance.now();
+    await request.prepare?.(lease);
     const buffers = new Map<string, BufferedIndex>();
     const manifests = new Map<string, DocumentManifest | null>();
     const afterFlush: Array<{ owner: number; write: () => Promise<void> }> = [];
     let owner = 0;
+    let claims: HeldClaims | undefined;
+    // Known, from memory, to be in some index of the group: read by the group, or written by a flush that succeeded.
+    const held = (hash: string) => [...buffers.values()].some((b) => b.holds(hash));
     const session: CommitSession = {
       lease,
       index: (version, index) => {
         let buffered = buffers.get(version);
         if (!buffered) buffers.set(version, (buffered = bufferIndex(index)));
         return buffered;
+      },
+      registry: (registry, chunks) => {
+        claims ??= holdClaims(registry, chunks);
+        claims.setOwner(owner);
+        return claims.registry;
       },
       manifests,
       deferManifest: (documentId, manifest, write) => {
@@ -144,20 +168,26 @@ async function commitGroup(request: CommitRequest, works: ReadonlyArray<CommitWo
     const outcomes: Outcome[] = [];
     for (const [i, work] of works.entries()) {
       owner = i;
+      claims?.setOwner(i);
       try {
         outcomes.push({ value: await work(session) });
       } catch (error) {
         outcomes.push({ error });
+        // Its claims no index holds yet go now, with their held-back datapoints: nobody after it has seen them.
+        const dropped = claims?.dropOwner(i, held) ?? [];
+        for (const buffered of buffers.values()) buffered.discard(dropped);
       }
     }
     const datapoints = [...buffers.values()].reduce((n, b) => n + b.pending(), 0);
     const flushStarted = performance.now();
-    if (datapoints > 0) {
-      // The index cannot fence writes itself: a process that lost the lease must not write.
-      if (!(await lease.held())) throw new UnavailableError("the corpus lock was lost before the group's index writes; the jobs will retry");
-      for (const buffered of buffers.values()) await buffered.flush();
-    }
+    const failure = await flushAll(lease, buffers.values(), datapoints);
     const flushMs = performance.now() - flushStarted;
+    if (failure) {
+      // What the failed write carried is in no index: its claims are dropped. Best effort, as the lease may be what was lost.
+      await claims?.settle(lease, held).catch(() => undefined);
+      throw failure.error;
+    }
+    await claims?.settle(lease, held);
     // The manifests of different documents are independent objects: written side by side, not one after another.
     await mapBounded(afterFlush, AFTER_FLUSH_CONCURRENCY, async ({ owner: i, write }) => {
       if ("error" in (outcomes[i] as Outcome)) return;
@@ -170,6 +200,24 @@ async function commitGroup(request: CommitRequest, works: ReadonlyArray<CommitWo
     onGroup?.({ documents: works.length, failed: outcomes.filter((o) => "error" in o).length, waitedMs: taken - asked, heldMs: performance.now() - taken, flushMs, datapoints });
     return outcomes;
   });
+}
+
+/** Writes what the buffers hold back, under the lease; the first failure of a write (now or earlier in the group), if any. */
+async function flushAll(lease: CorpusLease, buffers: Iterable<BufferedIndex>, datapoints: number): Promise<{ error: unknown } | undefined> {
+  const all = [...buffers];
+  const earlier = all.find((b) => b.failure() !== undefined);
+  if (earlier) return { error: earlier.failure() };
+  if (datapoints === 0) return undefined;
+  // The index cannot fence writes itself: a process that lost the lease must not write.
+  if (!(await lease.held())) return { error: new UnavailableError("the corpus lock was lost before the group's index writes; the jobs will retry") };
+  for (const buffered of all) {
+    try {
+      await buffered.flush();
+    } catch (error) {
+      return { error };
+    }
+  }
+  return undefined;
 }
 
 function unionByVersion(primes: readonly IndexPrime[]): Map<string, { index: VectorIndex; ids: Set<string> }> {

@@ -1,6 +1,7 @@
 import type { Chunk } from "../../ingest/types.js";
 import { readJson } from "../../core/json-records.js";
 import type { ObjectStore } from "../../core/object-store.js";
+import { mapBounded } from "../../core/pool.js";
 
 /**
  * What one document is, for one chunking profile: its source fingerprint and
@@ -42,6 +43,20 @@ export interface DocumentManifest {
 }
 
 export const manifestKey = (profile: string, documentId: string) => `manifests/${profile}/${documentId}.json`;
+
+/** Every manifest of a profile, read a few at a time. */
+export async function readManifests(store: ObjectStore, profile: string, concurrency = 16): Promise<DocumentManifest[]> {
+  const ids: string[] = [];
+  for await (const meta of store.list(`manifests/${profile}/`)) if (meta.key.endsWith(".json")) ids.push(meta.key.slice(`manifests/${profile}/`.length, -".json".length));
+  const manifests = await mapBounded(ids, concurrency, (id) => readManifest(store, profile, id));
+  return manifests.filter((m): m is DocumentManifest => m !== undefined);
+}
+
+/** Whether a profile has any manifest (one listing step, not a full listing). */
+export async function hasManifests(store: ObjectStore, profile: string): Promise<boolean> {
+  for await (const meta of store.list(`manifests/${profile}/`)) if (meta.key.endsWith(".json")) return true;
+  return false;
+}
 
 export async function readManifest(store: ObjectStore, profile: string, documentId: string): Promise<DocumentManifest | undefined> {
   return (await readJson<DocumentManifest>(store, manifestKey(profile, documentId)))?.value;

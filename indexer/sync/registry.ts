@@ -25,6 +25,8 @@ export interface ChunkRegistry {
   dupsOfMany(canonicals: readonly string[]): Promise<Map<string, Set<string>>>;
   addRefs(lease: CorpusLease, documentId: string, hashes: readonly string[]): Promise<void>;
   removeRef(lease: CorpusLease, documentId: string, hash: string): Promise<void>;
+  /** removeRef for many chunks of one document in one round trip. */
+  removeRefs(lease: CorpusLease, documentId: string, hashes: readonly string[]): Promise<void>;
   markCanonical(lease: CorpusLease, hash: string, signature: Uint32Array, bands: readonly string[]): Promise<void>;
   /** markCanonical for many chunks in one round trip. */
   markCanonicalMany(lease: CorpusLease, items: ReadonlyArray<{ hash: string; signature: Uint32Array; bands: readonly string[] }>): Promise<void>;
@@ -48,6 +50,8 @@ const GUARD = `if redis.call("get", KEYS[1]) ~= ARGV[1] then return redis.error_
 const SCRIPTS = {
   // KEYS: lease, docrefs(doc); ARGV: token, prefix, doc, hashes...
   addRefs: `${GUARD} for i = 4, #ARGV do redis.call("sadd", ARGV[2] .. "ref:" .. ARGV[i], ARGV[3]); redis.call("sadd", KEYS[2], ARGV[i]) end return 1`,
+  // KEYS: lease, docrefs(doc); ARGV: token, prefix, doc, hashes...
+  removeRefs: `${GUARD} for i = 4, #ARGV do redis.call("srem", ARGV[2] .. "ref:" .. ARGV[i], ARGV[3]); redis.call("srem", KEYS[2], ARGV[i]) end return 1`,
   // KEYS: lease, ref(hash), docrefs(doc); ARGV: token, doc, hash
   removeRef: `${GUARD} redis.call("srem", KEYS[2], ARGV[2]); redis.call("srem", KEYS[3], ARGV[3]) return 1`,
   // KEYS: lease, sig(hash); ARGV: token, prefix, hash, signature, bands...
@@ -105,6 +109,8 @@ export function createChunkRegistry(redis: Redis, prefix: string): ChunkRegistry
     dupsOfMany: async (canonicals) => new Map((await setsOf(canonicals.map((c) => ["smembers", `${p}dups:${c}`]))).map((set, i) => [canonicals[i] as string, set])),
     addRefs: (lease, documentId, hashes) =>
       hashes.length ? run(SCRIPTS.addRefs, [lease.key, `${p}docrefs:${documentId}`], [lease.token, p, documentId, ...hashes]) : Promise.resolve(),
+    removeRefs: (lease, documentId, hashes) =>
+      hashes.length ? run(SCRIPTS.removeRefs, [lease.key, `${p}docrefs:${documentId}`], [lease.token, p, documentId, ...hashes]) : Promise.resolve(),
     removeRef: (lease, documentId, hash) => run(SCRIPTS.removeRef, [lease.key, `${p}ref:${hash}`, `${p}docrefs:${documentId}`], [lease.token, documentId, hash]),
     markCanonical: (lease, hash, signature, bands) => run(SCRIPTS.markCanonical, [lease.key, `${p}sig:${hash}`], [lease.token, p, hash, encodeSignature(signature), ...bands]),
     markCanonicalMany: async (lease, items) => {

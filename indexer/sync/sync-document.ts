@@ -19,6 +19,7 @@ import { upsertMissing } from "./index-writes.js";
 import { manifestKey, type DocumentManifest } from "./manifest.js";
 import { refreshMetadata } from "./metadata.js";
 import type { ChunkRegistry } from "./registry.js";
+import { ensureRegistry, type RegistryGuardDeps } from "./registry-rebuild.js";
 import { onlyMine, releaseRemoved } from "./release.js";
 import { SLICE, type SyncContext } from "./sync-context.js";
 
@@ -67,6 +68,8 @@ export interface SyncDeps {
   logger: Logger;
   /** Groups the process's documents under one corpus lease (commit-group.ts); each alone when absent. */
   committer?: Committer;
+  /** Every index following this profile (the targets may be fewer: a build writes only its own); read when the registry must be rebuilt. The targets' when absent. */
+  followers?: () => Promise<ReadonlyArray<Pick<VectorIndex, "fetch">>>;
 }
 
 export interface SyncCounts {
@@ -131,14 +134,30 @@ export async function syncDocument(deps: SyncDeps, request: SyncRequest): Promis
   const { config } = deps;
   const lockOptions = { ttlMs: config.sync.lockTtlMs, waitMs: config.sync.lockWaitMs };
   const committer = deps.committer ?? commitAlone;
-  return committer.commit({ redis: deps.redis, lockKey: corpusLockKey(config.redis.prefix, deps.profile), lockOptions }, async (session) => {
+  const prepare = (lease: CorpusLease) => ensureRegistry(registryGuard(deps), lease).then(() => undefined);
+  return committer.commit({ redis: deps.redis, lockKey: corpusLockKey(config.redis.prefix, deps.profile), lockOptions, prepare }, async (session) => {
     if (!(await request.isCurrent())) return "stale" as const;
     ctx.lease = session.lease;
     ctx.session = session;
     // Under the lease the indexes are the group's: new datapoints wait for the group's one write.
-    ctx.deps = { ...deps, targets: deps.targets.map((t) => ({ ...t, index: session.index(t.version, t.index as VectorIndex) })) };
+    // And the registry is the group's: canonical claims are written only once an index holds their chunks.
+    ctx.deps = { ...deps, registry: session.registry(deps.registry, deps.chunks), targets: deps.targets.map((t) => ({ ...t, index: session.index(t.version, t.index as VectorIndex) })) };
     return syncUnderLease(ctx, hashes);
   }, deps.targets.map((t) => ({ version: t.version, index: t.index as VectorIndex, ids: hashes })));
+}
+
+/** The registry check of a commit group (registry-rebuild.ts). */
+function registryGuard(deps: SyncDeps): RegistryGuardDeps {
+  return {
+    store: deps.store,
+    redis: deps.redis,
+    redisPrefix: deps.config.redis.prefix,
+    profile: deps.profile,
+    dedupe: deps.config.dedupe,
+    indexes: deps.followers ?? (async () => deps.targets.map((t) => t.index)),
+    onMissing: deps.config.sync.onMissingRegistry,
+    logger: deps.logger,
+  };
 }
 
 function createContext(deps: SyncDeps, documentId: string, next: DocumentManifest | null): SyncContext {

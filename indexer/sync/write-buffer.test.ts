@@ -122,4 +122,32 @@ describe("an index seen through a commit group's write buffer", () => {
     await expect(buffered.upsert([{ id: "x", vector: [1, 2, 3], ...restricts("d") }])).rejects.toBeInstanceOf(DimensionMismatchError);
     expect(buffered.pending()).toBe(0);
   });
+
+  it("remembers a failed flush: the lost datapoints are not known to be held, and every later call fails with the same error", async () => {
+    const { index } = memoryIndex();
+    await index.upsert([point("a", "d1")]);
+    const broken = { ...index, upsert: async () => Promise.reject(new Error("index unavailable")) };
+    const buffered = bufferIndex(broken);
+    await buffered.prime(["a", "b"]);
+    await buffered.upsert([point("b", "d1")]);
+    expect(buffered.holds("a")).toBe(true);
+    expect(buffered.holds("b")).toBe(false); // held back is not held
+    await expect(buffered.flush()).rejects.toThrow("index unavailable");
+    expect(buffered.failure()).toMatchObject({ message: "index unavailable" });
+    expect(buffered.holds("b")).toBe(false);
+    await expect(buffered.fetch(["a"])).rejects.toThrow("index unavailable");
+    await expect(buffered.upsert([point("c", "d2")])).rejects.toThrow("index unavailable");
+    await expect(buffered.remove(["a"])).rejects.toThrow("index unavailable");
+  });
+
+  it("knows an upsert is held once its flush succeeded, and writes none of the datapoints it was told to discard", async () => {
+    const { index, rows } = memoryIndex();
+    const buffered = bufferIndex(index);
+    await buffered.upsert([point("a", "d1"), point("b", "d1"), point("c", "d1")]);
+    buffered.discard(["b"]);
+    expect(buffered.pending()).toBe(2);
+    await buffered.flush();
+    expect([...rows.keys()].sort()).toEqual(["a", "c"]);
+    expect(["a", "b", "c"].map((id) => buffered.holds(id))).toEqual([true, false, true]);
+  });
 });

@@ -20,6 +20,11 @@ import { DimensionMismatchError, type Datapoint, type StoredRestricts, type Vect
  * index holds is read once per id (`prime` reads a whole group's ids in one
  * call) and then kept from this buffer's own writes: nobody else writes the
  * index while the group holds the corpus lease.
+ *
+ * A failed flush is remembered: the datapoints it carried are lost (held
+ * back no more, never known to be held), so the group must fail, and every
+ * later call through the buffer fails with the same error rather than build
+ * on writes that did not happen.
  */
 export interface BufferedIndex {
   readonly index: VectorIndex;
@@ -37,6 +42,12 @@ export interface BufferedIndex {
   pending(): number;
   /** Writes what is held back, in one upsert. */
   flush(): Promise<void>;
+  /** True when the index is known, from memory alone, to hold this id: read by prime or fetch, or written by a flush that succeeded. */
+  holds(id: string): boolean;
+  /** Forgets held-back datapoints: their flush will not write them. */
+  discard(ids: readonly string[]): void;
+  /** The error of a flush that failed, if one did. */
+  failure(): unknown;
 }
 
 export function bufferIndex(index: VectorIndex): BufferedIndex {
@@ -44,11 +55,21 @@ export function bufferIndex(index: VectorIndex): BufferedIndex {
   // What the index is known to hold (null: known absent), from prime and fetch, kept up to date by this buffer's own writes.
   const known = new Map<string, StoredRestricts | null>();
   const stored = (point: Datapoint): StoredRestricts => ({ restricts: point.restricts, numericRestricts: point.numericRestricts });
+  let failed: { error: unknown } | undefined;
+  const healthy = () => {
+    if (failed) throw failed.error;
+  };
   const flush = async () => {
+    healthy();
     if (held.size === 0) return;
     const batch = [...held.values()];
     held = new Map();
-    await index.upsert(batch);
+    try {
+      await index.upsert(batch);
+    } catch (error) {
+      failed = { error };
+      throw error;
+    }
     for (const point of batch) known.set(point.id, stored(point));
   };
   const readThrough = async (ids: readonly string[]) => {
@@ -60,6 +81,7 @@ export function bufferIndex(index: VectorIndex): BufferedIndex {
   return {
     index,
     upsert: async (datapoints) => {
+      healthy();
       // Checked now, as the index would: a wrong-size vector must fail the document that brought it, not the group's flush.
       const wrong = datapoints.find((point) => point.vector.length !== index.dimensions);
       if (wrong) throw new DimensionMismatchError(index.dimensions, wrong.vector.length, `datapoint ${wrong.id} has ${wrong.vector.length} dimensions, index ${index.name} wants ${index.dimensions}`);
@@ -76,6 +98,7 @@ export function bufferIndex(index: VectorIndex): BufferedIndex {
       for (const id of ids) known.set(id, null);
     },
     fetch: async (ids) => {
+      healthy();
       await readThrough(ids);
       const out = new Map<string, StoredRestricts>();
       for (const id of ids) {
@@ -85,8 +108,16 @@ export function bufferIndex(index: VectorIndex): BufferedIndex {
       }
       return out;
     },
-    prime: readThrough,
+    prime: async (ids) => {
+      healthy();
+      await readThrough(ids);
+    },
     pending: () => held.size,
     flush,
+    holds: (id) => Boolean(known.get(id)),
+    discard: (ids) => {
+      for (const id of ids) held.delete(id);
+    },
+    failure: () => failed?.error,
   };
 }

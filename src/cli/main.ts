@@ -8,6 +8,7 @@ import { addGoldenCommand } from "./golden-command.js";
 import { addIndexCommands } from "./index-commands.js";
 import { addIngestCommand } from "./ingest-command.js";
 import { addRefreshCommand } from "./refresh-command.js";
+import { addRegistryCommand } from "./registry-command.js";
 import { addSearchCommand } from "./search-command.js";
 import { addServeCommand } from "./serve-command.js";
 import { addWorkerCommand } from "./worker-command.js";
@@ -21,7 +22,8 @@ Examples:
   ragops refresh --source ./docs --dry-run
   ragops index create --chunk-size 768 --wait && ragops index swap v2 --expected v1 --force --reason "smaller chunks"
   ragops search "how do I reset the dock" -k 5
-  ragops eval v2 --golden northwind --wait --trec-out run.txt`;
+  ragops eval v2 --golden northwind --wait --trec-out run.txt
+  ragops registry rebuild`;
 
 /** `ragops` and its global options; each command group adds itself, in the order `--help` lists them. */
 export function buildProgram(): Command {
@@ -44,6 +46,7 @@ export function buildProgram(): Command {
   addAuditCommand(program);
   addGoldenCommand(program);
   addEvalCommand(program);
+  addRegistryCommand(program);
   return program;
 }
 
