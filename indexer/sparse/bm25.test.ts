@@ -12,8 +12,9 @@ function directBm25(query: string[], doc: string[], corpus: string[][], { k1, b,
   let score = 0;
   for (const term of query) {
     const df = corpus.filter((d) => d.includes(term)).length;
-    if (df === 0) continue;
     const tf = doc.filter((w) => w === term).length;
+    // An absent term adds nothing; computing it would divide 0 by 0 for an empty document when b = 1.
+    if (df === 0 || tf === 0) continue;
     const weight = Math.log(1 + (corpus.length - df + 0.5) / (df + 0.5));
     score += (weight * tf * (k1 + 1)) / (tf + k1 * (1 - b + (b * doc.length) / avgdl));
   }
@@ -58,6 +59,13 @@ describe("BM25 as two sparse vectors", () => {
         }
       }),
     );
+  });
+
+  it("scores an empty document 0, not NaN, even with full length normalisation (b = 1)", () => {
+    const terms = countTerms("wheel");
+    const q = queryVector(terms, statsOf(["", "wheel"], terms.ids));
+    const score = sparseDot(q, documentVector(countTerms(""), { k1: 0.1, b: 1, avgdl: 1 }));
+    expect(score).toBe(0);
   });
 
   it("never scores a document lower for one more occurrence of a query term", () => {
