@@ -184,6 +184,14 @@ export const indexSchema = z.strictObject({
     .max(10_000_000)
     .default(100_000)
     .describe("Largest LanceDB table searched from an exact in-memory snapshot (about 1.5 KB per row at 384 dimensions) instead of LanceDB's own flat scan; 0 turns it off."),
+  annMinRows: z
+    .number()
+    .int()
+    .min(0)
+    .max(100_000_000)
+    .default(20_000)
+    .describe("Rows from which a LanceDB version gets an approximate (HNSW-SQ) vector index, built and kept current in the background by the worker; dense queries too costly for the exact snapshot use it. 0: never."),
+  annEf: z.number().int().min(10).max(10_000).default(100).describe("HNSW search breadth of LanceDB ANN queries (at least 2 x k is used): higher is more recall, slower."),
 });
 
 export const searchSchema = z.strictObject({

@@ -45,6 +45,8 @@ describe("index lifecycle", () => {
     const green = await buildGreen(stack, { version: "v2", config: { embedder: { dimensions: 256 }, chunking: { sizeTokens: 300 } } });
     const record = (await (await fetch(`${stack.url}/v1/indexes/${green}`)).json()) as { state: string; counts: { documents: number; datapoints: number } };
     expect(record).toMatchObject({ state: "ready", counts: { documents: 3, datapoints: 3 } });
+    // How the version is searched: rows, the exact snapshot or LanceDB, and its ANN index (none below index.annMinRows).
+    expect(record).toMatchObject({ index: { provider: "lancedb", rows: 3, ann: { state: "none", minRows: 20_000 } } });
     const fromGreen = await searchApi(stack.url, { query: "BP-48 battery pack", k: 1, index: "v2" });
     expect(fromGreen.body).toMatchObject({ index: "v2", results: [expect.objectContaining({ documentId: "battery" })] });
     const fromLive = await searchApi(stack.url, { query: "BP-48 battery pack", k: 1 });

@@ -14,6 +14,8 @@ export interface OpenIndexOptions {
   dimensions: number;
   /** config.index.memoryScanMaxRows */
   memoryScanMaxRows?: number;
+  /** config.index.annMinRows and annEf */
+  ann?: { minRows: number; ef: number };
   /** config.gcp: a Vertex version's project, endpoint and request settings. */
   gcp?: GcpConfig;
   /** Where a Vertex version's index is (its record's): it must be created and deployed before the version can be opened. */
@@ -26,7 +28,13 @@ export interface OpenIndexOptions {
 export async function openVectorIndex(index: { provider: IndexProvider }, options: OpenIndexOptions): Promise<VectorIndex> {
   switch (index.provider) {
     case "lancedb":
-      return createLanceDbIndex({ dir: join(options.dataDir, "lancedb"), version: options.version, dimensions: options.dimensions, ...(options.memoryScanMaxRows !== undefined ? { memoryScanMaxRows: options.memoryScanMaxRows } : {}) });
+      return createLanceDbIndex({
+        dir: join(options.dataDir, "lancedb"),
+        version: options.version,
+        dimensions: options.dimensions,
+        ...(options.memoryScanMaxRows !== undefined ? { memoryScanMaxRows: options.memoryScanMaxRows } : {}),
+        ...(options.ann ? { annMinRows: options.ann.minRows, annEf: options.ann.ef } : {}),
+      });
     case "vertex": {
       const placement = options.vertex;
       if (!placement?.index || !placement.deployed || !options.gcp) {

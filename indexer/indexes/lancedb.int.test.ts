@@ -202,3 +202,67 @@ async function waitForPath(index: Awaited<ReturnType<typeof createLanceDbIndex>>
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
 }
+
+describe("LanceDB ANN index upkeep", () => {
+  const DIMS = 32;
+  /** Clustered unit vectors (a seeded walk around 40 centres), more like embeddings than uniform noise. */
+  const clustered = (count: number, seed: number) => {
+    let state = seed;
+    const random = () => ((state = (state * 1103515245 + 12345) % 2 ** 31) / 2 ** 31) * 2 - 1;
+    const centres = Array.from({ length: 40 }, () => Array.from({ length: DIMS }, random));
+    return Array.from({ length: count }, () => {
+      const centre = centres[Math.floor(((random() + 1) / 2) * centres.length)] as number[];
+      const v = centre.map((x) => x + random());
+      const norm = Math.hypot(...v);
+      return v.map((x) => x / norm);
+    });
+  };
+  const point = (id: string, vector: number[]): Datapoint => ({ id, vector, restricts: { documentIds: [id.slice(0, 2)], tags: [], contentTypes: [] }, numericRestricts: {} });
+
+  it("builds an HNSW index in the background once a table passes annMinRows, answers ANN queries close to the exact scan, and still finds rows written after it", async () => {
+    const dir = freshDir();
+    const index = await createLanceDbIndex({ dir, version: "v1", dimensions: DIMS, annMinRows: 2_000, exactScanBudget: 0 });
+    const exact = await createLanceDbIndex({ dir, version: "v1", dimensions: DIMS, annMinRows: 0, awaitSnapshot: true });
+    expect((await index.describe()).ann).toMatchObject({ state: "none", minRows: 2_000 });
+    const vectors = clustered(3_000, 7);
+    for (let i = 0; i < vectors.length; i += 250) await index.upsert(vectors.slice(i, i + 250).map((v, j) => point(`p${i + j}`, v)));
+    // Writes started the build past 2,000 rows; the rows written during it are folded in by the next compaction.
+    await index.annSettled();
+    const built = (await index.describe()).ann;
+    expect(built.state).toBe("ready");
+    expect((built.indexedRows ?? 0) + (built.unindexedRows ?? 0)).toBe(3_000);
+    expect(built.indexedRows).toBeGreaterThanOrEqual(2_000);
+    await index.maintain();
+    await index.annSettled();
+    const health = await index.describe();
+    expect(health.ann).toMatchObject({ state: "ready", indexedRows: 3_000, unindexedRows: 0 });
+    expect(health.ann.lastBuildSeconds).toBeGreaterThan(0);
+
+    const queries = clustered(50, 99);
+    let agreed = 0;
+    for (const q of queries) {
+      const approximate = (await index.query(q, { k: 10 })).map((n) => n.id);
+      const truth = new Set((await exact.query(q, { k: 10 })).map((n) => n.id));
+      agreed += approximate.filter((id) => truth.has(id)).length;
+    }
+    expect(agreed / (10 * queries.length)).toBeGreaterThanOrEqual(0.95);
+    expect((await index.describe()).ann.queries).toBe(queries.length);
+    expect((await exact.describe()).ann.queries).toBe(0);
+
+    const late = clustered(1, 1234)[0] as number[];
+    await index.upsert([point("late", late)]);
+    expect((await index.describe()).ann).toMatchObject({ state: "ready", unindexedRows: 1 });
+    expect((await index.query(late, { k: 1 }))[0]?.id).toBe("late");
+    await exact.close();
+    await index.close();
+  });
+
+  it("never builds one when annMinRows is 0", async () => {
+    const index = await createLanceDbIndex({ dir: freshDir(), version: "v1", dimensions: DIMS, annMinRows: 0 });
+    await index.upsert(clustered(300, 3).map((v, i) => point(`p${i}`, v)));
+    await index.maintain();
+    await index.annSettled();
+    expect((await index.describe()).ann).toEqual({ state: "none", minRows: 0, queries: 0 });
+    await index.close();
+  });
+});

@@ -138,6 +138,8 @@ export interface TermStats {
   frequencies: number[];
 }
 
+export type IndexHealth = { provider: string } & Record<string, unknown>;
+
 export interface VectorIndex {
   readonly name: string;
   readonly dimensions: number;
@@ -159,6 +161,8 @@ export interface VectorIndex {
   termStats(dimensions: readonly number[]): Promise<TermStats>;
   /** Datapoints in the whole index. */
   count(): Promise<number>;
+  /** How the index is searched now (adapter's own fields: rows, search path, ANN index state), for GET /v1/indexes/:version. */
+  describe?(): Promise<IndexHealth>;
   close(): Promise<void>;
   /** Drops this version's data for good (retire). */
   destroy(): Promise<void>;

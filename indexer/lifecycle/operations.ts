@@ -1,3 +1,4 @@
+import type { IndexHealth } from "../indexes/vector-index.js";
 import { fenceRetired, readAlias, rollbackLive, swapLive, type AliasRecord } from "./alias.js";
 import { appendAudit } from "./audit.js";
 import { admitsPromotion, nextState } from "./states.js";
@@ -27,7 +28,7 @@ export interface LifecycleDeps {
   startRetire?(version: string): Promise<string>;
 }
 
-export type ShownVersion = IndexVersion & { state: ReturnType<typeof effectiveState> };
+export type ShownVersion = IndexVersion & { state: ReturnType<typeof effectiveState>; index?: IndexHealth };
 
 export async function createAndBuild(deps: LifecycleDeps, request: { version?: string; config?: unknown; actor: string }): Promise<IndexVersion> {
   const version = request.version ?? `v${(await listVersions(deps.store)).length + 1}`;
@@ -54,7 +55,8 @@ async function withLiveCounts(deps: Pick<LifecycleDeps, "store" | "catalog">, re
   const open = await deps.catalog.open(record.version);
   let documents = 0;
   for await (const _ of deps.store.list(`manifests/${open.profile}/`)) documents += 1;
-  return { ...shown, counts: { ...record.counts, documents, datapoints: await open.index.count() } };
+  const health = await open.index.describe?.();
+  return { ...shown, counts: { ...record.counts, documents, datapoints: await open.index.count() }, ...(health ? { index: health } : {}) };
 }
 
 /**
