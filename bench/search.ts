@@ -1,0 +1,286 @@
+/**
+ * npm run bench:search
+ *
+ * a. Synthetic tables of SEARCH_SIZES rows (10,000 and 100,000 by default;
+ *    add 1000000 for the largest: about 1.5 GB of vectors and a long index
+ *    build) of clustered 384-d unit vectors, written through ragops' LanceDB
+ *    adapter, which builds its ANN index (HNSW-SQ) in the background past
+ *    index.annMinRows. 200 questions of two kinds: "dense" (every dimension
+ *    non-zero, as a model's embedding) and "offline" (about 20 non-zero
+ *    dimensions, as the offline embedder's questions). In this process, for
+ *    each: p50 / p99 latency of ragops' path (exact snapshot or ANN, as the
+ *    adapter chooses), of the exact snapshot alone, and of the peers: LanceDB's
+ *    flat search (the path before the snapshot) and raw LanceDB with the same
+ *    index (the floor of the engine); recall@10 against the exact answer;
+ *    index build time; RSS.
+ * b. The shared corpus through the HTTP API: `ragops ingest` of the 200
+ *    documents, then `ragops serve`, and POST /v1/search with questions cut
+ *    from the corpus at 1 and 10 connections (autocannon, SEARCH_SECONDS each),
+ *    then 50 connections while the server's peak RSS is read.
+ *
+ * Knobs: SEARCH_SIZES=10000,100000  SEARCH_SECONDS=10  SEARCH_HTTP=0 skips (b).
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import autocannon from "autocannon";
+import { createLanceDbIndex, type LanceDbIndex } from "../indexer/indexes/lancedb.js";
+import type { Datapoint } from "../indexer/indexes/vector-index.js";
+import { ensureRedis } from "../src/dev/local-redis.js";
+import { generateCorpus, mulberry32 } from "./corpus.mjs";
+import { printTable, writeResults } from "./machine.js";
+
+const DIMS = 384;
+const K = 10;
+const QUESTIONS = 200;
+const SIZES = (process.env.SEARCH_SIZES ?? "10000,100000").split(",").map(Number).filter((n) => n > 0);
+const SECONDS = Number(process.env.SEARCH_SECONDS ?? 10);
+const HTTP = process.env.SEARCH_HTTP !== "0";
+
+const percentile = (sorted: readonly number[], p: number) => (sorted.length ? (sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] as number) : 0);
+const ms = (n: number) => Number(n.toFixed(2));
+const rssMb = () => Math.round(process.memoryUsage().rss / 2 ** 20);
+
+/** Clustered unit vectors: 1,000 seeded centres plus noise (uniform noise would have no near neighbours at all). */
+function vectorSource(seed: number) {
+  const random = mulberry32(seed);
+  const centres = Array.from({ length: 1000 }, () => Float32Array.from({ length: DIMS }, () => random() * 2 - 1));
+  const unit = (v: Float32Array) => {
+    let norm = 0;
+    for (const x of v) norm += x * x;
+    norm = Math.sqrt(norm);
+    return v.map((x) => x / norm);
+  };
+  return {
+    dense: () => {
+      const centre = centres[Math.floor(random() * centres.length)] as Float32Array;
+      return unit(centre.map((x) => x + (random() * 2 - 1) * 1.5));
+    },
+    /** About 20 non-zero dimensions, as the offline embedder gives a dozen-word question. */
+    sparse: () => {
+      const v = new Float32Array(DIMS);
+      for (let i = 0; i < 20; i++) v[Math.floor(random() * DIMS)] = random() * 2 - 1;
+      return unit(v);
+    },
+  };
+}
+
+interface PathFigures {
+  path: string;
+  p50: number;
+  p99: number;
+  qps: number;
+  recallAt10?: number;
+}
+
+async function timeQueries(queries: readonly Float32Array[], run: (q: Float32Array) => Promise<string[]>, truth?: readonly string[][]): Promise<Omit<PathFigures, "path">> {
+  for (const q of queries.slice(0, 5)) await run(q); // warm-up
+  const times: number[] = [];
+  let agreed = 0;
+  const started = performance.now();
+  for (const [i, q] of queries.entries()) {
+    const t = performance.now();
+    const ids = await run(q);
+    times.push(performance.now() - t);
+    if (truth) agreed += ids.filter((id) => truth[i]?.includes(id)).length;
+  }
+  const total = (performance.now() - started) / 1000;
+  times.sort((a, b) => a - b);
+  return { p50: ms(percentile(times, 50)), p99: ms(percentile(times, 99)), qps: Math.round(queries.length / total), ...(truth ? { recallAt10: Number((agreed / (K * queries.length)).toFixed(3)) } : {}) };
+}
+
+interface TableFigures {
+  rows: number;
+  writeSeconds: number;
+  annBuildSeconds: number;
+  ann: unknown;
+  rssMb: number;
+  paths: Record<"dense" | "offline", PathFigures[]>;
+}
+
+async function syntheticTable(rows: number, root: string): Promise<TableFigures> {
+  const dir = join(root, `lance-${rows}`);
+  const source = vectorSource(rows);
+  const index: LanceDbIndex = await createLanceDbIndex({ dir, version: "bench", dimensions: DIMS, annMinRows: rows });
+  const point = (i: number): Datapoint => ({ id: `r${i}`, vector: source.dense(), restricts: { documentIds: [`d${i % 500}`], tags: [], contentTypes: [] }, numericRestricts: {} });
+  process.stderr.write(`  ${rows} rows: writing…\n`);
+  let started = performance.now();
+  const BATCH = 10_000;
+  for (let i = 0; i < rows; i += BATCH) await index.upsert(Array.from({ length: Math.min(BATCH, rows - i) }, (_, j) => point(i + j)));
+  const writeSeconds = (performance.now() - started) / 1000;
+  process.stderr.write(`  ${rows} rows: building the ANN index…\n`);
+  started = performance.now();
+  await index.maintain();
+  await index.annSettled();
+  const annBuildSeconds = (performance.now() - started) / 1000;
+  const exact = await createLanceDbIndex({ dir, version: "bench", dimensions: DIMS, annMinRows: 0, awaitSnapshot: true });
+  const lancedb = await import("@lancedb/lancedb");
+  const db = await lancedb.connect(dir);
+  const raw = await db.openTable("chunks_bench");
+  const rawIds = async (q: Float32Array, flat: boolean) => {
+    let search = raw.vectorSearch(Array.from(q)).distanceType("cosine").select(["id", "_distance"]).limit(K);
+    search = flat ? search.bypassVectorIndex() : search.ef(100);
+    return ((await search.toArray()) as Array<{ id: string }>).map((r) => String(r.id));
+  };
+  const ids = async (i: { query: LanceDbIndex["query"] }, q: Float32Array) => (await i.query(q, { k: K })).map((n) => n.id);
+  const paths = { dense: [] as PathFigures[], offline: [] as PathFigures[] };
+  for (const kind of ["dense", "offline"] as const) {
+    const queries = Array.from({ length: QUESTIONS }, () => (kind === "dense" ? source.dense() : source.sparse()));
+    process.stderr.write(`  ${rows} rows: ${kind} questions…\n`);
+    const truth: string[][] = [];
+    for (const q of queries) truth.push(await ids(exact, q));
+    const withinSnapshot = rows <= 100_000;
+    paths[kind].push({ path: "ragops (snapshot or ANN, as chosen)", ...(await timeQueries(queries, (q) => ids(index, q), truth)) });
+    if (withinSnapshot) paths[kind].push({ path: "ragops exact snapshot", ...(await timeQueries(queries, (q) => ids(exact, q), truth)) });
+    paths[kind].push({ path: "LanceDB with the same index (peer: the floor)", ...(await timeQueries(queries, (q) => rawIds(q, false), truth)) });
+    // The flat scan at 1,000,000 rows takes seconds per query: 20 questions say enough.
+    paths[kind].push({ path: "LanceDB flat search (peer: before the snapshot)", ...(await timeQueries(rows > 200_000 ? queries.slice(0, 20) : queries, (q) => rawIds(q, true), rows > 200_000 ? truth.slice(0, 20) : truth)) });
+  }
+  const figures = { rows, writeSeconds: Number(writeSeconds.toFixed(1)), annBuildSeconds: Number(annBuildSeconds.toFixed(1)), ann: (await index.describe()).ann, rssMb: rssMb(), paths };
+  raw.close();
+  db.close();
+  await exact.close();
+  await index.close();
+  rmSync(dir, { recursive: true, force: true });
+  return figures;
+}
+
+// ---------------------------------------------------------------- HTTP
+
+const exited = (child: ChildProcess) => new Promise<number | null>((resolve) => (child.exitCode !== null ? resolve(child.exitCode) : child.once("exit", resolve)));
+
+async function waitForReady(url: string, child: ChildProcess): Promise<void> {
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`the server exited (${child.exitCode}) before it was ready`);
+    try {
+      if ((await fetch(url)).ok) return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+function peakRssMb(pid: number): number {
+  const match = /^VmHWM:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+  return match ? Math.round(Number(match[1]) / 1024) : 0;
+}
+
+/** Questions as bench:eval cuts them: 6-10 consecutive words of a document's body. */
+function corpusQuestions(docs: ReadonlyArray<{ text: string }>, count: number): string[] {
+  const random = mulberry32(42);
+  const out: string[] = [];
+  while (out.length < count) {
+    const words = (docs[Math.floor(random() * docs.length)] as { text: string }).text.split(/\s+/).filter((w) => /^[\p{L}\p{N}]/u.test(w));
+    if (words.length < 20) continue;
+    const start = Math.floor(random() * (words.length - 10));
+    out.push(words.slice(start, start + 6 + Math.floor(random() * 5)).join(" "));
+  }
+  return out;
+}
+
+interface HttpFigures {
+  connections: number;
+  requests: number;
+  perSecond: number;
+  p50: number;
+  p99: number;
+  errors: number;
+  serverPeakRssMb: number;
+}
+
+async function httpSearch(root: string): Promise<{ chunks: number; runs: HttpFigures[] }> {
+  const redis = await ensureRedis(process.env.REDIS_URL ?? "redis://127.0.0.1:1", { dir: join(root, "redis"), preferUrlPort: false });
+  const port = 19_000 + Math.floor(Math.random() * 1000);
+  const configFile = join(root, "ragops.json");
+  writeFileSync(configFile, JSON.stringify({ dataDir: join(root, "data"), redis: { url: redis.url, prefix: `search${process.pid}` }, http: { port }, log: { level: "warn" } }));
+  const env = { ...process.env, RAGOPS_CONFIG: configFile };
+  const ragops = (args: string[]) => spawn(process.execPath, ["--import", "tsx", "src/cli/main.ts", ...args], { env, stdio: ["ignore", "ignore", "inherit"] });
+  const docs = generateCorpus();
+  const folder = join(root, "corpus");
+  mkdirSync(folder);
+  for (const doc of docs) writeFileSync(join(folder, `${doc.id}.md`), doc.text);
+  process.stderr.write("  HTTP: ingesting the shared corpus…\n");
+  const code = await exited(ragops(["ingest", folder]));
+  if (code !== 0) throw new Error(`ragops ingest exited ${code}`);
+  const server = ragops(["serve"]);
+  const base = `http://127.0.0.1:${port}`;
+  try {
+    await waitForReady(`${base}/readyz`, server);
+    const shown = (await (await fetch(`${base}/v1/indexes/v1`)).json()) as { counts?: { datapoints?: number } };
+    const questions = corpusQuestions(docs, 500);
+    const run = async (connections: number, seconds: number): Promise<HttpFigures> => {
+      const latencies: number[] = [];
+      const instance = autocannon({
+        url: base,
+        connections,
+        duration: seconds,
+        requests: questions.map((query) => ({ method: "POST" as const, path: "/v1/search", headers: { "content-type": "application/json" }, body: JSON.stringify({ query, k: K }) })),
+      }) as unknown as autocannon.Instance & Promise<autocannon.Result>;
+      instance.on("response", (_client: unknown, _status: number, _bytes: number, responseTime: number) => latencies.push(responseTime));
+      const result = await instance;
+      latencies.sort((a, b) => a - b);
+      return {
+        connections,
+        requests: result.requests.total,
+        perSecond: Math.round(result.requests.total / seconds),
+        p50: ms(percentile(latencies, 50)),
+        p99: ms(percentile(latencies, 99)),
+        errors: result.errors + result.timeouts + result.non2xx,
+        serverPeakRssMb: peakRssMb(server.pid as number),
+      };
+    };
+    await run(1, 2); // warm-up: snapshot loaded, JIT warm
+    const runs: HttpFigures[] = [];
+    for (const connections of [1, 10, 50]) {
+      process.stderr.write(`  HTTP: ${connections} connection(s), ${SECONDS} s…\n`);
+      runs.push(await run(connections, SECONDS));
+    }
+    return { chunks: shown.counts?.datapoints ?? 0, runs };
+  } finally {
+    server.kill("SIGTERM");
+    await exited(server);
+    await redis.stop();
+  }
+}
+
+async function main(): Promise<void> {
+  const root = mkdtempSync(join(tmpdir(), "ragops-bench-search-"));
+  try {
+    const tables: TableFigures[] = [];
+    for (const rows of SIZES) tables.push(await syntheticTable(rows, root));
+    for (const table of tables) {
+      console.log(`\n${table.rows.toLocaleString("en")} rows of ${DIMS}-d vectors: written in ${table.writeSeconds} s, ANN index built in ${table.annBuildSeconds} s, process RSS ${table.rssMb} MB`);
+      printTable(
+        ["questions", "path", "p50 (ms)", "p99 (ms)", "searches/s", "recall@10 vs exact"],
+        (["dense", "offline"] as const).flatMap((kind) => table.paths[kind].map((p) => [kind, p.path, p.p50, p.p99, p.qps, p.recallAt10 ?? "–"])),
+      );
+    }
+    const http = HTTP ? await httpSearch(root) : undefined;
+    if (http) {
+      console.log(`\nPOST /v1/search on the shared corpus (${http.chunks} chunks), ${SECONDS} s per row:`);
+      printTable(["connections", "requests", "searches/s", "p50 (ms)", "p99 (ms)", "errors", "server peak RSS (MB)"], http.runs.map((r) => [r.connections, r.requests, r.perSecond, r.p50, r.p99, r.errors, r.serverPeakRssMb]));
+    }
+    const at = (rows: number) => tables.find((t) => t.rows === rows);
+    const ragopsP50 = (rows: number) => at(rows)?.paths.dense[0]?.p50;
+    const ten = http?.runs.find((r) => r.connections === 10);
+    const fifty = http?.runs.find((r) => r.connections === 50);
+    const targets = [
+      { target: "HTTP on the shared corpus: ≥ 1,000 searches/s at 10 connections", measured: ten ? `${ten.perSecond}/s` : "not run", met: ten ? ten.perSecond >= 1000 : false },
+      { target: "HTTP on the shared corpus: p99 ≤ 20 ms at 10 connections", measured: ten ? `${ten.p99} ms` : "not run", met: ten ? ten.p99 <= 20 : false },
+      { target: "100,000 chunks: p50 ≤ 10 ms in-process (dense questions)", measured: ragopsP50(100_000) !== undefined ? `${ragopsP50(100_000)} ms` : "not run", met: (ragopsP50(100_000) ?? Infinity) <= 10 },
+      { target: "1,000,000 chunks: p50 ≤ 50 ms in-process", measured: ragopsP50(1_000_000) !== undefined ? `${ragopsP50(1_000_000)} ms` : "not run (SEARCH_SIZES=…,1000000)", met: (ragopsP50(1_000_000) ?? Infinity) <= 50 },
+      { target: "50 concurrent clients: server RSS ≤ 600 MB", measured: fifty ? `${fifty.serverPeakRssMb} MB` : "not run", met: fifty ? fifty.serverPeakRssMb <= 600 : false },
+      { target: "ANN recall@10 vs exact ≥ 0.95", measured: tables.map((t) => `${t.rows}: ${t.paths.dense[0]?.recallAt10}`).join(", "), met: tables.every((t) => (t.paths.dense[0]?.recallAt10 ?? 0) >= 0.95) },
+    ];
+    console.log();
+    printTable(["target", "measured", "met"], targets.map((t) => [t.target, t.measured, t.met ? "yes" : "NO"]));
+    const path = writeResults("search", { command: "npm run bench:search", sizes: SIZES, dimensions: DIMS, questions: QUESTIONS, tables, http, targets });
+    console.log(`figures written to ${path}`);
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+}
+
+await main();
