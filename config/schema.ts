@@ -128,7 +128,7 @@ export const authSchema = z.strictObject({
   tokens: tokenEntriesSchema
     .default({})
     .describe(
-      "API tokens by name: {hash: \"sha256:<hex>\", roles: [reader|content|operator]} as `ragops token create` prints it (or \"sha256:<hex>:reader+content\" in RAGOPS_API_TOKENS). When any token is set, every request but GET /healthz and /readyz needs 'Authorization: Bearer <token>' with a role the route needs, and the audit log names the token. A plain-text token (deprecated) holds every role. Empty, with no auth.tokensFile: the API is open for local use (see http.allowedHosts).",
+      "API tokens by name: {hash: \"sha256:<hex>\", roles: [\"reader\", \"content\"]} as `ragops token create` prints it (roles: reader, content, operator) (or \"sha256:<hex>:reader+content\" in RAGOPS_API_TOKENS). When any token is set, every request but GET /healthz and /readyz needs 'Authorization: Bearer <token>' with a role the route needs, and the audit log names the token. A plain-text token (deprecated) holds every role. Empty, with no auth.tokensFile: the API is open for local use (see http.allowedHosts).",
     ),
   tokensFile: z
     .string()

@@ -4,7 +4,7 @@ import { ConfigError, loadConfig } from "../../config/load.js";
 import { findToken, loadApiTokens, newToken, tokenHash } from "./tokens.js";
 
 vi.mock("node:crypto", async (importOriginal) => {
-  const actual = await importOriginal<typeof import("node:crypto")>();
+  const actual = await importOriginal<typeof crypto>();
   return { ...actual, timingSafeEqual: vi.fn(actual.timingSafeEqual) };
 });
 
