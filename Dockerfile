@@ -1,7 +1,8 @@
 # syntax=docker/dockerfile:1
 # ragops: one image for the control plane (`serve`, the default) and the worker (`worker`).
+# Node 24, the current LTS: Node 20 reached end of life in April 2026 (no more security fixes).
 
-FROM node:20-bookworm-slim AS build
+FROM node:24-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --ignore-scripts --no-audit --no-fund
@@ -13,7 +14,7 @@ COPY ingest ./ingest
 COPY indexer ./indexer
 RUN npm run build
 
-FROM node:20-bookworm-slim AS runtime
+FROM node:24-bookworm-slim AS runtime
 # Open mode (no RAGOPS_API_TOKENS) answers only Host headers naming this server on its port:
 # add RAGOPS_ALLOWED_HOSTS (e.g. localhost:9000 for -p 9000:8080), or set tokens.
 ENV NODE_ENV=production \

@@ -27,7 +27,52 @@ export const httpSchema = z.strictObject({
     .array(z.string().regex(/^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(:\d{1,5})?$/, "a host is a name or address with an optional port, e.g. rag.internal or rag.internal:8080").transform((host) => host.toLowerCase()))
     .default([])
     .describe("With no API tokens, the names (name or name:port) requests may address the control plane by, besides localhost, 127.0.0.1, [::1] and the bound address on the bound port; other Host or Origin headers get 403 (DNS rebinding, cross-site requests)."),
+  maxConnections: z.number().int().min(1).max(1_000_000).default(1_024).describe("Open connections the control plane holds at most (Node's server.maxConnections); a connection beyond them is closed at once and counted in ragops_http_connections_dropped_total."),
+  minUploadBytesPerSecond: z
+    .number()
+    .int()
+    .min(0)
+    .default(1_024)
+    .describe("Slowest an upload body may arrive, averaged over http.uploadRateWindowMs, bytes per second; a slower upload is cut off with 408 and its temp file removed (slow-body attacks hold a connection and a temp file each). 0: no minimum."),
+  uploadRateWindowMs: z.number().int().min(50).max(600_000).default(30_000).describe("Window over which http.minUploadBytesPerSecond is measured, ms; time the server itself holds the upload back (a slow object store) does not count."),
 });
+
+/** Roles an API token may hold; each route needs one of them (src/http/route-policy.ts). */
+export const API_ROLES = ["reader", "content", "operator"] as const;
+export const apiRoleSchema = z.enum(API_ROLES);
+export type ApiRole = z.infer<typeof apiRoleSchema>;
+
+/** A token's name: what the audit log records as the actor. */
+export const tokenNameSchema = z.string().regex(/^[\w.@-]{1,64}$/, "token names are 1-64 letters, digits, '_', '.', '@' or '-'");
+
+/** sha256:<64 hex>: the digest of a token (tokens are 256 random bits, so a fast hash is enough; see src/http/tokens.ts). */
+export const tokenHashSchema = z
+  .string()
+  .regex(/^sha256:[0-9a-f]{64}$/, 'a token hash is "sha256:" and 64 lowercase hex digits, as `ragops token create` prints it');
+
+export const hashedTokenSchema = z.strictObject({
+  hash: tokenHashSchema,
+  roles: z.array(apiRoleSchema).min(1, "give the token at least one role (reader, content, operator)").refine((roles) => new Set(roles).size === roles.length, "list each role once"),
+});
+export type HashedToken = z.infer<typeof hashedTokenSchema>;
+
+/** "sha256:<hex>:reader+content", the form RAGOPS_API_TOKENS can carry (commas separate tokens there). */
+const ENV_HASHED_TOKEN = /^(sha256:[0-9a-f]{64}):([a-z+]+)$/;
+
+/**
+ * A token entry: {hash, roles}, its one-line form "sha256:<hex>:role+role", or
+ * (deprecated) the token itself in plain text, which holds every role.
+ */
+export const tokenEntrySchema = z.preprocess(
+  (value) => {
+    const match = typeof value === "string" ? ENV_HASHED_TOKEN.exec(value) : null;
+    return match ? { hash: match[1], roles: (match[2] as string).split("+").filter(Boolean) } : value;
+  },
+  z.union([z.string().min(16, "tokens must be at least 16 characters"), hashedTokenSchema]),
+);
+export type TokenEntry = z.infer<typeof tokenEntrySchema>;
+
+export const tokenEntriesSchema = z.record(tokenNameSchema, tokenEntrySchema);
 
 export const chunkingSchema = z
   .strictObject({
@@ -80,10 +125,47 @@ export const refreshSchema = z.strictObject({
 });
 
 export const authSchema = z.strictObject({
-  tokens: z
-    .record(z.string().regex(/^[\w.@-]{1,64}$/, "token names are 1-64 letters, digits, '_', '.', '@' or '-'"), z.string().min(16, "tokens must be at least 16 characters"))
+  tokens: tokenEntriesSchema
     .default({})
-    .describe("API tokens by name; when set, every request but GET /healthz and /readyz needs 'Authorization: Bearer <token>' and the audit log names the token. Empty: the API is open for local use (see http.allowedHosts)."),
+    .describe(
+      "API tokens by name: {hash: \"sha256:<hex>\", roles: [\"reader\", \"content\"]} as `ragops token create` prints it (roles: reader, content, operator) (or \"sha256:<hex>:reader+content\" in RAGOPS_API_TOKENS). When any token is set, every request but GET /healthz and /readyz needs 'Authorization: Bearer <token>' with a role the route needs, and the audit log names the token. A plain-text token (deprecated) holds every role. Empty, with no auth.tokensFile: the API is open for local use (see http.allowedHosts).",
+    ),
+  tokensFile: z
+    .string()
+    .min(1)
+    .optional()
+    .describe("A secrets file (YAML or JSON) of more tokens in the same shape as auth.tokens, {name: {hash, roles}} (optionally under a top-level \"tokens\" key); read once at start, a bad entry fails the start."),
+});
+
+export const rateLimitSchema = z.strictObject({
+  windowSeconds: z.number().int().min(1).max(86_400).default(60).describe("Window of every rate limit below, seconds: a caller past a limit gets 429 with Retry-After until its window ends."),
+  searchPerToken: z.number().int().min(0).default(12_000).describe("Searches one API token may make per window (0: no limit)."),
+  searchPerAddress: z.number().int().min(0).default(30_000).describe("Searches one client address may make per window, whatever token it uses (0: no limit)."),
+  uploadsPerToken: z.number().int().min(0).default(600).describe("Uploads (POST /v1/documents, PUT /v1/documents/:id) one API token may make per window (0: no limit)."),
+  uploadsPerAddress: z.number().int().min(0).default(1_200).describe("Uploads one client address may make per window (0: no limit)."),
+  authFailuresPerAddress: z
+    .number()
+    .int()
+    .min(0)
+    .default(20)
+    .describe("Requests with a wrong API token one client address may send per window; past them every request from it that presents a token gets 429 until the window ends, so tokens cannot be guessed (0: no limit). Requests that present no token are not counted."),
+});
+
+export const limitsSchema = z.strictObject({
+  maxVersions: z.number().int().min(1).max(1_000).default(8).describe("Index versions that are not retired (each follows the corpus, so each costs index writes); creating one more is refused with 409 until one is retired."),
+  maxQueuedBuilds: z.number().int().min(1).max(1_000).default(4).describe("Index builds waiting on the lifecycle queue (not yet running); creating a version beyond them is refused with 429."),
+  rate: rateLimitSchema.prefault({}),
+});
+
+export const metricsSchema = z.strictObject({
+  workerPort: z
+    .number()
+    .int()
+    .min(0)
+    .max(65535)
+    .optional()
+    .describe("Port on which `ragops worker` serves Prometheus metrics at GET /metrics (job durations, chunks embedded, index writes, failures); unset: none. Bound to metrics.workerHost."),
+  workerHost: z.string().min(1).default("127.0.0.1").describe("Interface the worker's metrics port listens on."),
 });
 
 /**
@@ -407,6 +489,8 @@ export const configSchema = z
     sync: syncSchema.prefault({}),
     refresh: refreshSchema.prefault({}),
     auth: authSchema.prefault({}),
+    limits: limitsSchema.prefault({}),
+    metrics: metricsSchema.prefault({}),
     embedder: embedderSchema.prefault({}),
     retrieval: retrievalSchema.prefault({}),
     index: indexSchema.prefault({}),

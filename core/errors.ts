@@ -10,6 +10,7 @@ const errorStatus = {
   unauthorized: 401,
   forbidden: 403,
   not_found: 404,
+  request_timeout: 408,
   conflict: 409,
   payload_too_large: 413,
   unsupported_media_type: 415,
@@ -111,6 +112,13 @@ export class TooManyRequestsError extends RagopsError {
     details?: Record<string, unknown>,
   ) {
     super("too_many_requests", message, { retryable: true, details: { ...details, retryAfterSeconds } });
+  }
+}
+
+/** The client sent its request too slowly (an upload below http.minUploadBytesPerSecond). */
+export class RequestTimeoutError extends RagopsError {
+  constructor(message: string, details?: Record<string, unknown>) {
+    super("request_timeout", message, { details });
   }
 }
 

@@ -21,10 +21,16 @@ import { idFromPath } from "../documents/ingest-files.js";
 import { errorMessage } from "../../core/errors.js";
 import type { EvaluationReport } from "../../indexer/evaluation/run.js";
 import { startServer, type RunningServer } from "../http/server.js";
+import { newToken } from "../http/tokens.js";
 import { openRuntime, type Runtime } from "../runtime.js";
 import type { SearchResponse } from "../search.js";
 import { startWorkers, type Workers } from "../worker/worker.js";
 import { formatDuration, formatEvaluation, formatSearchResults } from "./output.js";
+
+/** The demo makes its own API tokens, one per role, and calls each route with the role it needs (none ships with ragops). */
+const DEMO_TOKENS = { reader: newToken(), content: newToken(), operator: newToken() };
+const as = (role: keyof typeof DEMO_TOKENS): Record<string, string> => ({ authorization: `Bearer ${DEMO_TOKENS[role].token}` });
+const demoTokenEntries = () => Object.fromEntries(Object.entries(DEMO_TOKENS).map(([role, made]) => [`demo-${role}`, { hash: made.hash, roles: [role] }]));
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 const corpusDir = join(root, "examples", "corpus");
@@ -61,12 +67,13 @@ async function main(): Promise<void> {
     redis = await ensureRedis(base.redis.url, { dir: join(dataDir, "redis") });
     step(redis.started ? `started redis-server at ${redis.url} (under ${join(dataDir, "redis")}; stopped at the end)` : `using the Redis at ${redis.url}`);
     // Live v1 retrieves dense, as every version did before retrieval modes: the hybrid green v2 shows what BM25 adds.
-    const config = loadConfig({ overrides: { ...structuredCloneConfig(base), dataDir, redis: { url: redis.url, prefix: "ragops-demo" }, http: { port: 0 }, retrieval: { mode: "dense" } } });
+    const config = loadConfig({ overrides: { ...structuredCloneConfig(base), dataDir, redis: { url: redis.url, prefix: "ragops-demo" }, http: { port: 0 }, retrieval: { mode: "dense" }, auth: { tokens: demoTokenEntries() } } });
     runtime = await openRuntime(config);
     await runtime.queue.obliterate({ force: true }).catch(() => undefined); // jobs of an interrupted earlier demo
     worker = await startWorkers(runtime);
     server = await startServer(runtime);
     step(`control plane on ${server.url}, worker with concurrency ${config.queue.concurrency}, data in ${dataDir}`);
+    step(`API tokens made for this run (hashed in its config): demo-reader (searches), demo-content (uploads, jobs), demo-operator (versions, evaluations, swaps)`);
 
     const files = (await readdir(corpusDir)).filter(isSupportedFile).sort();
     const ingestStarted = Date.now();
@@ -84,7 +91,7 @@ async function main(): Promise<void> {
     ];
     let firstHits = 0;
     for (const query of queries) {
-      const response = await fetch(`${server.url}/v1/search`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ query: query.question, k: 3 }) });
+      const response = await fetch(`${server.url}/v1/search`, { method: "POST", headers: { "content-type": "application/json", ...as("reader") }, body: JSON.stringify({ query: query.question, k: 3 }) });
       const body = (await response.json()) as SearchResponse;
       const hit = body.results[0]?.documentId === idFromPath(query.expectedFile);
       if (hit) firstHits += 1;
@@ -120,7 +127,7 @@ type Call = (method: string, path: string, body?: unknown) => Promise<{ status: 
 async function lifecycle(url: string, query: Query, gate: GateConfig, reportsDir: string): Promise<void> {
   console.log("");
   const request: Call = async (method, path, body) => {
-    const response = await fetch(`${url}${path}`, { method, headers: { "content-type": "application/json", "x-ragops-actor": "demo" }, ...(body ? { body: JSON.stringify(body) } : {}) });
+    const response = await fetch(`${url}${path}`, { method, headers: { "content-type": "application/json", ...as(path === "/v1/search" ? "reader" : "operator") }, ...(body ? { body: JSON.stringify(body) } : {}) });
     return { status: response.status, body: (await response.json()) as Record<string, unknown> & { error?: { message: string } } };
   };
   const call = async (method: string, path: string, body?: unknown) => {
@@ -190,7 +197,7 @@ async function evaluate(call: (method: string, path: string, body?: unknown) => 
 
 /** Writes the evaluation's HTML report (GET /v1/evaluations/:id?format=html) under the demo's data directory; returns its path. */
 async function saveReportPage(url: string, reportId: string, dir: string): Promise<string> {
-  const response = await fetch(`${url}/v1/evaluations/${encodeURIComponent(reportId)}?format=html`, { headers: { "x-ragops-actor": "demo" } });
+  const response = await fetch(`${url}/v1/evaluations/${encodeURIComponent(reportId)}?format=html`, { headers: as("operator") });
   if (!response.ok) throw new Error(`GET /v1/evaluations/${reportId}?format=html: ${response.status}`);
   await mkdir(dir, { recursive: true });
   const path = join(dir, `${reportId}.html`);
@@ -210,7 +217,7 @@ async function waitForJob(call: (method: string, path: string) => Promise<Record
 }
 
 async function uploadGoldenSet(url: string): Promise<{ name: string; version: number; questions: number }> {
-  const response = await fetch(`${url}/v1/golden-sets?name=northwind`, { method: "POST", headers: { "content-type": "application/x-ndjson" }, body: await readFile(goldenFile, "utf8") });
+  const response = await fetch(`${url}/v1/golden-sets?name=northwind`, { method: "POST", headers: { "content-type": "application/x-ndjson", ...as("operator") }, body: await readFile(goldenFile, "utf8") });
   const body = (await response.json()) as { name: string; version: number; questions?: number; error?: { message: string } };
   if (!response.ok) throw new Error(`upload of the golden set failed: ${body.error?.message ?? response.status}`);
   return { name: body.name, version: body.version, questions: body.questions ?? 0 };
@@ -245,7 +252,7 @@ async function uploadAll(url: string, files: string[]): Promise<string[]> {
     const form = new FormData();
     form.append("file", new Blob([await readFile(join(corpusDir, file))], { type: resolveContentType(file) }), file);
     form.append("tags", "sample");
-    const response = await fetch(`${url}/v1/documents/${idFromPath(file)}`, { method: "PUT", body: form });
+    const response = await fetch(`${url}/v1/documents/${idFromPath(file)}`, { method: "PUT", headers: as("content"), body: form });
     const body = (await response.json()) as { jobId?: string; error?: { message: string } };
     if (!response.ok || !body.jobId) throw new Error(`upload of ${file} failed: ${body.error?.message ?? response.status}`);
     jobIds.push(body.jobId);
@@ -269,7 +276,7 @@ async function waitAll(url: string, jobIds: string[]): Promise<Outcome[]> {
   while (done.size < jobIds.length) {
     for (const jobId of jobIds) {
       if (done.has(jobId)) continue;
-      const job = (await (await fetch(`${url}/v1/jobs/${jobId}`)).json()) as Outcome;
+      const job = (await (await fetch(`${url}/v1/jobs/${jobId}`, { headers: as("content") })).json()) as Outcome;
       if (job.state === "completed" || job.state === "failed") done.set(jobId, { ...job, jobId });
     }
     bar?.update(done.size);

@@ -3,6 +3,7 @@ import { Option, type Command } from "commander";
 import { RETRIEVAL_MODES, type RetrievalMode } from "../../config/schema.js";
 import Table from "cli-table3";
 import { InvalidRequestError } from "../../core/errors.js";
+import { checkVersionCaps } from "../lifecycle-caps.js";
 import { createAndBuild, retire, rollback, showVersion, showVersions, swap } from "../../indexer/lifecycle/operations.js";
 import { versionRetrieval } from "../../indexer/lifecycle/versions.js";
 import { actor, followBuild, lifecycleConfigFrom, withLifecycle } from "./lifecycle-session.js";
@@ -45,6 +46,7 @@ function addCreateCommand(index: Command): void {
       const versionConfig = versionConfigFrom(options, options.settings ? readFileSync(options.settings, "utf8") : undefined);
       await withLifecycle(config, async (deps) => {
         const started = Date.now();
+        await checkVersionCaps(deps, config.limits);
         const record = await createAndBuild(deps, { version: options.version, config: versionConfig, actor: actor() });
         console.log(`created ${record.version} (build job ${record.buildJobId})`);
         if (!options.wait) return;

@@ -11,6 +11,7 @@ import { addRefreshCommand } from "./refresh-command.js";
 import { addRegistryCommand } from "./registry-command.js";
 import { addSearchCommand } from "./search-command.js";
 import { addServeCommand } from "./serve-command.js";
+import { addTokenCommand } from "./token-command.js";
 import { addWorkerCommand } from "./worker-command.js";
 
 const EXAMPLES = `
@@ -23,7 +24,8 @@ Examples:
   ragops index create --chunk-size 768 --wait && ragops index swap v2 --expected v1 --force --reason "smaller chunks"
   ragops search "how do I reset the dock" -k 5
   ragops eval v2 --golden northwind --wait --trec-out run.txt
-  ragops registry rebuild`;
+  ragops registry rebuild
+  ragops token create --name search-app --roles reader`;
 
 /** `ragops` and its global options; each command group adds itself, in the order `--help` lists them. */
 export function buildProgram(): Command {
@@ -47,6 +49,7 @@ export function buildProgram(): Command {
   addGoldenCommand(program);
   addEvalCommand(program);
   addRegistryCommand(program);
+  addTokenCommand(program);
   return program;
 }
 

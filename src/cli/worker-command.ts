@@ -1,4 +1,8 @@
 import type { Command } from "commander";
+import { metricsFor } from "../metrics.js";
+import { startMetricsServer } from "../metrics-server.js";
+import { createLifecycleQueue } from "../queues/lifecycle-queue.js";
+import { createRefreshQueue } from "../queues/refresh-queue.js";
 import { openRuntime } from "../runtime.js";
 import { startWorkers } from "../worker/worker.js";
 import { configFrom, onShutdown, positiveInt } from "./common.js";
@@ -14,8 +18,14 @@ export function addWorkerCommand(program: Command): void {
       const runtime = await openRuntime(config);
       const workers = await startWorkers(runtime);
       console.error(`ragops: worker running (concurrency ${config.queue.concurrency}, index ${config.index.version})`);
+      const { workerPort, workerHost } = config.metrics;
+      const metricsQueues = workerPort === undefined ? undefined : { ingest: runtime.queue, lifecycle: createLifecycleQueue(config), refresh: createRefreshQueue(config) };
+      const metricsServer = workerPort === undefined ? undefined : await startMetricsServer(metricsFor(runtime), { host: workerHost, port: workerPort, queues: metricsQueues });
+      if (metricsServer) console.error(`ragops: worker metrics on ${metricsServer.url}`);
       onShutdown(async (signal) => {
         runtime.logger.info({ signal }, "shutting down the worker; finishing running jobs");
+        await metricsServer?.close();
+        await Promise.all([metricsQueues?.lifecycle.close(), metricsQueues?.refresh.close()]);
         await workers.close();
         await runtime.close();
       });

@@ -1,16 +1,24 @@
-import { timingSafeEqual } from "node:crypto";
-import type { RequestHandler } from "express";
-import { ForbiddenError, InvalidRequestError, RagopsError } from "../../core/errors.js";
+import type { Request, RequestHandler, Response } from "express";
+import { API_ROLES, type Config } from "../../config/schema.js";
+import { ForbiddenError, InvalidRequestError, NotFoundError, RagopsError, isRagopsError } from "../../core/errors.js";
+import type { Logger } from "../../core/logger.js";
 import { sendError } from "./errors.js";
+import { authBlockedError, type RateLimits } from "./rate-limits.js";
+import { policyFor, rolesAllow, type RoutePolicy } from "./route-policy.js";
+import { findToken, type ApiToken } from "./tokens.js";
 
 /**
  * Who may call the control plane.
  *
  * With API tokens every request needs one, except exactly the probes
- * GET /healthz and GET /readyz. The check is on the request, not on a route
- * prefix, so no spelling of a path (case, percent-encoding, slashes, dot
- * segments) that a router might still match gets past it; `res.locals.actor`
- * is the token's name, what the audit log records.
+ * GET /healthz and GET /readyz, and the token needs a role the route's policy
+ * names (route-policy.ts): 401 without a valid token, 403 with the wrong role.
+ * The check is on the request, not on a route prefix, so no spelling of a path
+ * (case, percent-encoding, slashes, dot segments) that a router might still
+ * match gets past it, and a path with no policy is a 404 before any router
+ * sees it; `res.locals.actor` is the token's name, what the audit log records.
+ * Wrong tokens are counted per client address and refused with 429 past
+ * limits.rate.authFailuresPerAddress, so tokens cannot be guessed.
  *
  * Without tokens the API is open for local use: the caller may name itself
  * with x-ragops-actor, and only requests addressed to this server and not sent
@@ -24,28 +32,87 @@ export function isPublicProbe(method: string, path: string): boolean {
   return (method === "GET" || method === "HEAD") && PROBES.has(path);
 }
 
-export function authMiddleware(tokens: Record<string, string>): RequestHandler {
-  const entries = Object.entries(tokens).map(([name, token]) => ({ name, token: Buffer.from(token) }));
-  return (req, res, next) => {
-    if (entries.length === 0) {
-      try {
-        res.locals.actor = actorFromHeader(req.headers["x-ragops-actor"]);
-      } catch (error) {
-        return sendError(res, error as RagopsError);
-      }
-      return next();
-    }
-    if (isPublicProbe(req.method, req.path)) return next();
-    const match = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? "");
-    const presented = match ? Buffer.from(match[1] as string) : undefined;
-    const found = presented && entries.find((e) => e.token.length === presented.length && timingSafeEqual(e.token, presented));
-    if (!found) {
-      res.setHeader("www-authenticate", 'Bearer realm="ragops"');
-      return sendError(res, new RagopsError("unauthorized", match ? "the API token is not valid" : "this API needs a token: send 'Authorization: Bearer <token>' (configured in auth.tokens / RAGOPS_API_TOKENS)"));
-    }
-    res.locals.actor = found.name;
-    next();
+export interface AccessOptions {
+  tokens: readonly ApiToken[];
+  limits?: RateLimits;
+  config: Config;
+  logger?: Logger;
+}
+
+/** The credentials a request presents: a bearer token, or Basic (password = token) where a browser UI lives. */
+function presentedToken(req: Request, policy: RoutePolicy | undefined): { token: string; basic: boolean } | undefined {
+  const header = req.headers.authorization ?? "";
+  const bearer = /^Bearer\s+(\S+)$/i.exec(header);
+  if (bearer) return { token: bearer[1] as string, basic: false };
+  const basic = policy?.browser ? /^Basic\s+([A-Za-z0-9+/=]+)$/i.exec(header) : null;
+  if (!basic) return undefined;
+  const decoded = Buffer.from(basic[1] as string, "base64").toString("utf8");
+  const colon = decoded.indexOf(":");
+  return colon < 0 ? undefined : { token: decoded.slice(colon + 1), basic: true };
+}
+
+function unauthorized(res: Response, policy: RoutePolicy | undefined, message: string): void {
+  // A browser asks for credentials on a Basic challenge, and then sends them with every request of the page (bull-board's API calls).
+  res.setHeader("www-authenticate", policy?.browser ? 'Basic realm="ragops", charset="UTF-8"' : 'Bearer realm="ragops"');
+  sendError(res, new RagopsError("unauthorized", message));
+}
+
+/**
+ * Authentication, roles and rate limits, by the route policy table
+ * (route-policy.ts), before routing. `res.locals.actor` is who acts (the
+ * token's name), `res.locals.roles` what it may do.
+ */
+export function accessMiddleware(options: AccessOptions): RequestHandler {
+  const { tokens, limits, config } = options;
+  const open = tokens.length === 0;
+  const limit = async (policy: RoutePolicy | undefined, req: Request, token: string | undefined) => {
+    if (policy?.limit && limits) await limits.consume(policy.limit, { token, address: clientAddress(req) });
   };
+  return (req, res, next) => {
+    const policy = policyFor(req.method, req.path);
+    res.locals.route = policy?.path;
+    const run = async (): Promise<void> => {
+      if (open) {
+        res.locals.actor = actorFromHeader(req.headers["x-ragops-actor"]);
+        res.locals.roles = API_ROLES;
+        await limit(policy, req, undefined);
+        return next();
+      }
+      if (policy?.roles === "public" && isPublicProbe(req.method, req.path)) return next();
+      const presented = presentedToken(req, policy);
+      if (!presented) return unauthorized(res, policy, "this API needs a token: send 'Authorization: Bearer <token>' (tokens are made with `ragops token create` and configured in auth.tokens, auth.tokensFile or RAGOPS_API_TOKENS)");
+      const address = clientAddress(req);
+      const blocked = limits ? await limits.authBlocked(address) : undefined;
+      if (blocked !== undefined) return sendError(res, authBlockedError(config, blocked));
+      const found = findToken(tokens, presented.token);
+      if (!found) {
+        const nowBlocked = limits ? await limits.authFailed(address) : undefined;
+        if (nowBlocked !== undefined) options.logger?.warn({ address, retryAfterSeconds: nowBlocked }, "too many wrong API tokens from one address: refusing its tokens until the window ends");
+        return unauthorized(res, policy, "the API token is not valid");
+      }
+      res.locals.actor = found.name;
+      res.locals.roles = found.roles;
+      if (!policy) throw new NotFoundError(`no route ${req.method} ${req.path}`);
+      if (!rolesAllow(policy, found.roles)) {
+        const needed = policy.roles === "public" ? [] : policy.roles;
+        throw new ForbiddenError(`token "${found.name}" has role ${found.roles.join(", ")}; ${req.method} ${policy.path} needs ${needed.join(" or ")} (a token gets roles when it is made: ragops token create --roles ${needed[0] ?? "operator"})`, {
+          details: { token: found.name, roles: found.roles, needs: needed },
+        });
+      }
+      // Basic credentials are cached and sent by the browser itself, so a page of another site could use them: only this server's own pages may.
+      if (presented.basic && !originAllowed(req.headers.origin, req.headers.host, config.http.allowedHosts)) {
+        throw new ForbiddenError(`refused: a cross-site request from Origin ${JSON.stringify(req.headers.origin)} with browser credentials`);
+      }
+      await limit(policy, req, found.name);
+      next();
+    };
+    run().catch((error: unknown) => sendError(res, isRagopsError(error) ? error : new RagopsError("internal", "internal error; the server log has the details", { cause: error })));
+  };
+}
+
+/** The address a request came from (Express's req.ip: the socket's peer unless "trust proxy" is set). */
+export function clientAddress(req: Request): string {
+  return req.ip ?? req.socket.remoteAddress ?? "unknown";
 }
 
 const ACTOR = /^[\w.@:-]{1,64}$/;
@@ -163,8 +230,8 @@ const HOW_TO_ALLOW = "To call it under another name, add that name to http.allow
  * carries one. Refusing a foreign Origin there would only break reverse
  * proxies that forward it.
  */
-export function sameSiteGuard(options: { tokens: Record<string, string>; configuredHost: string; allowedHosts: readonly string[] }): RequestHandler {
-  const open = Object.keys(options.tokens).length === 0;
+export function sameSiteGuard(options: { tokens: readonly ApiToken[]; configuredHost: string; allowedHosts: readonly string[] }): RequestHandler {
+  const open = options.tokens.length === 0;
   return (req, res, next) => {
     if (!open) return next();
     const host = req.headers.host;

@@ -64,10 +64,17 @@ function uploadHandler(runtime: Runtime) {
     const notStored = (error: unknown) => logger.info({ requestId: res.locals.requestId, code: isRagopsError(error) ? error.code : "internal", reason: errorMessage(error) }, "upload not stored");
     let received;
     try {
-      received = await receiveUpload(req, { store, maxBytes: config.http.maxUploadBytes, allowedFields, checkField: checkUploadField });
+      received = await receiveUpload(req, {
+        store,
+        maxBytes: config.http.maxUploadBytes,
+        allowedFields,
+        checkField: checkUploadField,
+        minBytesPerSecond: config.http.minUploadBytesPerSecond,
+        rateWindowMs: config.http.uploadRateWindowMs,
+      });
     } catch (error) {
       notStored(error);
-      drainRefusedUpload(req, res);
+      drainRefusedUpload(req, res, undefined, error);
       throw error;
     }
     try {

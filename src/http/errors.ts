@@ -6,6 +6,7 @@ import type { Logger } from "../../core/logger.js";
 /** The one error shape: {"error": {"code", "message", "requestId", "details"?}}. */
 export function sendError(res: Response, error: RagopsError): void {
   if (res.headersSent) return;
+  res.locals.errorCode = error.code;
   if (error instanceof TooManyRequestsError) res.set("Retry-After", String(error.retryAfterSeconds));
   res.status(error.status).json({
     error: { code: error.code, message: error.message, requestId: res.locals.requestId as string | undefined, ...(error.details ? { details: error.details } : {}) },

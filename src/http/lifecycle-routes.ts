@@ -7,6 +7,8 @@ import { versionNameSchema } from "../../config/schema.js";
 import { indexVersionConfigSchema } from "../../indexer/lifecycle/versions.js";
 import { createAndBuild, retire, rollback, showVersion, showVersions, swap } from "../../indexer/lifecycle/operations.js";
 import { createLifecycleQueue, enqueueBuild, enqueueRetire } from "../queues/lifecycle-queue.js";
+import { checkVersionCaps } from "../lifecycle-caps.js";
+import { metricsFor } from "../metrics.js";
 import type { Runtime } from "../runtime.js";
 import { InvalidRequestError } from "../../core/errors.js";
 import { parseBody } from "./errors.js";
@@ -46,12 +48,14 @@ export function lifecycleRoutes(runtime: Runtime): { router: Router; queue: Queu
   const deps = { store, catalog: runtime.catalog, startBuild: (version: string) => enqueueBuild(queue, version), startRetire: (version: string) => enqueueRetire(queue, version), maxTopK: runtime.config.index.maxTopK, defaultIndexProvider: runtime.config.index.provider };
   const router = strictRouter();
   const json = express.json({ limit: "64kb" });
+  const { aliasChanges } = metricsFor(runtime);
 
   router.post(
     "/v1/indexes",
     json,
     route(async (req, res) => {
       const body = parseBody(createSchema, req.body ?? {});
+      await checkVersionCaps({ store, lifecycleQueue: queue }, runtime.config.limits);
       const record = await createAndBuild(deps, { ...body, actor: actorOf(req, res) });
       res.status(202).json({ ...record, links: { job: `/v1/jobs/${record.buildJobId}`, index: `/v1/indexes/${record.version}` } });
     }),
@@ -77,6 +81,7 @@ export function lifecycleRoutes(runtime: Runtime): { router: Router; queue: Queu
     route(async (req, res) => {
       const body = parseBody(retireSchema, req.body ?? {});
       res.json(await retire(deps, { version: versionParam(req), reason: body.reason, actor: actorOf(req, res) }));
+      aliasChanges.inc({ action: "retire" });
     }),
   );
 
@@ -92,6 +97,7 @@ export function lifecycleRoutes(runtime: Runtime): { router: Router; queue: Queu
     json,
     route(async (req, res) => {
       res.json(await swap(deps, { ...parseBody(swapSchema, req.body), actor: actorOf(req, res) }));
+      aliasChanges.inc({ action: "swap" });
     }),
   );
 
@@ -100,6 +106,7 @@ export function lifecycleRoutes(runtime: Runtime): { router: Router; queue: Queu
     json,
     route(async (req, res) => {
       res.json(await rollback(deps, { ...parseBody(rollbackSchema, req.body ?? {}), actor: actorOf(req, res) }));
+      aliasChanges.inc({ action: "rollback" });
     }),
   );
 

@@ -2,6 +2,7 @@ import express, { type Response, type Router } from "express";
 import { createAdmission, type Admission } from "../../core/admission.js";
 import { TooManyRequestsError } from "../../core/errors.js";
 import type { Config } from "../../config/schema.js";
+import { metricsFor, type Metrics } from "../metrics.js";
 import type { Runtime } from "../runtime.js";
 import { search, searchRequestSchema } from "../search.js";
 import { parseBody } from "./errors.js";
@@ -11,7 +12,7 @@ import { route, strictRouter } from "./route.js";
 const RETRY_AFTER_SECONDS = 1;
 
 /** POST /v1/search: the live version unless the body names one; at most search.maxInFlight at once, search.maxQueued waiting, 429 beyond. */
-export function searchRoutes(runtime: Pick<Runtime, "config" | "catalog" | "redis">): Router {
+export function searchRoutes(runtime: Pick<Runtime, "config" | "catalog" | "redis">, metrics: Pick<Metrics, "searchDuration"> = metricsFor(runtime)): Router {
   const router = strictRouter();
   const admission = searchAdmission(runtime.config);
   router.post(
@@ -21,7 +22,16 @@ export function searchRoutes(runtime: Pick<Runtime, "config" | "catalog" | "redi
       const request = parseBody(searchRequestSchema, req.body);
       const gone = abortWhenClientLeaves(res);
       try {
-        res.json(await admission.run(() => search(runtime, request), { signal: gone.signal }));
+        const answer = await admission.run(
+          async () => {
+            const started = performance.now();
+            const result = await search(runtime, request);
+            metrics.searchDuration.observe({ version: result.index, mode: result.mode }, (performance.now() - started) / 1000);
+            return result;
+          },
+          { signal: gone.signal },
+        );
+        res.json(answer);
       } catch (error) {
         // Nobody is left to answer: the search was dropped from the line.
         if (gone.signal.aborted) return;

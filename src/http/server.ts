@@ -1,5 +1,6 @@
 import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
+import { metricsFor } from "../metrics.js";
 import type { Runtime } from "../runtime.js";
 import { createApp } from "./app.js";
 
@@ -18,6 +19,14 @@ export async function startServer(runtime: Runtime, options: { host?: string; po
     const listening = app.listen(options.port ?? config.http.port, host, (error?: Error) => (error ? reject(error) : resolve(listening)));
   });
   server.requestTimeout = 15 * 60_000; // large uploads on slow links
+  // Past the cap Node closes a new connection at once, before any byte of a request is read.
+  server.maxConnections = config.http.maxConnections;
+  let dropWarned = false;
+  server.on("drop", (dropped?: { remoteAddress?: string }) => {
+    metricsFor(runtime).connectionsDropped.inc();
+    if (!dropWarned) logger.warn({ maxConnections: config.http.maxConnections, remoteAddress: dropped?.remoteAddress }, "connection refused: http.maxConnections are open (logged once; ragops_http_connections_dropped_total counts them)");
+    dropWarned = true;
+  });
   const { port } = server.address() as AddressInfo;
   const url = `http://${host.includes(":") ? `[${host}]` : host}:${port}`;
   logger.info({ url }, "control plane listening");

@@ -3,7 +3,7 @@ import { Transform, type TransformCallback } from "node:stream";
 import type { Request, Response } from "express";
 import busboy from "busboy";
 import { resolveContentType } from "../documents/content-types.js";
-import { InvalidRequestError, PayloadTooLargeError, UnknownFieldError, UnprocessableDocumentError, UnsupportedMediaTypeError } from "../../core/errors.js";
+import { InvalidRequestError, PayloadTooLargeError, RequestTimeoutError, UnknownFieldError, UnprocessableDocumentError, UnsupportedMediaTypeError } from "../../core/errors.js";
 import { uploadKey } from "../../core/documents.js";
 import type { StoredUpload } from "../documents/service.js";
 import type { ObjectStore } from "../../core/object-store.js";
@@ -24,6 +24,10 @@ export interface ReceiveOptions {
   allowedFields: readonly string[];
   /** Validates one form field as it arrives (throws), so a bad field is refused before the file is read. */
   checkField?: (name: string, value: string) => void;
+  /** Slowest the body may arrive, bytes per second averaged over rateWindowMs; 0 or absent: no minimum. */
+  minBytesPerSecond?: number;
+  /** @defaultValue 30_000 ms */
+  rateWindowMs?: number;
 }
 
 const FORM_OVERHEAD_BYTES = 1024 * 1024;
@@ -59,9 +63,18 @@ export function receiveUpload(req: Request, options: ReceiveOptions): Promise<Re
       return;
     }
 
+    const stopWatching = watchUploadRate(req, options, (bytesPerSecond) =>
+      fail(
+        new RequestTimeoutError(
+          `the upload arrived at ${Math.round(bytesPerSecond)} bytes/s, below the minimum of ${options.minBytesPerSecond} bytes/s (http.minUploadBytesPerSecond, measured over http.uploadRateWindowMs); nothing was stored`,
+          { minBytesPerSecond: options.minBytesPerSecond, bytesPerSecond: Math.round(bytesPerSecond) },
+        ),
+      ),
+    );
     const fail = (error: unknown) => {
       if (failed || resolved) return;
       failed = true;
+      stopWatching();
       req.unpipe(parser);
       inFlight?.destroy(error as Error);
       const cleanedUp = stored ? stored.then((upload) => options.store.delete(upload.key)).then(noop, noop) : Promise.resolve();
@@ -124,6 +137,7 @@ export function receiveUpload(req: Request, options: ReceiveOptions): Promise<Re
       stored.then((upload) => {
         if (failed) return;
         resolved = true;
+        stopWatching();
         resolve({ upload, fields });
       }, noop);
     });
@@ -136,6 +150,53 @@ export function receiveUpload(req: Request, options: ReceiveOptions): Promise<Re
 }
 
 const noop = () => undefined;
+
+/**
+ * Calls `tooSlow` when, over a window, the body arrived slower than the
+ * minimum: a client that trickles bytes holds a connection and a temp file for
+ * as long as it likes otherwise. Time the server itself held the body back
+ * (backpressure from a slow store pauses the request) does not count, and a
+ * window mostly paused is not judged. Returns the function that stops watching.
+ */
+export function watchUploadRate(req: Request, options: Pick<ReceiveOptions, "minBytesPerSecond" | "rateWindowMs">, tooSlow: (bytesPerSecond: number) => void): () => void {
+  const min = options.minBytesPerSecond ?? 0;
+  if (min <= 0) return noop;
+  const windowMs = options.rateWindowMs ?? 30_000;
+  let received = 0;
+  let windowStart = performance.now();
+  let pausedSince: number | undefined;
+  let pausedMs = 0;
+  const onData = (chunk: Buffer) => void (received += chunk.length);
+  const onPause = () => void (pausedSince ??= performance.now());
+  const onResume = () => {
+    if (pausedSince !== undefined) pausedMs += performance.now() - pausedSince;
+    pausedSince = undefined;
+  };
+  req.on("data", onData);
+  req.on("pause", onPause);
+  req.on("resume", onResume);
+  const timer = setInterval(() => {
+    const now = performance.now();
+    if (pausedSince !== undefined) {
+      pausedMs += now - pausedSince;
+      pausedSince = now;
+    }
+    const activeMs = now - windowStart - pausedMs;
+    const bytesPerSecond = (received * 1000) / Math.max(activeMs, 1);
+    const judged = activeMs >= windowMs / 2;
+    received = 0;
+    pausedMs = 0;
+    windowStart = now;
+    if (judged && bytesPerSecond < min) tooSlow(bytesPerSecond);
+  }, windowMs);
+  timer.unref();
+  return () => {
+    clearInterval(timer);
+    req.off("data", onData);
+    req.off("pause", onPause);
+    req.off("resume", onResume);
+  };
+}
 
 const MiB = 1024 * 1024;
 
@@ -156,10 +217,11 @@ const DEFAULT_DRAIN_LIMITS: DrainLimits = { bytes: 8 * MiB, ms: 10_000 };
  * `write EPIPE` instead of our 4xx. Past a bound (bytes or time), or when the
  * client declared more than the bound, the connection is closed after the answer.
  */
-export function drainRefusedUpload(req: Request, res: Response, limits: DrainLimits = DEFAULT_DRAIN_LIMITS): void {
+export function drainRefusedUpload(req: Request, res: Response, limits: DrainLimits = DEFAULT_DRAIN_LIMITS, reason?: unknown): void {
   if (req.complete || req.destroyed) return;
   const declaredLength = Number(req.headers["content-length"] ?? NaN);
-  if (declaredLength > limits.bytes) {
+  // A client too slow to upload is too slow to drain: answer and close.
+  if (declaredLength > limits.bytes || reason instanceof RequestTimeoutError) {
     res.setHeader("connection", "close");
     return;
   }

@@ -7,6 +7,10 @@ import { patchVersion } from "../../indexer/lifecycle/versions.js";
 import { createLifecycleQueue, enqueueBuild } from "../queues/lifecycle-queue.js";
 import { rebuildChunkStoreIfMissing } from "../../indexer/sync/chunk-store-rebuild.js";
 import { evictionProblem } from "../queues/redis.js";
+import { metricsFor, observeWorker } from "../metrics.js";
+import { INGEST_QUEUE } from "../queues/ingest-queue.js";
+import { LIFECYCLE_QUEUE } from "../queues/lifecycle-queue.js";
+import { REFRESH_QUEUE } from "../queues/refresh-queue.js";
 import type { Runtime } from "../runtime.js";
 import { startBuildWorker } from "./build-worker.js";
 import { startIngestWorker } from "./ingest-worker.js";
@@ -36,6 +40,10 @@ export async function startWorkers(runtime: Runtime, options: { concurrency?: nu
   const ingest = await startIngestWorker(runtime, { concurrency, parser, committer });
   const refresh = await startRefreshWorker(runtime);
   const build = startBuildWorker(runtime, parser, committer);
+  const metrics = metricsFor(runtime);
+  observeWorker(metrics, INGEST_QUEUE, ingest.worker);
+  observeWorker(metrics, REFRESH_QUEUE, refresh.worker);
+  observeWorker(metrics, LIFECYCLE_QUEUE, build);
   await buildUnbuiltVersions(runtime);
 
   return {

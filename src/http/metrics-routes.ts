@@ -1,0 +1,27 @@
+import type { RequestHandler, Router } from "express";
+import type { Metrics } from "../metrics.js";
+import { route, strictRouter } from "./route.js";
+
+/** GET /metrics: Prometheus text format (operator role, see route-policy.ts). */
+export function metricsRoutes(metrics: Metrics): Router {
+  const router = strictRouter();
+  router.get(
+    "/metrics",
+    route(async (_req, res) => {
+      res.set("content-type", metrics.registry.contentType).send(await metrics.registry.metrics());
+    }),
+  );
+  return router;
+}
+
+/** Times every request by its policy's path pattern (bounded labels), and counts error answers by code (set by sendError). */
+export function requestMetrics(metrics: Metrics): RequestHandler {
+  return (req, res, next) => {
+    const end = metrics.httpRequests.startTimer();
+    res.once("finish", () => {
+      end({ method: req.method, route: typeof res.locals.route === "string" ? res.locals.route : "unmatched", status: String(res.statusCode) });
+      if (typeof res.locals.errorCode === "string") metrics.httpErrors.inc({ code: res.locals.errorCode });
+    });
+    next();
+  };
+}
