@@ -18,7 +18,8 @@
  *    from the corpus at 1 and 10 connections (autocannon, SEARCH_SECONDS each),
  *    then 50 connections while the server's peak RSS is read.
  *
- * Knobs: SEARCH_SIZES=10000,100000  SEARCH_SECONDS=10  SEARCH_HTTP=0 skips (b).
+ * Knobs: SEARCH_SIZES=10000,100000  SEARCH_SECONDS=10  SEARCH_HTTP=0 skips (b)
+ *        SEARCH_SERVER_PROF=<dir>  the server writes a CPU profile there (open it in Chrome DevTools).
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -196,7 +197,7 @@ async function httpSearch(root: string): Promise<{ chunks: number; runs: HttpFig
   const configFile = join(root, "ragops.json");
   writeFileSync(configFile, JSON.stringify({ dataDir: join(root, "data"), redis: { url: redis.url, prefix: `search${process.pid}` }, http: { port }, log: { level: "warn" } }));
   const env = { ...process.env, RAGOPS_CONFIG: configFile };
-  const ragops = (args: string[]) => spawn(process.execPath, ["--import", "tsx", "src/cli/main.ts", ...args], { env, stdio: ["ignore", "ignore", "inherit"] });
+  const ragops = (args: string[], flags: string[] = []) => spawn(process.execPath, [...flags, "--import", "tsx", "src/cli/main.ts", ...args], { env, stdio: ["ignore", "ignore", "inherit"] });
   const docs = generateCorpus();
   const folder = join(root, "corpus");
   mkdirSync(folder);
@@ -204,7 +205,8 @@ async function httpSearch(root: string): Promise<{ chunks: number; runs: HttpFig
   process.stderr.write("  HTTP: ingesting the shared corpus…\n");
   const code = await exited(ragops(["ingest", folder]));
   if (code !== 0) throw new Error(`ragops ingest exited ${code}`);
-  const server = ragops(["serve"]);
+  const profile = process.env.SEARCH_SERVER_PROF;
+  const server = ragops(["serve"], profile ? ["--cpu-prof", "--cpu-prof-dir", profile] : []);
   const base = `http://127.0.0.1:${port}`;
   try {
     await waitForReady(`${base}/readyz`, server);
