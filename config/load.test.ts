@@ -119,8 +119,11 @@ describe("the Vertex embedder's settings", () => {
     expect(() => loadConfig({ env: { VERTEX_INDEX_ENDPOINT: "projects/p/locations/l/indexes/1" } })).toThrowError(/VERTEX_INDEX_ENDPOINT.*indexEndpoints resource name/);
   });
 
-  it("refuses Vertex Vector Search with a retrieval mode that needs sparse vectors, which the Vertex adapter does not hold yet", () => {
-    expect(() => loadConfig({ env: { RAGOPS_INDEX_PROVIDER: "vertex", VERTEX_PROJECT: "acme-rag", VERTEX_INDEX_ENDPOINT: "1234567890" } })).toThrowError(/retrieval\.mode: Vertex AI Vector Search versions retrieve 'dense' only/);
+  it("takes Vertex Vector Search in every retrieval mode, hybrid (the default) included", () => {
+    const config = loadConfig({ env: { RAGOPS_INDEX_PROVIDER: "vertex", VERTEX_PROJECT: "acme-rag", VERTEX_INDEX_ENDPOINT: "1234567890" } });
+    expect(config.retrieval.mode).toBe("hybrid");
+    expect(config.gcp.vectorSearch.hybridFusion).toBe("ragops");
+    expect(loadConfig({ env: { RAGOPS_INDEX_PROVIDER: "vertex", RAGOPS_RETRIEVAL_MODE: "text", VERTEX_PROJECT: "acme-rag", VERTEX_INDEX_ENDPOINT: "1234567890" } }).retrieval.mode).toBe("text");
   });
 
   it("takes an emulator endpoint only as an http:// or https:// URL", () => {

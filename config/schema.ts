@@ -331,6 +331,10 @@ export const vectorSearchSchema = z.strictObject({
     .regex(/^gs:\/\/[a-z0-9][a-z0-9._-]{1,61}[a-z0-9](\/[^\s]*)?$/, "a GCS directory, gs://bucket/path")
     .optional()
     .describe("GCS directory a batch rebuild writes its input files under (a directory per rebuild), for updateIndex contentsDeltaUri."),
+  hybridFusion: z
+    .enum(["ragops", "vertex"])
+    .default("ragops")
+    .describe("Who fuses a hybrid query on Vertex: 'ragops' asks the dense and the sparse ranking in one findNeighbors call and fuses them with the version's rrf settings (k, alpha, candidates), as LanceDB does; 'vertex' sends one query with rrf.alpha and Vertex fuses (its own rank constant and depth, scores by position)."),
   batchFileVectors: z.number().int().min(1).default(10_000).describe("Vectors per JSON Lines file of a batch rebuild (more when the version has over 5,000 files' worth)."),
 });
 
@@ -433,9 +437,6 @@ export const configSchema = z
     }
     if (config.gcp.vectorSearch.minReplicaCount > config.gcp.vectorSearch.maxReplicaCount) {
       ctx.addIssue({ code: "custom", path: ["gcp", "vectorSearch", "maxReplicaCount"], message: `must be at least gcp.vectorSearch.minReplicaCount (${config.gcp.vectorSearch.minReplicaCount})` });
-    }
-    if (config.index.provider === "vertex" && config.retrieval.mode !== "dense") {
-      ctx.addIssue({ code: "custom", path: ["retrieval", "mode"], message: "Vertex AI Vector Search versions retrieve 'dense' only for now (no sparse vectors on Vertex yet): set retrieval.mode dense (RAGOPS_RETRIEVAL_MODE=dense)" });
     }
     if (config.embedder.provider === "vertex" && !config.gcp.project) {
       ctx.addIssue({ code: "custom", path: ["gcp", "project"], message: "the vertex embedder needs a Google Cloud project (VERTEX_PROJECT)" });
