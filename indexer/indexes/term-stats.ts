@@ -87,3 +87,17 @@ export function createRedisTermStats(redis: Redis, prefix: string, version: stri
     },
   };
 }
+
+/**
+ * Makes the counts kept under `staged` the version's own, in one MULTI (a
+ * batch rebuild counts what it writes under a name of its own, then swaps it
+ * in once Vertex applied the batch): searches see the old counts or the new.
+ */
+export async function promoteTermStats(redis: Redis, prefix: string, staged: string, version: string): Promise<void> {
+  const key = (name: string, part: "dp" | "df") => `${prefix}:termstats:${name}:${part}`;
+  const [dp, df] = await Promise.all([redis.exists(key(staged, "dp")), redis.exists(key(staged, "df"))]);
+  const multi = redis.multi().del(key(version, "dp"), key(version, "df"));
+  if (dp) multi.rename(key(staged, "dp"), key(version, "dp"));
+  if (df) multi.rename(key(staged, "df"), key(version, "df"));
+  await multi.exec();
+}

@@ -32,7 +32,7 @@ export async function withLifecycle<T>(config: Config, fn: (deps: CliLifecycle) 
 
 /** Follows a lifecycle job (build or evaluation) to its end with a progress bar over `unit`; returns its result, or throws with the reason it failed. */
 export async function followLifecycleJob(deps: CliLifecycle, jobId: string, what: { name: string; unit: string }): Promise<unknown> {
-  const bar = process.stderr.isTTY ? new cliProgress.SingleBar({ format: `${what.name === "build" ? "building" : "evaluating"} [{bar}] {value}/{total} ${what.unit}`, hideCursor: true }, cliProgress.Presets.shades_classic) : undefined;
+  const bar = process.stderr.isTTY ? new cliProgress.SingleBar({ format: `${what.name === "build" ? "building" : what.name === "rebuild" ? "writing batch files" : "evaluating"} [{bar}] {value}/{total} ${what.unit}`, hideCursor: true }, cliProgress.Presets.shades_classic) : undefined;
   let started = false;
   for (;;) {
     const found = await readJob((id) => deps.lifecycleQueue.getJob(id), jobId);
