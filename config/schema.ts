@@ -392,8 +392,15 @@ export const logSchema = z.strictObject({
   level: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info").describe("Log level."),
 });
 
+/** Deployment profiles: named sets of defaults under the file and the environment (config/load.ts applies them). */
+export const PROFILES = ["local", "gcp"] as const;
+
 export const configSchema = z
   .strictObject({
+    profile: z
+      .enum(PROFILES)
+      .default("local")
+      .describe("Defaults for a kind of deployment, under anything set explicitly: 'local' (a directory, the offline embedder, LanceDB); 'gcp' selects the GCS object store (gcp.bucket), the Vertex embedder (768 dimensions) and Vertex AI Vector Search for new versions (gcp.project, gcp.location, gcp.vectorSearch.indexEndpoint; the *ApiEndpoint settings point it at emulators)."),
     dataDir: z.string().min(1).default(".ragops-data").describe("Directory for the local object store, LanceDB tables and the demo's Redis."),
     redis: redisSchema.prefault({}),
     http: httpSchema.prefault({}),
