@@ -10,6 +10,7 @@ import { createLifecycleQueue, enqueueBuild, enqueueRebuild, enqueueRetire } fro
 import { rebuildRefusal } from "../../indexer/lifecycle/vertex-rebuild.js";
 import { getVersion } from "../../indexer/lifecycle/versions.js";
 import type { Runtime } from "../runtime.js";
+import { profileDefaults } from "../../indexer/lifecycle/operations.js";
 import { InvalidRequestError } from "../../core/errors.js";
 import { parseBody } from "./errors.js";
 import { route, strictRouter } from "./route.js";
@@ -46,7 +47,7 @@ function actorOf(_req: Request, res: Response): string {
 export function lifecycleRoutes(runtime: Runtime): { router: Router; queue: Queue; close(): Promise<void> } {
   const { store } = runtime;
   const queue = createLifecycleQueue(runtime.config);
-  const deps = { store, catalog: runtime.catalog, startBuild: (version: string) => enqueueBuild(queue, version), startRetire: (version: string) => enqueueRetire(queue, version), maxTopK: runtime.config.index.maxTopK, defaultIndexProvider: runtime.config.index.provider };
+  const deps = { store, catalog: runtime.catalog, startBuild: (version: string) => enqueueBuild(queue, version), startRetire: (version: string) => enqueueRetire(queue, version), maxTopK: runtime.config.index.maxTopK, defaultIndexProvider: runtime.config.index.provider, ...profileDefaults(runtime.config) };
   const router = strictRouter();
   const json = express.json({ limit: "64kb" });
 
