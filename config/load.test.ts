@@ -119,8 +119,21 @@ describe("the Vertex embedder's settings", () => {
     expect(() => loadConfig({ env: { VERTEX_INDEX_ENDPOINT: "projects/p/locations/l/indexes/1" } })).toThrowError(/VERTEX_INDEX_ENDPOINT.*indexEndpoints resource name/);
   });
 
-  it("refuses Vertex Vector Search with a retrieval mode that needs sparse vectors, which the Vertex adapter does not hold yet", () => {
-    expect(() => loadConfig({ env: { RAGOPS_INDEX_PROVIDER: "vertex", VERTEX_PROJECT: "acme-rag", VERTEX_INDEX_ENDPOINT: "1234567890" } })).toThrowError(/retrieval\.mode: Vertex AI Vector Search versions retrieve 'dense' only/);
+  it("selects GCS, the Vertex embedder and Vertex Vector Search with RAGOPS_PROFILE=gcp, under what is set explicitly, and names what the profile still needs", () => {
+    const gcp = { RAGOPS_PROFILE: "gcp", VERTEX_PROJECT: "acme-rag", GCS_BUCKET: "acme-rag", VERTEX_INDEX_ENDPOINT: "1234567890" };
+    const config = loadConfig({ env: gcp });
+    expect(config).toMatchObject({ profile: "gcp", objectStore: { provider: "gcs" }, embedder: { provider: "vertex", dimensions: 768 }, index: { provider: "vertex" }, gcp: { project: "acme-rag", bucket: "acme-rag", location: "us-central1" } });
+    expect(loadConfig({ env: { ...gcp, RAGOPS_EMBEDDER: "offline", RAGOPS_INDEX_PROVIDER: "lancedb" } })).toMatchObject({ embedder: { provider: "offline" }, index: { provider: "lancedb" }, objectStore: { provider: "gcs" } });
+    expect(loadConfig({ env: {} }).profile).toBe("local");
+    expect(() => loadConfig({ env: { RAGOPS_PROFILE: "gcp" } })).toThrowError(/gcp\.bucket[\s\S]*VERTEX_PROJECT[\s\S]*VERTEX_INDEX_ENDPOINT/);
+    expect(() => loadConfig({ env: { RAGOPS_PROFILE: "aws" } })).toThrowError(/RAGOPS_PROFILE="aws"/);
+  });
+
+  it("takes Vertex Vector Search in every retrieval mode, hybrid (the default) included", () => {
+    const config = loadConfig({ env: { RAGOPS_INDEX_PROVIDER: "vertex", VERTEX_PROJECT: "acme-rag", VERTEX_INDEX_ENDPOINT: "1234567890" } });
+    expect(config.retrieval.mode).toBe("hybrid");
+    expect(config.gcp.vectorSearch.hybridFusion).toBe("ragops");
+    expect(loadConfig({ env: { RAGOPS_INDEX_PROVIDER: "vertex", RAGOPS_RETRIEVAL_MODE: "text", VERTEX_PROJECT: "acme-rag", VERTEX_INDEX_ENDPOINT: "1234567890" } }).retrieval.mode).toBe("text");
   });
 
   it("takes an emulator endpoint only as an http:// or https:// URL", () => {

@@ -1,10 +1,11 @@
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import type { z } from "zod";
-import { configSchema, type Config } from "./schema.js";
+import { configSchema, type Config, type PROFILES } from "./schema.js";
 
 /** Environment variables that override the config file, and the config path each one sets. */
 export const envBindings = [
+  { env: "RAGOPS_PROFILE", path: ["profile"], type: "string" },
   { env: "RAGOPS_DATA_DIR", path: ["dataDir"], type: "string" },
   { env: "REDIS_URL", path: ["redis", "url"], type: "string" },
   { env: "RAGOPS_REDIS_PREFIX", path: ["redis", "prefix"], type: "string" },
@@ -36,6 +37,7 @@ export const envBindings = [
   { env: "RAGOPS_INDEX_PROVIDER", path: ["index", "provider"], type: "string" },
   { env: "VERTEX_INDEX_ENDPOINT", path: ["gcp", "vectorSearch", "indexEndpoint"], type: "string" },
   { env: "RAGOPS_VERTEX_STAGING_URI", path: ["gcp", "vectorSearch", "stagingUri"], type: "string" },
+  { env: "RAGOPS_VERTEX_MATCH_ENDPOINT", path: ["gcp", "vectorSearch", "matchApiEndpoint"], type: "string" },
   { env: "RAGOPS_INDEX_VERSION", path: ["index", "version"], type: "string" },
   { env: "RAGOPS_QUEUE_CONCURRENCY", path: ["queue", "concurrency"], type: "number" },
   { env: "RAGOPS_QUEUE_ATTEMPTS", path: ["queue", "attempts"], type: "number" },
@@ -49,6 +51,18 @@ export const envBindings = [
 ] as const;
 
 const CONFIG_FILE_ENV = "RAGOPS_CONFIG";
+
+type Profile = (typeof PROFILES)[number];
+
+/**
+ * What each profile (RAGOPS_PROFILE) changes of the schema's defaults. The gcp
+ * profile moves the three stores ragops runs on to Google Cloud; the code
+ * paths are the same ones a config naming each provider takes.
+ */
+export const PROFILE_DEFAULTS: Record<Profile, Json> = {
+  local: {},
+  gcp: { objectStore: { provider: "gcs" }, embedder: { provider: "vertex", dimensions: 768 }, index: { provider: "vertex" } },
+};
 
 /** A configuration that cannot be used. Its message names every bad setting and where it came from. */
 export class ConfigError extends Error {
@@ -77,7 +91,9 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
   const file = options.file ?? env[CONFIG_FILE_ENV];
   const fromFile = file ? readConfigFile(file) : {};
   const { values: fromEnv, sources } = readEnv(env);
-  const input = deepMerge(deepMerge(fromFile, fromEnv), options.overrides ?? {});
+  const explicit = deepMerge(deepMerge(fromFile, fromEnv), options.overrides ?? {});
+  // A profile's defaults go under everything set explicitly; an unknown profile is left for the schema to report.
+  const input = deepMerge(PROFILE_DEFAULTS[explicit.profile as Profile] ?? {}, explicit);
   const parsed = configSchema.safeParse(input);
   if (!parsed.success) {
     const problems = parsed.error.issues.map((issue) => describeIssue(issue, sources, file));

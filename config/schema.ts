@@ -421,6 +421,10 @@ export const vectorSearchSchema = z.strictObject({
     .regex(/^gs:\/\/[a-z0-9][a-z0-9._-]{1,61}[a-z0-9](\/[^\s]*)?$/, "a GCS directory, gs://bucket/path")
     .optional()
     .describe("GCS directory a batch rebuild writes its input files under (a directory per rebuild), for updateIndex contentsDeltaUri."),
+  hybridFusion: z
+    .enum(["ragops", "vertex"])
+    .default("ragops")
+    .describe("Who fuses a hybrid query on Vertex: 'ragops' asks the dense and the sparse ranking in one findNeighbors call and fuses them with the version's rrf settings (k, alpha, candidates), as LanceDB does; 'vertex' sends one query with rrf.alpha and Vertex fuses (its own rank constant and depth, scores by position)."),
   batchFileVectors: z.number().int().min(1).default(10_000).describe("Vectors per JSON Lines file of a batch rebuild (more when the version has over 5,000 files' worth)."),
 });
 
@@ -478,8 +482,15 @@ export const logSchema = z.strictObject({
   level: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info").describe("Log level."),
 });
 
+/** Deployment profiles: named sets of defaults under the file and the environment (config/load.ts applies them). */
+export const PROFILES = ["local", "gcp"] as const;
+
 export const configSchema = z
   .strictObject({
+    profile: z
+      .enum(PROFILES)
+      .default("local")
+      .describe("Defaults for a kind of deployment, under anything set explicitly: 'local' (a directory, the offline embedder, LanceDB); 'gcp' selects the GCS object store (gcp.bucket), the Vertex embedder (768 dimensions) and Vertex AI Vector Search for new versions (gcp.project, gcp.location, gcp.vectorSearch.indexEndpoint; the *ApiEndpoint settings point it at emulators)."),
     dataDir: z.string().min(1).default(".ragops-data").describe("Directory for the local object store, LanceDB tables and the demo's Redis."),
     redis: redisSchema.prefault({}),
     http: httpSchema.prefault({}),
@@ -525,9 +536,6 @@ export const configSchema = z
     }
     if (config.gcp.vectorSearch.minReplicaCount > config.gcp.vectorSearch.maxReplicaCount) {
       ctx.addIssue({ code: "custom", path: ["gcp", "vectorSearch", "maxReplicaCount"], message: `must be at least gcp.vectorSearch.minReplicaCount (${config.gcp.vectorSearch.minReplicaCount})` });
-    }
-    if (config.index.provider === "vertex" && config.retrieval.mode !== "dense") {
-      ctx.addIssue({ code: "custom", path: ["retrieval", "mode"], message: "Vertex AI Vector Search versions retrieve 'dense' only for now (no sparse vectors on Vertex yet): set retrieval.mode dense (RAGOPS_RETRIEVAL_MODE=dense)" });
     }
     if (config.embedder.provider === "vertex" && !config.gcp.project) {
       ctx.addIssue({ code: "custom", path: ["gcp", "project"], message: "the vertex embedder needs a Google Cloud project (VERTEX_PROJECT)" });

@@ -61,7 +61,7 @@ describe("blue-green on Vertex AI Vector Search", () => {
 
   it("builds each Vertex version into an index of its own, deployed under its own id, beside the live LanceDB version", async () => {
     const v2 = await buildOnVertex("v2");
-    const v3 = await buildOnVertex("v3", { chunking: { sizeTokens: 300 } });
+    const v3 = await buildOnVertex("v3", { chunking: { sizeTokens: 300 }, retrieval: { mode: "hybrid" } });
     expect(v2).toMatchObject({ state: "ready", config: { index: { provider: "vertex" } }, vertex: { indexEndpoint, deployedIndexId: "ragops_v2", deployed: true }, counts: { documents: 3, datapoints: 3 } });
     expect(v2.operation).toBeUndefined();
     expect(v3.vertex).toMatchObject({ deployedIndexId: "ragops_v3", deployed: true });
@@ -70,6 +70,19 @@ describe("blue-green on Vertex AI Vector Search", () => {
     expect(emulator.vectorSearch.datapoints(v2.vertex?.index as string)?.size).toBe(3);
     const fromV2 = await searchApi(stack.url, { query: "BP-48 battery pack", k: 1, index: "v2" });
     expect(fromV2.body).toMatchObject({ index: "v2", results: [expect.objectContaining({ documentId: "battery" })] });
+  });
+
+  it("holds a hybrid Vertex version's BM25 sparse vectors beside the dense ones, and answers it in text and hybrid mode", async () => {
+    const v3 = await getVersion(stack.runtime.store, "v3");
+    const held = [...(emulator.vectorSearch.datapoints(v3.vertex?.index as string)?.values() ?? [])];
+    expect(held).toHaveLength(3);
+    for (const datapoint of held) expect(datapoint.sparse?.dimensions.length).toBeGreaterThan(3);
+    for (const mode of ["text", "hybrid"]) {
+      const found = await searchApi(stack.url, { query: "BP-48 battery pack", k: 1, index: "v3", mode });
+      expect(found.body, mode).toMatchObject({ index: "v3", results: [expect.objectContaining({ documentId: "battery" })] });
+    }
+    // v2 retrieves dense only: no sparse vectors were written to it.
+    expect([...(emulator.vectorSearch.datapoints((await getVersion(stack.runtime.store, "v2")).vertex?.index as string)?.values() ?? [])].every((d) => d.sparse === undefined)).toBe(true);
   });
 
   it("swaps and rolls back by the alias alone: the deployed index that answers changes, nothing is deployed", async () => {

@@ -165,6 +165,37 @@ describe("Vertex emulator: MatchService", () => {
     expect(await ids({ numericRestricts: [{ namespace: "year", valueInt: 2000, op: "GREATER" }] })).toEqual([["near", 0.995]]);
   });
 
+  it("answers sparse queries by dot product in sparse_distance, hybrid ones fused by rrf.alpha with both distances, and refuses both embeddings without rrf", async () => {
+    const index = await newIndex(2);
+    await indexes.upsertDatapoints({
+      index,
+      datapoints: [
+        { datapointId: "dense-best", featureVector: [1, 0], sparseEmbedding: { dimensions: [7], values: [1] } },
+        { datapointId: "sparse-best", featureVector: [0, 1], sparseEmbedding: { dimensions: [7, 4294967295], values: [2, 3] } },
+        { datapointId: "sparse-only", sparseEmbedding: { dimensions: [8], values: [5] } },
+        { datapointId: "no-sparse", featureVector: [0.5, 0.5] },
+      ],
+    });
+    const id = await deploy(index);
+    const ask = async (query: protos.google.cloud.aiplatform.v1.FindNeighborsRequest.IQuery) => {
+      const [response] = await match.findNeighbors({ indexEndpoint: endpoint, deployedIndexId: id, queries: [{ neighborCount: 10, ...query }] });
+      return (response.nearestNeighbors?.[0]?.neighbors ?? []).map((n) => [n.datapoint?.datapointId, n.distance, n.sparseDistance]);
+    };
+    expect(await ask({ datapoint: { sparseEmbedding: { dimensions: [7, 4294967295], values: [1, 1] } } })).toEqual([
+      ["sparse-best", 0, 5],
+      ["dense-best", 0, 1],
+    ]);
+    expect(await ask({ datapoint: { featureVector: [1, 0], sparseEmbedding: { dimensions: [7], values: [1] } }, rrf: { alpha: 0.5 } })).toEqual([
+      ["dense-best", 1, 1],
+      ["sparse-best", 0, 2],
+      ["no-sparse", 0.5, 0],
+    ]);
+    expect((await ask({ datapoint: { featureVector: [1, 0], sparseEmbedding: { dimensions: [7], values: [1] } }, rrf: { alpha: 0 } })).map(([name]) => name)).toEqual(["sparse-best", "dense-best"]);
+    expect((await statusOf(ask({ datapoint: { featureVector: [1, 0], sparseEmbedding: { dimensions: [7], values: [1] } } }))).code).toBe(INVALID_ARGUMENT);
+    expect((await statusOf(ask({ datapoint: { sparseEmbedding: { dimensions: [7, 7], values: [1, 1] } } }))).code).toBe(INVALID_ARGUMENT);
+    expect((await statusOf(ask({ datapoint: {} }))).code).toBe(INVALID_ARGUMENT);
+  });
+
   it("reads datapoints by id, at most 1,000 a call, and says so past it", async () => {
     const index = await newIndex();
     await indexes.upsertDatapoints({ index, datapoints: [{ datapointId: "a", featureVector: [1, 0], numericRestricts: [{ namespace: "date", valueDouble: 1.5 }] }] });

@@ -6,13 +6,13 @@ import type { Neighbor, RrfFusion } from "./vector-index.js";
  * rrf.alpha on the dense side). Ranks, not scores, are fused: a cosine and a
  * BM25 score have no common scale.
  *
- * Every adapter fuses with this function (or a server doing the same), so one
- * version config means one retrieval whatever the provider. On Vertex (issue
- * 14) findNeighbors takes `rrf.alpha` but no rank constant or candidate depth;
- * an adapter that must answer exactly as LanceDB does asks two findNeighbors
- * (the dense vector, then the sparse one, candidateDepth neighbours each, with
- * the same restricts) and fuses them here; one call with rrf.alpha is the
- * cheaper approximation when Vertex's constant is 60.
+ * Every adapter fuses with this function, so one version config means one
+ * retrieval whatever the provider. Vertex's findNeighbors takes `rrf.alpha`
+ * but no rank constant or candidate depth, so the Vertex adapter asks the
+ * dense and the sparse query as two queries of one findNeighbors call
+ * (candidateDepth neighbours each, the same restricts) and fuses them here;
+ * gcp.vectorSearch.hybridFusion 'vertex' lets Vertex fuse instead (one query
+ * with rrf.alpha), the cheaper approximation.
  */
 
 /** How many neighbours each side ranks before fusion: never fewer than twice the k returned, so an id ranked just below k on both sides still competes. */

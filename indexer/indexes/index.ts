@@ -4,6 +4,7 @@ import { UnavailableError } from "../../core/errors.js";
 import { createLanceDbIndex } from "./lancedb.js";
 import type { ClientsHandle } from "./vertex-clients.js";
 import { vectorSearchEndpointConfig, vertexCallSettings, type VertexPlacement } from "./vertex-settings.js";
+import type { TermStatsStore } from "./term-stats.js";
 import type { VectorIndex } from "./vector-index.js";
 
 export type { Datapoint, IndexFilter, Neighbor, NumericRestricts, Restricts, StoredRestricts, VectorIndex } from "./vector-index.js";
@@ -22,6 +23,8 @@ export interface OpenIndexOptions {
   vertex?: VertexPlacement | undefined;
   /** The process's Vector Search clients, shared by its Vertex versions. */
   vertexClients?: ClientsHandle;
+  /** Where a Vertex version that holds sparse vectors (retrieval mode hybrid or text) keeps its BM25 term statistics; absent for a dense one. */
+  termStats?: TermStatsStore | undefined;
 }
 
 /** Opens one index version with the adapter its record pins (index versions on different providers live side by side). */
@@ -49,6 +52,8 @@ export async function openVectorIndex(index: { provider: IndexProvider }, option
         deployedIndexId: placement.deployedIndexId,
         dimensions: options.dimensions,
         ...(options.vertexClients ? { clients: options.vertexClients } : {}),
+        ...(options.termStats ? { termStats: options.termStats } : {}),
+        hybridFusion: options.gcp.vectorSearch.hybridFusion,
       });
     }
   }

@@ -30,14 +30,12 @@ import { RagopsError } from "../../core/errors.js";
  * - query: findNeighbors (ids and distances only; no full datapoint): a dense
  *   featureVector, a sparseEmbedding, or both with `rrf.alpha` (fusion.ts);
  * - termStats: what BM25's IDF needs of the index (datapoints with a sparse
- *   vector, and per term how many hold it). Vertex computes no IDF server side,
- *   so ragops keeps the counts for it: an upkeep job recounts them from the
- *   chunk store (every indexed chunk's text, analysed as sync analyses it:
- *   about 0.4 s per 10,000 chunks, no per-term Redis writes) into one object
- *   per version in the object store (sorted term ids and counts as typed
- *   arrays), which the Vertex adapter holds in memory and reloads when its
- *   generation changes. IDF drifts slowly, so counts a few minutes old rank as
- *   current ones do. LanceDB counts from the postings of its in-memory snapshot;
+ *   vector, and per term how many hold it). Vertex computes no IDF and has no
+ *   call that counts datapoints per dimension, so the Vertex adapter keeps the
+ *   counts in ragops' own registry, Redis (term-stats.ts): after each write
+ *   Vertex accepted, one Lua script moves the datapoints' dimensions in and
+ *   out of the version's counts; a batch rebuild recounts them from what it
+ *   wrote. LanceDB counts from the postings of its in-memory snapshot;
  * - fetch: readIndexDatapoints. Kept because the sync diff must read, from the
  *   index itself, which chunks it holds and with which restricts: that is what
  *   makes a job killed between two writes end, on retry, where a clean run would;

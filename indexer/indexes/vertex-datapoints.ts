@@ -1,5 +1,5 @@
 import type { protos } from "@google-cloud/aiplatform";
-import { NAMESPACES, NUMERIC_NAMESPACES, type Datapoint, type IndexFilter, type Restricts, type StoredRestricts } from "./vector-index.js";
+import { NAMESPACES, NUMERIC_NAMESPACES, type Datapoint, type IndexFilter, type Restricts, type SparseVector, type StoredRestricts } from "./vector-index.js";
 
 /**
  * The vector index port's datapoints and queries as Vertex AI Vector Search
@@ -16,6 +16,8 @@ import { NAMESPACES, NUMERIC_NAMESPACES, type Datapoint, type IndexFilter, type 
  * - Query filters: a Restriction per namespace with a non-empty allow or deny
  *   list (an empty list sets no condition, as the port says), and a
  *   NumericRestriction with its op per comparison.
+ * - Sparse vectors (BM25 weights, ../sparse/) go as Vertex's sparse_embedding
+ *   beside the dense feature vector; a text query sends the sparse one alone.
  * - Query vectors are scaled to unit length: the index is created with
  *   DOT_PRODUCT_DISTANCE and UNIT_L2_NORM, so the dot product Vertex reports
  *   is the cosine similarity the port's scores are.
@@ -26,7 +28,12 @@ type WireRestriction = protos.google.cloud.aiplatform.v1.IndexDatapoint.IRestric
 type WireNumericRestriction = protos.google.cloud.aiplatform.v1.IndexDatapoint.INumericRestriction;
 
 export function toWireDatapoint(datapoint: Datapoint): WireDatapoint {
-  return { datapointId: datapoint.id, featureVector: Array.from(datapoint.vector), ...toWireRestricts(datapoint) };
+  return { datapointId: datapoint.id, featureVector: Array.from(datapoint.vector), ...(datapoint.sparse ? { sparseEmbedding: toWireSparse(datapoint.sparse) } : {}), ...toWireRestricts(datapoint) };
+}
+
+/** Vertex's SparseEmbedding: the same dimensions and weights, position by position. */
+export function toWireSparse(sparse: SparseVector): protos.google.cloud.aiplatform.v1.IndexDatapoint.ISparseEmbedding {
+  return { dimensions: Array.from(sparse.dimensions), values: Array.from(sparse.values) };
 }
 
 /** What updateRestricts sends with update mask all_restricts: the restricts, and the vector the index holds. */
@@ -61,6 +68,16 @@ export function fromWireRestricts(datapoint: WireDatapoint): StoredRestricts {
 
 export function toWireQuery(vector: ArrayLike<number>, options: { k: number; filter?: IndexFilter | undefined }): WireQuery {
   return { datapoint: { datapointId: "", featureVector: unitLength(vector), ...toWireFilter(options.filter) }, neighborCount: options.k };
+}
+
+/** A sparse-only query (text mode): no feature vector, so Vertex ranks by the sparse dot product alone. */
+export function toWireSparseQuery(sparse: SparseVector, options: { k: number; filter?: IndexFilter | undefined }): WireQuery {
+  return { datapoint: { datapointId: "", featureVector: [], sparseEmbedding: toWireSparse(sparse), ...toWireFilter(options.filter) }, neighborCount: options.k };
+}
+
+/** A hybrid query fused by Vertex itself: both embeddings and rrf.alpha (Vertex's rank constant and depth, not the version's). */
+export function toWireHybridQuery(vector: ArrayLike<number>, sparse: SparseVector, options: { k: number; alpha: number; filter?: IndexFilter | undefined }): WireQuery {
+  return { datapoint: { datapointId: "", featureVector: unitLength(vector), sparseEmbedding: toWireSparse(sparse), ...toWireFilter(options.filter) }, neighborCount: options.k, rrf: { alpha: options.alpha } };
 }
 
 export function toWireFilter(filter: IndexFilter | undefined): Pick<WireDatapoint, "restricts" | "numericRestricts"> {

@@ -1,10 +1,12 @@
 import type { protos } from "@google-cloud/aiplatform";
 import { mapBounded } from "../../core/pool.js";
 import { vectorSearchCall, vectorSearchClients, type CallPolicy, type ClientsHandle, type VectorSearchClients, type VectorSearchEndpointConfig } from "./vertex-clients.js";
-import { fromWireRestricts, toWireDatapoint, toWireQuery, toWireRestrictsUpdate } from "./vertex-datapoints.js";
+import { fromWireRestricts, toWireDatapoint, toWireHybridQuery, toWireQuery, toWireRestrictsUpdate, toWireSparseQuery } from "./vertex-datapoints.js";
 import { vertexOperations, type OperationPoll, type OperationPolicy, type VertexOperations } from "./vertex-operations.js";
 import { InvalidRequestError } from "../../core/errors.js";
-import { DimensionMismatchError, type Datapoint, type StoredRestricts, type VectorIndex } from "./vector-index.js";
+import { candidateDepth, reciprocalRankFusion } from "./fusion.js";
+import type { TermStatsStore } from "./term-stats.js";
+import { DimensionMismatchError, sparseProblem, type Datapoint, type Neighbor, type StoredRestricts, type VectorIndex } from "./vector-index.js";
 
 /**
  * Vertex AI Vector Search as the vector index port: one Vertex index per
@@ -22,8 +24,21 @@ import { DimensionMismatchError, type Datapoint, type StoredRestricts, type Vect
  *   index returned, so the stored vector stays as it is.
  * - fetch: readIndexDatapoints on the deployed index, `readBatchSize` ids a
  *   call (at most 1,000).
+ * - sparse vectors: each datapoint's BM25 weights go as its sparse_embedding
+ *   beside the dense vector. Vertex keeps no term statistics, so the adapter
+ *   counts them in `termStats` (term-stats.ts, in Redis) after each write
+ *   Vertex accepted; termStats() answers from there.
  * - query: findNeighbors on the deployed index with the filter as restricts and
- *   numeric restricts; ids and distances only.
+ *   numeric restricts; ids and distances only. A dense query sends the feature
+ *   vector, a text (sparse-only) query the sparse embedding alone (scores are
+ *   Vertex's sparse_distance, the dot product). A hybrid query, with
+ *   `hybridFusion` 'ragops' (the default), sends the dense and the sparse
+ *   query as two queries of one findNeighbors call, each asking for the
+ *   version's candidate depth, and fuses them with fusion.ts: the same
+ *   ranking and scores as LanceDB for the same version config. With 'vertex'
+ *   it sends one query with rrf.alpha and Vertex fuses; Vertex's rank
+ *   constant and depth are its own (not settable), and its answer carries no
+ *   fused score, so scores are 1 / (60 + position).
  * - count: the index's indexStats.vectorsCount; Vertex updates it some time
  *   after writes, so it lags them (the emulator does not).
  * - destroy: undeploys the version and deletes its index, following both
@@ -63,6 +78,10 @@ export interface VertexIndexOptions extends VectorSearchEndpointConfig {
   operationPollMaxMs?: number;
   /** Clients shared with other adapters of the process (closed by their owner); made and owned by this adapter when absent. */
   clients?: ClientsHandle;
+  /** Where this version's BM25 term statistics are kept; absent: the adapter refuses sparse vectors (a dense version needs none). */
+  termStats?: TermStatsStore;
+  /** Who fuses a hybrid query: ragops (two rankings from one call, fusion.ts) or Vertex (rrf.alpha). @defaultValue "ragops" */
+  hybridFusion?: "ragops" | "vertex";
 }
 
 /** The port, plus the index's names (for the version's record and logs). */
@@ -89,7 +108,8 @@ export function createVertexIndex(options: VertexIndexOptions): VertexIndex {
   const removeBatch = options.removeBatchSize ?? 1_000;
   const readBatch = Math.min(options.readBatchSize ?? MAX_READ_BATCH, MAX_READ_BATCH);
   const concurrency = options.requestConcurrency ?? 4;
-  const { index, indexEndpoint, deployedIndexId, dimensions } = options;
+  const { index, indexEndpoint, deployedIndexId, dimensions, termStats } = options;
+  const hybridFusion = options.hybridFusion ?? "ragops";
   const call = <T>(what: string, fn: (c: VectorSearchClients, callOptions: { timeout: number }) => Promise<T>) => vectorSearchCall(what, policy, async (callOptions) => fn(await clients.get(), callOptions));
   const each = async <T>(items: readonly T[], size: number, fn: (batch: T[]) => Promise<void>) => {
     const batches: T[][] = [];
@@ -122,11 +142,18 @@ export function createVertexIndex(options: VertexIndexOptions): VertexIndex {
     index,
     deployedIndexId,
     upsert: async (datapoints) => {
-      for (const d of datapoints) if (d.sparse) throw denseOnly(`datapoint ${d.id} has a sparse vector`);
+      for (const d of datapoints) {
+        if (!d.sparse) continue;
+        if (!termStats) throw noTermStats(`datapoint ${d.id} has a sparse vector`);
+        const problem = sparseProblem(d.sparse);
+        if (problem) throw new InvalidRequestError(`datapoint ${d.id} has a sparse vector Vertex cannot hold: ${problem}`, { details: { id: d.id } });
+      }
       for (const d of datapoints) checkDimensions(d.vector, `the vector of ${d.id}`);
       const latest = [...new Map(datapoints.map((d): [string, Datapoint] => [d.id, d])).values()];
       await each(latest, upsertBatch, async (batch) => {
         await call(`writing ${batch.length} datapoints to index ${index}`, (c, callOptions) => c.index.upsertDatapoints({ index, datapoints: batch.map(toWireDatapoint) }, callOptions));
+        // Counted once Vertex holds them; a datapoint without a sparse vector drops what its id counted before.
+        await termStats?.record(batch);
       });
     },
     updateRestricts: async (updates) => {
@@ -141,20 +168,46 @@ export function createVertexIndex(options: VertexIndexOptions): VertexIndex {
     remove: async (ids) => {
       await each([...new Set(ids)], removeBatch, async (batch) => {
         await call(`removing ${batch.length} datapoints from index ${index}`, (c, callOptions) => c.index.removeDatapoints({ index, datapointIds: batch }, callOptions));
+        await termStats?.forget(batch);
       });
     },
     fetch: async (ids) => new Map((await read(ids)).map((d): [string, StoredRestricts] => [d.datapointId as string, fromWireRestricts(d)])),
     query: async (vector, queryOptions) => {
-      if (vector === null || queryOptions.sparse) throw denseOnly("a sparse (text or hybrid) query was asked");
+      const { sparse, fusion, k, filter } = queryOptions;
+      if (sparse && !termStats) throw noTermStats("a sparse (text or hybrid) query was asked");
+      const problem = sparse ? sparseProblem(sparse) : undefined;
+      if (problem) throw new InvalidRequestError(`the sparse query vector cannot be asked: ${problem}`);
+      const ask = async (queries: protos.google.cloud.aiplatform.v1.FindNeighborsRequest.IQuery[]) => {
+        const [response] = await call(`querying ${deployedIndexId}`, async (c, callOptions) => (await c.match(indexEndpoint)).findNeighbors({ indexEndpoint, deployedIndexId, queries, returnFullDatapoint: false }, callOptions));
+        return queries.map((_, i) => response.nearestNeighbors?.[i]?.neighbors ?? []);
+      };
+      const sparseHits = (neighbors: protos.google.cloud.aiplatform.v1.FindNeighborsResponse.INeighbor[]): Neighbor[] =>
+        neighbors.map((n) => ({ id: n.datapoint?.datapointId ?? "", score: n.sparseDistance ?? 0 })).sort((a, b) => b.score - a.score || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+      const denseHits = (neighbors: protos.google.cloud.aiplatform.v1.FindNeighborsResponse.INeighbor[]): Neighbor[] => neighbors.map((n) => ({ id: n.datapoint?.datapointId ?? "", score: n.distance ?? 0 }));
+      if (vector === null) {
+        if (!sparse) throw new InvalidRequestError("a query needs a dense vector, a sparse one, or both");
+        if (sparse.dimensions.length === 0) return [];
+        const [hits] = await ask([toWireSparseQuery(sparse, { k, filter })]);
+        return sparseHits(hits ?? []).slice(0, k);
+      }
       checkDimensions(vector, "the query vector");
-      const [response] = await call(`querying ${deployedIndexId}`, async (c, callOptions) =>
-        (await c.match(indexEndpoint)).findNeighbors({ indexEndpoint, deployedIndexId, queries: [toWireQuery(vector, queryOptions)], returnFullDatapoint: false }, callOptions),
-      );
-      const neighbors = response.nearestNeighbors?.[0]?.neighbors ?? [];
-      return neighbors.slice(0, queryOptions.k).map((n) => ({ id: n.datapoint?.datapointId ?? "", score: n.distance ?? 0 }));
+      if (!sparse) {
+        const [hits] = await ask([toWireQuery(vector, { k, filter })]);
+        return denseHits(hits ?? []).slice(0, k);
+      }
+      if (!fusion) throw new InvalidRequestError("a query with a dense and a sparse vector needs fusion (the version's rrf settings) to combine their rankings");
+      if (hybridFusion === "vertex") {
+        const [hits] = await ask([toWireHybridQuery(vector, sparse, { k, alpha: fusion.alpha, filter })]);
+        return (hits ?? []).slice(0, k).map((n, i) => ({ id: n.datapoint?.datapointId ?? "", score: 1 / (60 + i + 1) }));
+      }
+      const depth = candidateDepth(fusion, k);
+      const queries = [toWireQuery(vector, { k: depth, filter }), ...(sparse.dimensions.length > 0 ? [toWireSparseQuery(sparse, { k: depth, filter })] : [])];
+      const [dense, sparseSide] = await ask(queries);
+      return reciprocalRankFusion(denseHits(dense ?? []), sparseHits(sparseSide ?? []), fusion, k);
     },
-    termStats: async () => {
-      throw denseOnly("term statistics were asked");
+    termStats: async (dimensions) => {
+      if (!termStats) throw noTermStats("term statistics were asked");
+      return termStats.stats(dimensions);
     },
     count: async () => {
       const [resource] = await call(`reading index ${index}`, (c, callOptions) => c.index.getIndex({ name: index }, callOptions));
@@ -167,13 +220,14 @@ export function createVertexIndex(options: VertexIndexOptions): VertexIndex {
       operations ??= vertexOperations(clients, operationPolicy(options));
       await waitFor(operations.startUndeployIndex(indexEndpoint, deployedIndexId), "undeployIndex");
       await waitFor(operations.startDeleteIndex(index), "deleteIndex");
+      await termStats?.clear();
     },
   };
 }
 
 export type { OperationPoll };
 
-/** Sparse vectors (BM25 text and hybrid retrieval) on Vertex are not built yet: refused plainly rather than answered wrongly. */
-function denseOnly(what: string): InvalidRequestError {
-  return new InvalidRequestError(`${what}, but ragops' Vertex AI Vector Search adapter holds dense vectors only so far (no sparse embeddings, no term statistics): use retrieval mode dense for Vertex versions`);
+/** Sparse vectors need their term statistics kept somewhere (term-stats.ts); an adapter opened without a store (a dense version) refuses them plainly. */
+function noTermStats(what: string): InvalidRequestError {
+  return new InvalidRequestError(`${what}, but this Vertex AI Vector Search index was opened without a term statistics store, as a dense version is: only versions in retrieval mode hybrid or text hold sparse vectors`);
 }

@@ -13,6 +13,7 @@ import { vectorSearchClients, type ClientsHandle } from "../indexes/vertex-clien
 import { vertexOperations } from "../indexes/vertex-operations.js";
 import { vectorSearchEndpointConfig, vertexCallSettings } from "../indexes/vertex-settings.js";
 import { operationPolicy } from "../indexes/vertex.js";
+import { createRedisTermStats } from "../indexes/term-stats.js";
 import { provisionVertexIndex, teardownVertexIndex, type ResourceProgress, type VertexResourceDeps } from "./vertex-resources.js";
 import type { ObjectStore } from "../../core/object-store.js";
 import type { Redis } from "ioredis";
@@ -106,6 +107,8 @@ export function createVersionCatalog(deps: CatalogDeps, embedderFor?: (config: E
     operations: vertexOperations(clientsForVertex(), operationPolicy(vertexCallSettings(config.gcp))),
     ...(onProgress ? { onProgress } : {}),
   });
+  // Vertex counts no document frequencies: a version holding sparse vectors keeps them in Redis (term-stats.ts).
+  const vertexTermStats = (record: IndexVersion) => (needsSparse(versionRetrieval(record).mode) ? createRedisTermStats(deps.redis, config.redis.prefix, record.version) : undefined);
   const openRecord = (record: IndexVersion): Promise<OpenVersion> => {
     let found = opened.get(record.version);
     if (!found) {
@@ -113,7 +116,7 @@ export function createVersionCatalog(deps: CatalogDeps, embedderFor?: (config: E
         // Latency simulated for benchmarks (config.simulate) sits in front of the adapters; 0 leaves them as made.
         const embedder = withEmbedLatency(makeEmbedder(record.config.embedder), config.simulate.embedLatencyMs);
         const provider = versionIndex(record);
-        const vertex = provider.provider === "vertex" ? { gcp: config.gcp, vertex: record.vertex, vertexClients: clientsForVertex() } : {};
+        const vertex = provider.provider === "vertex" ? { gcp: config.gcp, vertex: record.vertex, vertexClients: clientsForVertex(), termStats: vertexTermStats(record) } : {};
         const opened = await openVectorIndex(provider, { dataDir: config.dataDir, version: record.version, dimensions: embedder.identity.dimensions, memoryScanMaxRows: config.index.memoryScanMaxRows, ann: { minRows: config.index.annMinRows, ef: config.index.annEf }, ...vertex });
         const index = withIndexWriteLatency(opened, config.simulate.indexWriteLatencyMs);
         return { record, profile: profileKey(record.config), embedder, cache: cacheFor(embedder), index };
@@ -155,6 +158,7 @@ export function createVersionCatalog(deps: CatalogDeps, embedderFor?: (config: E
         await held?.index.close();
         await held?.embedder.close?.();
         await teardownVertexIndex(vertexResources(onProgress), version);
+        await vertexTermStats(record)?.clear();
         return;
       }
       const open = await openRecord(record);

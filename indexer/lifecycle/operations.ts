@@ -3,7 +3,7 @@ import { fenceRetired, readAlias, rollbackLive, swapLive, type AliasRecord } fro
 import { appendAudit } from "./audit.js";
 import { admitsPromotion, nextState } from "./states.js";
 import { cannotServe, createVersion, effectiveState, getVersion, listVersions, moveVersion, patchVersion, versionIndex, type IndexVersion } from "./versions.js";
-import type { IndexProvider } from "../../config/schema.js";
+import type { Config, EmbedderConfig, IndexProvider } from "../../config/schema.js";
 import { ConflictError, InvalidRequestError } from "../../core/errors.js";
 import { getGoldenSetRecord } from "../evaluation/golden-store.js";
 import { readReport } from "../evaluation/run.js";
@@ -26,13 +26,27 @@ export interface LifecycleDeps {
    * retire drops the data itself before it answers.
    */
   startRetire?(version: string): Promise<string>;
+  /**
+   * The embedder of a version whose config names none, and under the fields a
+   * config names partly (the gcp profile: the configured Vertex embedder).
+   * Absent: the embedder schema's defaults, as versions always had.
+   */
+  defaultEmbedder?: EmbedderConfig | undefined;
+}
+
+/** A version config with the service's embedder under what it names of its own. Pure. */
+export function withDefaultEmbedder(config: unknown, embedder: EmbedderConfig | undefined): unknown {
+  if (!embedder || typeof config !== "object" || config === null || Array.isArray(config)) return config;
+  const given = (config as { embedder?: Record<string, unknown> }).embedder ?? {};
+  if (typeof given !== "object" || given === null) return config;
+  return { ...config, embedder: { ...embedder, ...given, vertex: { ...embedder.vertex, ...((given.vertex as object | undefined) ?? {}) } } };
 }
 
 export type ShownVersion = IndexVersion & { state: ReturnType<typeof effectiveState>; index?: IndexHealth };
 
 export async function createAndBuild(deps: LifecycleDeps, request: { version?: string; config?: unknown; actor: string }): Promise<IndexVersion> {
   const version = request.version ?? `v${(await listVersions(deps.store)).length + 1}`;
-  await createVersion(deps.store, { version, config: request.config ?? {}, actor: request.actor, maxTopK: deps.maxTopK, defaultIndexProvider: deps.defaultIndexProvider });
+  await createVersion(deps.store, { version, config: withDefaultEmbedder(request.config ?? {}, deps.defaultEmbedder), actor: request.actor, maxTopK: deps.maxTopK, defaultIndexProvider: deps.defaultIndexProvider });
   await appendAudit(deps.store, { actor: request.actor, action: "create", version });
   const jobId = await deps.startBuild(version);
   return patchVersion(deps.store, version, { buildJobId: jobId });
@@ -147,4 +161,9 @@ export async function retire(deps: Pick<LifecycleDeps, "store" | "catalog" | "st
   await deps.catalog.destroy(request.version);
   await appendAudit(deps.store, { actor: request.actor, action: "retire", version: request.version, reason: request.reason });
   return record;
+}
+
+/** What a new version takes from the service's config besides its index provider: under the gcp profile, the configured (Vertex) embedder. */
+export function profileDefaults(config: Pick<Config, "profile" | "embedder">): Pick<LifecycleDeps, "defaultEmbedder"> {
+  return config.profile === "gcp" ? { defaultEmbedder: config.embedder } : {};
 }

@@ -116,11 +116,6 @@ export async function createVersion(store: ObjectStore, request: { version: stri
   const version = versionNameSchema.parse(request.version);
   const parsed = indexVersionConfigSchema.parse(request.config ?? {});
   const config: IndexVersionConfig = { ...parsed, index: parsed.index ?? { provider: request.defaultIndexProvider }, retrieval: pinRetrieval(parsed.retrieval ?? retrievalSchema.parse({}), parsed.chunking) };
-  const mode = config.retrieval?.mode ?? "dense";
-  if (config.index?.provider === "vertex" && mode !== "dense") {
-    // The Vertex adapter writes and queries dense vectors only so far (sparse vectors on Vertex are issue 14's open part).
-    throw new InvalidRequestError(`index version ${version}: Vertex AI Vector Search versions retrieve 'dense' only for now; create it with retrieval mode dense (config.retrieval.mode, or RAGOPS_RETRIEVAL_MODE=dense)`, { details: { version, provider: "vertex", mode } });
-  }
   const topKProblem = defaultTopKProblem(config.defaultTopK, request.maxTopK);
   if (topKProblem) throw new InvalidRequestError(`index version ${version}: ${topKProblem}; every search without k would be refused`, { details: { version } });
   const now = new Date().toISOString();

@@ -83,10 +83,10 @@ export async function teardownVertexIndex(deps: VertexResourceDeps, version: str
 }
 
 /** Updates the version's index from the batch files under `contentsDeltaUri`, following the operation to its end. */
-export async function batchUpdateVertexIndex(deps: VertexResourceDeps, version: string, contentsDeltaUri: string): Promise<OperationOutcome> {
+export async function batchUpdateVertexIndex(deps: VertexResourceDeps, version: string, contentsDeltaUri: string, options: { completeOverwrite?: boolean } = {}): Promise<OperationOutcome> {
   const index = (await getVersion(deps.store, version)).vertex?.index;
   if (!index) throw new RagopsError("conflict", `index version ${version} has no Vertex index to update; build it first`);
-  return (await runStep(deps, version, "updateIndex", () => deps.operations.startBatchUpdate(index, contentsDeltaUri))).outcome;
+  return (await runStep(deps, version, "updateIndex", () => deps.operations.startBatchUpdate(index, contentsDeltaUri, options))).outcome;
 }
 
 /**

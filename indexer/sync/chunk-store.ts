@@ -36,6 +36,10 @@ export interface ChunkStore {
   get(hashes: readonly string[]): Promise<Map<string, ChunkRecord>>;
   put(lease: CorpusLease, records: ReadonlyMap<string, ChunkRecord>): Promise<void>;
   delete(lease: CorpusLease, hashes: readonly string[]): Promise<void>;
+  /** Entries held (every indexed chunk of the profile). */
+  count(): Promise<number>;
+  /** Every entry, a few hundred at a time (HSCAN: an entry changed meanwhile may come twice or as it was; a batch rebuild takes each hash once). */
+  scan(): AsyncIterable<Map<string, ChunkRecord>>;
 }
 
 // KEYS: lease, chunks; ARGV: token, then field/value pairs (put) or fields (delete).
@@ -67,5 +71,16 @@ export function createChunkStore(redis: Redis, prefix: string): ChunkStore {
     },
     put: (lease, records) => (records.size ? run(PUT, lease, [...records].flatMap(([h, record]) => [h, JSON.stringify(record)])) : Promise.resolve()),
     delete: (lease, hashes) => (hashes.length ? run(DELETE, lease, [...hashes]) : Promise.resolve()),
+    count: () => redis.hlen(key),
+    scan: async function* () {
+      let cursor = "0";
+      do {
+        const [next, fields] = await redis.hscan(key, cursor, "COUNT", 500);
+        cursor = next;
+        const batch = new Map<string, ChunkRecord>();
+        for (let i = 0; i + 1 < fields.length; i += 2) batch.set(fields[i] as string, JSON.parse(fields[i + 1] as string) as ChunkRecord);
+        if (batch.size > 0) yield batch;
+      } while (cursor !== "0");
+    },
   };
 }

@@ -8,10 +8,14 @@
  * swaps without force because the gate passed, builds a worse green v3 the gate
  * refuses (the 409 names the rules), rolls back, prints the audit log, and
  * shuts everything down.
+ *
+ * `runDemo` is the same flow with options: `npm run demo:gcp-emulated`
+ * (demo-gcp-emulated.ts) runs it on the gcp profile against the GCS and
+ * Vertex emulators, with its greens on Vertex AI Vector Search.
  */
 import { mkdir, readFile, readdir, rm, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import cliProgress from "cli-progress";
 import { loadConfig, ConfigError } from "../../config/load.js";
 import type { GateConfig } from "../../config/schema.js";
@@ -41,10 +45,43 @@ interface Query {
   expectedFile: string;
 }
 
-async function main(): Promise<void> {
+export interface DemoOptions {
+  /** Config on top of the environment's (the emulated demo's profile and endpoints). */
+  overrides?: Record<string, unknown>;
+  /** Merged into the config of each green version (the emulated demo builds them on Vertex). */
+  green?: Record<string, unknown>;
+  /** @defaultValue <dataDir>/demo */
+  dataDir?: string;
+  /** A Redis to use as it is (tests); otherwise the configured one, or one started for the demo. */
+  redis?: { url: string; prefix: string };
+  /** Shortened (tests): no worse green v3, no report page. */
+  short?: boolean;
+  /** After the swap, rebuild the green from GCS batch files (a Vertex green with gcp.vectorSearch.stagingUri). */
+  rebuildGreen?: boolean;
+  /** Printed first: where the demo runs. */
+  banner?: string;
+  /** Of the sample corpus, the files to upload (tests: a few). @defaultValue all */
+  files?: (names: string[]) => string[];
+}
+
+/** What the demo did, for tests. */
+export interface DemoOutcome {
+  indexed: number;
+  failed: number;
+  firstHits: number;
+  queries: number;
+  v2Passed: boolean;
+  swapped: boolean;
+  rolledBack: boolean;
+  rebuilt?: { records: number; dataFiles: number };
+}
+
+export async function runDemo(options: DemoOptions = {}): Promise<DemoOutcome> {
   const started = Date.now();
-  const base = loadConfig({ overrides: { log: { level: process.env.RAGOPS_LOG_LEVEL ?? "warn" } } });
-  const dataDir = join(base.dataDir, "demo");
+  if (options.banner) step(options.banner);
+  const base = loadConfig({ overrides: { log: { level: process.env.RAGOPS_LOG_LEVEL ?? "warn" }, ...(options.overrides ?? {}) } });
+  const dataDir = options.dataDir ?? join(base.dataDir, "demo");
+  let outcome: DemoOutcome = { indexed: 0, failed: 0, firstHits: 0, queries: 0, v2Passed: false, swapped: false, rolledBack: false };
   // A fresh demo every run: the sample corpus, nothing left from the last one.
   await rm(join(dataDir, "objects"), { recursive: true, force: true });
   await rm(join(dataDir, "lancedb"), { recursive: true, force: true });
@@ -64,18 +101,26 @@ async function main(): Promise<void> {
   process.once("SIGTERM", () => void shutdown().finally(() => process.exit(143)));
 
   try {
-    redis = await ensureRedis(base.redis.url, { dir: join(dataDir, "redis") });
-    step(redis.started ? `started redis-server at ${redis.url} (under ${join(dataDir, "redis")}; stopped at the end)` : `using the Redis at ${redis.url}`);
+    let redisUrl = options.redis?.url;
+    if (!redisUrl) {
+      redis = await ensureRedis(base.redis.url, { dir: join(dataDir, "redis") });
+      redisUrl = redis.url;
+      step(redis.started ? `started redis-server at ${redis.url} (under ${join(dataDir, "redis")}; stopped at the end)` : `using the Redis at ${redis.url}`);
+    }
     // Live v1 retrieves dense, as every version did before retrieval modes: the hybrid green v2 shows what BM25 adds.
-    const config = loadConfig({ overrides: { ...structuredCloneConfig(base), dataDir, redis: { url: redis.url, prefix: "ragops-demo" }, http: { port: 0 }, retrieval: { mode: "dense" }, auth: { tokens: demoTokenEntries() } } });
+    const { profile: _profile, ...explicit } = structuredCloneConfig(base);
+    const config = loadConfig({ overrides: { ...explicit, ...(options.overrides ?? {}), dataDir, redis: { url: redisUrl, prefix: options.redis?.prefix ?? "ragops-demo" }, http: { port: 0 }, retrieval: { mode: "dense" }, auth: { tokens: demoTokenEntries() } } });
     runtime = await openRuntime(config);
     await runtime.queue.obliterate({ force: true }).catch(() => undefined); // jobs of an interrupted earlier demo
+    await forgetEarlierRun(runtime);
     worker = await startWorkers(runtime);
     server = await startServer(runtime);
     step(`control plane on ${server.url}, worker with concurrency ${config.queue.concurrency}, data in ${dataDir}`);
     step(`API tokens made for this run (hashed in its config): demo-reader (searches), demo-content (uploads, jobs), demo-operator (versions, evaluations, swaps)`);
+    step(`profile ${config.profile}: objects in ${config.objectStore.provider === "gcs" ? `gs://${config.gcp.bucket}` : "a directory"}, embedder ${config.embedder.provider} (${config.embedder.dimensions} dimensions), live v1 on ${config.index.provider}${options.green ? `, greens ${JSON.stringify(options.green)}` : ""}`);
 
-    const files = (await readdir(corpusDir)).filter(isSupportedFile).sort();
+    const all = (await readdir(corpusDir)).filter(isSupportedFile).sort();
+    const files = options.files ? options.files(all) : all;
     const ingestStarted = Date.now();
     const jobs = await uploadAll(server.url, files);
     const outcomes = await waitAll(server.url, jobs);
@@ -100,11 +145,20 @@ async function main(): Promise<void> {
     }
     console.log(`\n${firstHits}/${queries.length} questions answered first by the expected document.`);
     if (failed.length > 0 || chunks === 0) process.exitCode = 1;
-    await lifecycle(server.url, queries[0] as Query, config.evaluation.gate, join(dataDir, "reports"));
+    const ran = await lifecycle(server.url, queries[0] as Query, config.evaluation.gate, join(dataDir, "reports"), options);
+    outcome = { indexed: outcomes.length - failed.length, failed: failed.length, firstHits, queries: queries.length, ...ran };
   } finally {
     await shutdown();
   }
   step(`done in ${formatDuration(Date.now() - started)}; everything shut down cleanly`);
+  return outcome;
+}
+
+/** Everything an earlier demo left under the demo's Redis prefix (its objects are gone: a lookup naming them would only warn). */
+async function forgetEarlierRun(runtime: Runtime): Promise<void> {
+  for await (const keys of runtime.redis.scanStream({ match: `${runtime.config.redis.prefix}*`, count: 500 }) as AsyncIterable<string[]>) {
+    if (keys.length > 0) await runtime.redis.del(...keys);
+  }
 }
 
 /** The metrics the demo's table shows (a report holds more: `ragops eval` prints them all). */
@@ -124,7 +178,9 @@ type Call = (method: string, path: string, body?: unknown) => Promise<{ status: 
  * when the gate passed; then a worse green v3 the gate refuses, a rollback,
  * and the audit log.
  */
-async function lifecycle(url: string, query: Query, gate: GateConfig, reportsDir: string): Promise<void> {
+async function lifecycle(url: string, query: Query, gate: GateConfig, reportsDir: string, options: DemoOptions): Promise<Pick<DemoOutcome, "v2Passed" | "swapped" | "rolledBack" | "rebuilt">> {
+  // The green's own settings win over what options.green adds (its index provider).
+  const green = (config: Record<string, unknown>) => ({ ...(options.green ?? {}), ...config });
   console.log("");
   const request: Call = async (method, path, body) => {
     const response = await fetch(`${url}${path}`, { method, headers: { "content-type": "application/json", ...as(path === "/v1/search" ? "reader" : "operator") }, ...(body ? { body: JSON.stringify(body) } : {}) });
@@ -145,33 +201,48 @@ async function lifecycle(url: string, query: Query, gate: GateConfig, reportsDir
   step(`uploaded golden set ${golden.name}@${golden.version}: ${golden.questions} questions judged by document id, with reference contexts (examples/golden/northwind.jsonl)`);
   console.log(`  gate (evaluation.gate, the defaults): ${formatGate(gate)}`);
 
-  await build(call, "v2", BETTER_GREEN, "hybrid retrieval: BM25 and the dense ranking fused by RRF; live v1 retrieves dense only");
+  await build(call, "v2", green(BETTER_GREEN), "hybrid retrieval: BM25 and the dense ranking fused by RRF; live v1 retrieves dense only");
   console.log(`  Q: ${query.question}\n    ${await top()}\n    ${await top("v2")}   (searched directly)`);
   const v2 = await evaluate(call, "v2", golden.name);
-  step(`report page of this evaluation: ${await saveReportPage(url, v2.reportId, reportsDir)} (works offline; \`ragops eval report ${v2.reportId} --open\` writes and opens it)`);
+  if (!options.short) step(`report page of this evaluation: ${await saveReportPage(url, v2.reportId, reportsDir)} (works offline; \`ragops eval report ${v2.reportId} --open\` writes and opens it)`);
   const swap = await request("POST", "/v1/aliases/live/swap", { to: "v2", expectedVersion: "v1" });
-  if (v2.passed && swap.status === 200) {
+  const swapped = v2.passed && swap.status === 200;
+  if (swapped) {
     step(`swapped without force (the gate passed): live ${String(swap.body.live)}, previous ${String(swap.body.previous)}`);
     console.log(`    ${await top()}`);
   } else {
     step(`v2 did not pass the gate, so live stays v1; swap without force answered ${swap.status}: ${swap.body.error?.message ?? ""}`);
   }
 
-  const expected = v2.passed ? "v2" : "v1";
-  await build(call, "v3", WORSE_GREEN, "deliberately worse: dense only, 64-dimension vectors");
-  const v3 = await evaluate(call, "v3", golden.name);
-  const refused = await request("POST", "/v1/aliases/live/swap", { to: "v3", expectedVersion: expected });
-  if (refused.status === 200) throw new Error(`the gate let the worse green v3 through (${v3.summary})`);
-  step(`swap to v3 without force refused, ${refused.status}: ${refused.body.error?.message ?? ""}`);
+  let rebuilt: DemoOutcome["rebuilt"];
+  if (options.rebuildGreen) {
+    const started = Date.now();
+    const queued = await call("POST", "/v1/indexes/v2/rebuild");
+    const result = (await waitForJob(call, String(queued.rebuildJobId), "rebuilding v2")) as { records: number; dataFiles: number; contentsDeltaUri: string };
+    rebuilt = { records: result.records, dataFiles: result.dataFiles };
+    step(`rebuilt v2 from batch files: ${result.records} datapoints in ${result.dataFiles} JSON Lines files under ${result.contentsDeltaUri}, one updateIndex (complete overwrite) in ${formatDuration(Date.now() - started)}`);
+  }
 
-  if (v2.passed) {
-    const rolledBack = await call("POST", "/v1/aliases/live/rollback", { expectedVersion: "v2", reason: "demo: back to v1" });
-    step(`rolled back: live ${String(rolledBack.live)}, previous ${String(rolledBack.previous)}`);
+  const expected = v2.passed ? "v2" : "v1";
+  if (!options.short) {
+    await build(call, "v3", green(WORSE_GREEN), "deliberately worse: dense only, 64-dimension vectors");
+    const v3 = await evaluate(call, "v3", golden.name);
+    const refused = await request("POST", "/v1/aliases/live/swap", { to: "v3", expectedVersion: expected });
+    if (refused.status === 200) throw new Error(`the gate let the worse green v3 through (${v3.summary})`);
+    step(`swap to v3 without force refused, ${refused.status}: ${refused.body.error?.message ?? ""}`);
+  }
+
+  let rolledBack = false;
+  if (swapped) {
+    const back = await call("POST", "/v1/aliases/live/rollback", { expectedVersion: "v2", reason: "demo: back to v1" });
+    rolledBack = true;
+    step(`rolled back: live ${String(back.live)}, previous ${String(back.previous)}`);
     console.log(`    ${await top()}`);
   }
   const audit = (await call("GET", "/v1/audit?limit=100")) as { entries: Array<{ actor: string; action: string; version?: string; from?: string | null; to?: string | null; reportId?: string }> };
   step("audit log (evaluations and the swap they earned carry the report id):");
   for (const e of audit.entries) console.log(`    ${e.actor.padEnd(17)} ${e.action.padEnd(17)} ${(e.version ?? `${e.from ?? "-"} → ${e.to ?? "-"}`).padEnd(9)} ${e.reportId ?? ""}`.trimEnd());
+  return { v2Passed: v2.passed, swapped, rolledBack, ...(rebuilt ? { rebuilt } : {}) };
 }
 
 /** Creates a green index version and waits for its build. */
@@ -287,7 +358,13 @@ async function waitAll(url: string, jobIds: string[]): Promise<Outcome[]> {
   return jobIds.map((id) => done.get(id) as Outcome);
 }
 
-main().catch((error: unknown) => {
-  console.error(`demo failed: ${error instanceof ConfigError ? error.message : errorMessage(error)}`);
-  process.exit(1);
-});
+/** Runs `demo` as the entry point it is for `npm run demo` (and not when another module imports runDemo). */
+export function runAsMain(moduleUrl: string, demo: () => Promise<unknown>): void {
+  if (!process.argv[1] || moduleUrl !== pathToFileURL(process.argv[1]).href) return;
+  demo().catch((error: unknown) => {
+    console.error(`demo failed: ${error instanceof ConfigError ? error.message : errorMessage(error)}`);
+    process.exit(1);
+  });
+}
+
+runAsMain(import.meta.url, () => runDemo());

@@ -4,9 +4,11 @@ import { RETRIEVAL_MODES, type RetrievalMode } from "../../config/schema.js";
 import Table from "cli-table3";
 import { InvalidRequestError } from "../../core/errors.js";
 import { checkVersionCaps } from "../lifecycle-caps.js";
+import { rebuildRefusal, type RebuildResult } from "../../indexer/lifecycle/vertex-rebuild.js";
+import { enqueueRebuild } from "../queues/lifecycle-queue.js";
 import { createAndBuild, retire, rollback, showVersion, showVersions, swap } from "../../indexer/lifecycle/operations.js";
-import { versionRetrieval } from "../../indexer/lifecycle/versions.js";
-import { actor, followBuild, lifecycleConfigFrom, withLifecycle } from "./lifecycle-session.js";
+import { getVersion, versionRetrieval } from "../../indexer/lifecycle/versions.js";
+import { actor, followBuild, followLifecycleJob, lifecycleConfigFrom, withLifecycle } from "./lifecycle-session.js";
 import { formatDuration, tableStyle } from "./output.js";
 
 /** `ragops index ...`: the index lifecycle from a terminal (`ragops audit` reads what it recorded). */
@@ -19,6 +21,7 @@ export function addIndexCommands(program: Command): void {
   addSwapCommand(index);
   addRollbackCommand(index);
   addRetireCommand(index);
+  addRebuildCommand(index);
 }
 
 interface CreateOptions {
@@ -146,6 +149,27 @@ function addRetireCommand(index: Command): void {
       await withLifecycle(lifecycleConfigFrom(command), async (deps) => {
         const record = await retire(deps, { version, reason: options.reason, actor: actor() });
         console.log(record.retireJobId ? `${version} retired; job ${record.retireJobId} undeploys and deletes its Vertex index (a worker runs it)` : `${version} retired`);
+      });
+    });
+}
+
+function addRebuildCommand(index: Command): void {
+  index
+    .command("rebuild")
+    .description("Rebuild a Vertex version's index from ragops' own data: write every chunk's vector (the embedding cache), sparse vector and restricts as batch files under gcp.vectorSearch.stagingUri and replace the index's content with them (updateIndex, complete overwrite). A worker runs it.")
+    .argument("<version>")
+    .option("--wait", "follow the rebuild to its end")
+    .action(async (version: string, options: { wait?: boolean }, command: Command) => {
+      const config = lifecycleConfigFrom(command);
+      await withLifecycle(config, async (deps) => {
+        const refusal = rebuildRefusal(await getVersion(deps.store, version), config);
+        if (refusal) throw refusal;
+        const jobId = await enqueueRebuild(deps.lifecycleQueue, version);
+        console.log(`rebuild of ${version} queued: job ${jobId}`);
+        if (!options.wait) return;
+        const result = (await followLifecycleJob(deps, jobId, { name: "rebuild", unit: "datapoints" })) as RebuildResult;
+        const validation = result.validation ? `; Vertex read ${result.validation.valid} records${result.validation.invalid ? `, refused ${result.validation.invalid}: ${result.validation.errors.join("; ")}` : ""}` : "";
+        console.log(`${version} rebuilt from ${result.contentsDeltaUri}: ${result.records} datapoints in ${result.dataFiles} files (${result.embedded} embedded)${result.resumed ? " (resumed the operation an earlier run started)" : ""}${validation}`);
       });
     });
 }

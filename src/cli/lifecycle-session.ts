@@ -4,6 +4,7 @@ import { readJob } from "../queues/read-job.js";
 import cliProgress from "cli-progress";
 import type { Command } from "commander";
 import type { Config } from "../../config/schema.js";
+import { profileDefaults } from "../../indexer/lifecycle/operations.js";
 import { InvalidRequestError } from "../../core/errors.js";
 import type { LifecycleDeps } from "../../indexer/lifecycle/operations.js";
 import { createLifecycleQueue, enqueueBuild, enqueueRetire } from "../queues/lifecycle-queue.js";
@@ -23,7 +24,7 @@ export async function withLifecycle<T>(config: Config, fn: (deps: CliLifecycle) 
   const runtime = await openRuntime(config);
   const lifecycleQueue = createLifecycleQueue(config);
   try {
-    return await fn({ store: runtime.store, catalog: runtime.catalog, lifecycleQueue, startBuild: (version) => enqueueBuild(lifecycleQueue, version), startRetire: (version) => enqueueRetire(lifecycleQueue, version), maxTopK: config.index.maxTopK, defaultIndexProvider: config.index.provider });
+    return await fn({ store: runtime.store, catalog: runtime.catalog, lifecycleQueue, startBuild: (version) => enqueueBuild(lifecycleQueue, version), startRetire: (version) => enqueueRetire(lifecycleQueue, version), maxTopK: config.index.maxTopK, defaultIndexProvider: config.index.provider, ...profileDefaults(config) });
   } finally {
     await lifecycleQueue.close();
     await runtime.close();
@@ -32,7 +33,7 @@ export async function withLifecycle<T>(config: Config, fn: (deps: CliLifecycle) 
 
 /** Follows a lifecycle job (build or evaluation) to its end with a progress bar over `unit`; returns its result, or throws with the reason it failed. */
 export async function followLifecycleJob(deps: CliLifecycle, jobId: string, what: { name: string; unit: string }): Promise<unknown> {
-  const bar = process.stderr.isTTY ? new cliProgress.SingleBar({ format: `${what.name === "build" ? "building" : "evaluating"} [{bar}] {value}/{total} ${what.unit}`, hideCursor: true }, cliProgress.Presets.shades_classic) : undefined;
+  const bar = process.stderr.isTTY ? new cliProgress.SingleBar({ format: `${what.name === "build" ? "building" : what.name === "rebuild" ? "writing batch files" : "evaluating"} [{bar}] {value}/{total} ${what.unit}`, hideCursor: true }, cliProgress.Presets.shades_classic) : undefined;
   let started = false;
   for (;;) {
     const found = await readJob((id) => deps.lifecycleQueue.getJob(id), jobId);

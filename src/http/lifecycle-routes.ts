@@ -6,10 +6,13 @@ import { listAudit } from "../../indexer/lifecycle/audit.js";
 import { versionNameSchema } from "../../config/schema.js";
 import { indexVersionConfigSchema } from "../../indexer/lifecycle/versions.js";
 import { createAndBuild, retire, rollback, showVersion, showVersions, swap } from "../../indexer/lifecycle/operations.js";
-import { createLifecycleQueue, enqueueBuild, enqueueRetire } from "../queues/lifecycle-queue.js";
+import { createLifecycleQueue, enqueueBuild, enqueueRebuild, enqueueRetire } from "../queues/lifecycle-queue.js";
 import { checkVersionCaps } from "../lifecycle-caps.js";
 import { metricsFor } from "../metrics.js";
+import { rebuildRefusal } from "../../indexer/lifecycle/vertex-rebuild.js";
+import { getVersion } from "../../indexer/lifecycle/versions.js";
 import type { Runtime } from "../runtime.js";
+import { profileDefaults } from "../../indexer/lifecycle/operations.js";
 import { InvalidRequestError } from "../../core/errors.js";
 import { parseBody } from "./errors.js";
 import { route, strictRouter } from "./route.js";
@@ -28,6 +31,7 @@ const swapSchema = z.strictObject({
 });
 const rollbackSchema = z.strictObject({ expectedVersion: versionNameSchema.nullable().optional(), reason: z.string().max(500).optional() });
 const retireSchema = z.strictObject({ reason: z.string().max(500).optional() });
+const rebuildSchema = z.strictObject({});
 
 /** The :version of the path, a valid version name, or a 400 that says what one is. */
 function versionParam(req: Request): string {
@@ -45,7 +49,7 @@ function actorOf(_req: Request, res: Response): string {
 export function lifecycleRoutes(runtime: Runtime): { router: Router; queue: Queue; close(): Promise<void> } {
   const { store } = runtime;
   const queue = createLifecycleQueue(runtime.config);
-  const deps = { store, catalog: runtime.catalog, startBuild: (version: string) => enqueueBuild(queue, version), startRetire: (version: string) => enqueueRetire(queue, version), maxTopK: runtime.config.index.maxTopK, defaultIndexProvider: runtime.config.index.provider };
+  const deps = { store, catalog: runtime.catalog, startBuild: (version: string) => enqueueBuild(queue, version), startRetire: (version: string) => enqueueRetire(queue, version), maxTopK: runtime.config.index.maxTopK, defaultIndexProvider: runtime.config.index.provider, ...profileDefaults(runtime.config) };
   const router = strictRouter();
   const json = express.json({ limit: "64kb" });
   const { aliasChanges } = metricsFor(runtime);
@@ -72,6 +76,19 @@ export function lifecycleRoutes(runtime: Runtime): { router: Router; queue: Queu
     "/v1/indexes/:version",
     route(async (req, res) => {
       res.json(await showVersion(deps, versionParam(req)));
+    }),
+  );
+
+  router.post(
+    "/v1/indexes/:version/rebuild",
+    json,
+    route(async (req, res) => {
+      parseBody(rebuildSchema, req.body ?? {});
+      const version = versionParam(req);
+      const refusal = rebuildRefusal(await getVersion(store, version), runtime.config);
+      if (refusal) throw refusal;
+      const rebuildJobId = await enqueueRebuild(queue, version);
+      res.status(202).json({ version, rebuildJobId, links: { job: `/v1/jobs/${rebuildJobId}`, index: `/v1/indexes/${version}` } });
     }),
   );
 

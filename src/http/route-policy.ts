@@ -48,6 +48,7 @@ export const ROUTE_POLICIES: readonly RoutePolicy[] = [
   { method: "GET", path: "/v1/indexes", roles: OPERATOR },
   { method: "GET", path: "/v1/indexes/:version", roles: OPERATOR },
   { method: "POST", path: "/v1/indexes/:version/retire", roles: OPERATOR },
+  { method: "POST", path: "/v1/indexes/:version/rebuild", roles: OPERATOR },
   { method: "POST", path: "/v1/indexes/:version/evaluations", roles: OPERATOR },
   { method: "GET", path: "/v1/aliases/live", roles: OPERATOR },
   { method: "POST", path: "/v1/aliases/live/swap", roles: OPERATOR },

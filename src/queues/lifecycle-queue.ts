@@ -21,8 +21,11 @@ export type EvaluatePayload = z.infer<typeof evaluatePayloadSchema>;
 /** Drops a retired version's index data where that takes long-running operations (Vertex: undeploy, delete). */
 export const retirePayloadSchema = z.strictObject({ version: z.string().min(1) });
 
+/** A batch rebuild of a Vertex version from GCS files (indexer/lifecycle/vertex-rebuild.ts). */
+export const rebuildPayloadSchema = z.strictObject({ version: z.string().min(1) });
+
 /** Job ids of the lifecycle queue start with these (GET /v1/jobs/:id finds the queue by the id). */
-export const LIFECYCLE_JOB_PREFIXES = ["build-", "evaluate-", "retire-"] as const;
+export const LIFECYCLE_JOB_PREFIXES = ["build-", "evaluate-", "retire-", "rebuild-"] as const;
 
 export function createLifecycleQueue(config: Config): Queue {
   const { connection, prefix } = queueConnection(config);
@@ -44,5 +47,12 @@ export async function enqueueEvaluate(queue: Queue, payload: EvaluatePayload): P
 export async function enqueueRetire(queue: Queue, version: string): Promise<string> {
   const jobId = `retire-${version}-${randomUUID().slice(0, 8)}`;
   await queue.add("retire", retirePayloadSchema.parse({ version }), { jobId });
+  return jobId;
+}
+
+/** The job's id names its rebuild directory, so a job run again after a crash finds what it started. */
+export async function enqueueRebuild(queue: Queue, version: string): Promise<string> {
+  const jobId = `rebuild-${version}-${randomUUID().slice(0, 8)}`;
+  await queue.add("rebuild", rebuildPayloadSchema.parse({ version }), { jobId });
   return jobId;
 }

@@ -5,6 +5,7 @@ import type { Committer } from "../../indexer/sync/commit-group.js";
 import { LIFECYCLE_QUEUE, buildPayloadSchema, retirePayloadSchema } from "../queues/lifecycle-queue.js";
 import type { Runtime } from "../runtime.js";
 import { processEvaluate } from "./evaluate-worker.js";
+import { processRebuild } from "./rebuild-worker.js";
 import { countProgress, operationProgress, workerOptions } from "./worker-options.js";
 
 /** Index builds (a green version beside the live one), evaluations and the retire of a Vertex version: on the lifecycle queue, one at a time. */
@@ -15,6 +16,7 @@ export function startBuildWorker(runtime: Runtime, parser: ParsePool, committer?
     LIFECYCLE_QUEUE,
     async (job: Job) => {
       if (job.name === "evaluate") return processEvaluate(runtime, job);
+      if (job.name === "rebuild") return processRebuild(runtime, job);
       if (job.name === "retire") {
         const { version } = retirePayloadSchema.parse(job.data);
         await runtime.catalog.destroy(version, (progress) => job.updateProgress(operationProgress(progress)));

@@ -106,5 +106,9 @@ export function memoryChunkStore(): ChunkStore & { entries: Map<string, ChunkRec
     delete: async (_lease, hashes) => {
       for (const h of hashes) entries.delete(h);
     },
+    count: async () => entries.size,
+    scan: async function* () {
+      if (entries.size > 0) yield new Map(entries);
+    },
   };
 }
