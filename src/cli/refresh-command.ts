@@ -2,6 +2,7 @@ import cliProgress from "cli-progress";
 import Table from "cli-table3";
 import type { Command } from "commander";
 import { createLogger } from "../../core/logger.js";
+import { announceInherited, waitForInheritedJobs } from "../documents/ingest-files.js";
 import { runRefresh, type RefreshSummary } from "../documents/refresh.js";
 import { createIngestQueueEvents } from "../queues/ingest-queue.js";
 import { openRuntime } from "../runtime.js";
@@ -38,6 +39,7 @@ export function addRefreshCommand(program: Command): void {
       try {
         const summary = await runRefresh(runtime, source, { dryRun: options.dryRun, tags: options.tag, events, onProgress: bar.update });
         bar.stop();
+        if (workers) await waitForInheritedJobs(events, (id) => runtime.queue.getJob(id), workers.inherited, announceInherited);
         if (options.json) console.log(JSON.stringify(summary, null, 2));
         else printRefreshSummary(summary);
         process.exitCode = summary.failed > 0 ? 1 : 0;
