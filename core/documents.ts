@@ -35,6 +35,8 @@ export interface DocumentRecord {
   quarantine?: { sha256: string; size: number; mtimeMs?: number; generation?: string };
   /** What failed when status is failed: this version's ingest, or the delete of the document (its indexed bytes stay in rawKey). */
   failedOperation?: "ingest" | "delete";
+  /** The failure ledger holds an entry for this document (kept across new versions until one succeeds, which removes it). */
+  inLedger?: boolean;
 }
 
 export const documentKey = (id: string) => `documents/${id}.json`;

@@ -4,6 +4,7 @@ import { ConfigError } from "../../config/load.js";
 import { errorMessage, isRagopsError } from "../../core/errors.js";
 import { addAuditCommand } from "./audit-command.js";
 import { addEvalCommand } from "./eval-command.js";
+import { addFailuresCommand } from "./failures-command.js";
 import { addGoldenCommand } from "./golden-command.js";
 import { addIndexCommands } from "./index-commands.js";
 import { addIngestCommand } from "./ingest-command.js";
@@ -23,7 +24,8 @@ Examples:
   ragops index create --chunk-size 768 --wait && ragops index swap v2 --expected v1 --force --reason "smaller chunks"
   ragops search "how do I reset the dock" -k 5
   ragops eval v2 --golden northwind --wait --trec-out run.txt
-  ragops registry rebuild`;
+  ragops registry rebuild
+  ragops failures && ragops failures retry --all`;
 
 /** `ragops` and its global options; each command group adds itself, in the order `--help` lists them. */
 export function buildProgram(): Command {
@@ -47,6 +49,7 @@ export function buildProgram(): Command {
   addGoldenCommand(program);
   addEvalCommand(program);
   addRegistryCommand(program);
+  addFailuresCommand(program);
   return program;
 }
 

@@ -77,6 +77,7 @@ function printRefreshSummary(summary: RefreshSummary): void {
     ["added", summary.added],
     ["deleted", summary.deleted],
   );
+  table.push(["quarantined", summary.quarantined]);
   if (!summary.dryRun) table.push(["failed", summary.failed], ["chunks embedded", summary.chunksEmbedded], ["index writes", summary.indexWrites], ["metadata writes", summary.metadataWrites], ["index removals", summary.indexRemovals]);
   table.push(["time", formatDuration(summary.seconds * 1000)]);
   console.log(`source ${summary.source}`);
@@ -85,5 +86,6 @@ function printRefreshSummary(summary: RefreshSummary): void {
   list("changed", summary.details.changed);
   list("added", summary.details.added);
   list("deleted", summary.details.deleted);
+  list("quarantined (unchanged since they failed; `ragops failures` lists them, `ragops failures retry <id>` tries again)", summary.details.quarantined ?? []);
   for (const failure of summary.details.failures) console.log(`failed ${failure.documentId}: ${failure.reason}`);
 }

@@ -70,6 +70,7 @@ export async function submitDocument(deps: DocumentServiceDeps, request: SubmitR
       createdAt: current?.createdAt ?? now,
       updatedAt: now,
       ...(current?.indexedVersion !== undefined ? { indexedVersion: current.indexedVersion, chunkCount: current.chunkCount } : {}),
+      ...(current?.inLedger ? { inLedger: true } : {}),
     };
   });
   // The upload of a version that failed to ingest is nobody's once a newer one replaces it (no job reads it any more; the indexed bytes are the manifest's).

@@ -7,6 +7,7 @@ import { authMiddleware, sameSiteGuard } from "./auth.js";
 import { documentRoutes } from "./document-routes.js";
 import { errorMiddleware } from "./errors.js";
 import { evaluationRoutes } from "./evaluation-routes.js";
+import { failureRoutes } from "./failure-routes.js";
 import { goldenRoutes } from "./golden-routes.js";
 import { jobRoutes } from "./job-routes.js";
 import { lifecycleRoutes } from "./lifecycle-routes.js";
@@ -42,6 +43,7 @@ export function createApp(runtime: Runtime): Express {
   app.use(evaluationRoutes(runtime, lifecycle.queue));
   app.locals.closeLifecycle = lifecycle.close;
   app.use(probeRoutes(runtime));
+  app.use(failureRoutes(runtime));
 
   app.use((req, _res, next) => next(new NotFoundError(`no route ${req.method} ${req.path}`)));
   app.use(errorMiddleware(logger));

@@ -125,7 +125,7 @@ export async function markDocumentFailed(
       updateJson<DocumentRecord>(store, documentKey(documentId), (current) => {
         if (!current || current.version !== version || (onlyFrom && current.status !== onlyFrom)) return undefined;
         const { quarantine: _previous, ...rest } = current;
-        return { ...rest, status: "failed", failedOperation: operation, error: reason, ...(quarantine ? { quarantine } : {}), updatedAt: new Date().toISOString() };
+        return { ...rest, status: "failed", failedOperation: operation, inLedger: true, error: reason, ...(quarantine ? { quarantine } : {}), updatedAt: new Date().toISOString() };
       }),
     STORE_RETRY,
   );

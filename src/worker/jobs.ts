@@ -112,12 +112,12 @@ async function finish(deps: JobDeps, payload: IngestPayload, manifest: DocumentM
         }
       : undefined,
   );
-  // It failed before (this version on an earlier attempt, or an older one): the ledger forgets it.
-  if (before?.value.status === "failed" || before?.value.error !== undefined) await clearFailure(store, "ingest", payload.documentId).catch(() => false);
+  // It failed before (an older version, or this one before a retry): the ledger forgets it.
+  if (before?.value.inLedger) await clearFailure(store, "ingest", payload.documentId).catch(() => false);
 }
 
 function withoutQuarantine(record: DocumentRecord): DocumentRecord {
-  const { quarantine: _quarantine, failedOperation: _failed, ...rest } = record;
+  const { quarantine: _quarantine, failedOperation: _failed, inLedger: _inLedger, ...rest } = record;
   return rest;
 }
 
