@@ -1,4 +1,4 @@
-import { fenceRetired, readAlias, rollbackLive, swapLive, type AliasRecord } from "./alias.js";
+import { fenceRetired, flushAliasJournal, readAlias, rollbackLive, swapLive, type AliasRecord } from "./alias.js";
 import { appendAudit } from "./audit.js";
 import { admitsPromotion, nextState } from "./states.js";
 import { cannotServe, createVersion, effectiveState, getVersion, listVersions, moveVersion, patchVersion, versionIndex, type IndexVersion } from "./versions.js";
@@ -81,10 +81,11 @@ export async function swap(deps: Pick<LifecycleDeps, "store">, request: { to: st
     }
     if (!request.reason?.trim()) throw new InvalidRequestError(`forcing ${request.to} live without a passing evaluation needs a reason (API: reason, CLI: --reason "…"); the audit log records it`);
   }
-  const change = await swapLive(deps.store, { to: request.to, expectedVersion: request.expectedVersion, actor: request.actor });
   const reportId = earned ? target.reportId : (target.lastEvaluation?.reportId ?? target.reportId);
-  await appendAudit(deps.store, { actor: request.actor, action: earned ? "swap" : "forced-promotion", from: change.from, to: change.to, reportId, reason: request.reason });
-  return change.alias;
+  // The audit entry rides in the alias write itself, then is appended: a crash in between cannot lose it (alias.ts flushAliasJournal).
+  const change = await swapLive(deps.store, { to: request.to, expectedVersion: request.expectedVersion, actor: request.actor, audit: { action: earned ? "swap" : "forced-promotion", reportId, reason: request.reason } });
+  await flushAliasJournal(deps.store).catch(() => undefined); // else the next alias change or audit read appends it
+  return withoutJournal(change.alias);
 }
 
 function noPassingEvaluation(target: IndexVersion): string {
@@ -115,9 +116,9 @@ export async function rollback(deps: Pick<LifecycleDeps, "store">, request: { ex
     const problem = cannotServe(record, alias);
     if (problem) throw new ConflictError(`cannot roll back to ${previous}: it is ${problem}; swap in a ready version instead`, { version: previous, state: record.state });
   };
-  const change = await rollbackLive(deps.store, { actor: request.actor, admit, ...(request.expectedVersion !== undefined ? { expectedVersion: request.expectedVersion } : {}) });
-  await appendAudit(deps.store, { actor: request.actor, action: "rollback", from: change.from, to: change.to, reason: request.reason });
-  return change.alias;
+  const change = await rollbackLive(deps.store, { actor: request.actor, admit, audit: { action: "rollback", reason: request.reason }, ...(request.expectedVersion !== undefined ? { expectedVersion: request.expectedVersion } : {}) });
+  await flushAliasJournal(deps.store).catch(() => undefined);
+  return withoutJournal(change.alias);
 }
 
 /**
@@ -145,4 +146,10 @@ export async function retire(deps: Pick<LifecycleDeps, "store" | "catalog" | "st
   await deps.catalog.destroy(request.version);
   await appendAudit(deps.store, { actor: request.actor, action: "retire", version: request.version, reason: request.reason });
   return record;
+}
+
+/** The alias as callers see it: the journal is bookkeeping of the audit log. */
+function withoutJournal(alias: AliasRecord): AliasRecord {
+  const { journal: _journal, ...shown } = alias;
+  return shown;
 }
