@@ -140,9 +140,10 @@ export async function processDelete(deps: JobDeps, payload: DeletePayload): Prom
     total = addCounts(total, counts);
   }
   for (const key of rawKeys) await store.delete(key).catch(() => false);
-  await store.delete(documentKey(payload.documentId), { ifGenerationMatch: record.generation }).catch(() => false);
+  // The ledger first: once the record is gone, nothing names this document's failures any more.
   await clearFailure(store, "delete", payload.documentId).catch(() => false);
   await clearFailure(store, "ingest", payload.documentId).catch(() => false);
+  await store.delete(documentKey(payload.documentId), { ifGenerationMatch: record.generation }).catch(() => false);
   return { outcome: "deleted", documentId: payload.documentId, ...total };
 }
 
