@@ -88,6 +88,7 @@ export async function recordFailureEntry(store: ObjectStore, report: FailureRepo
         ...(report.jobId ? { jobId: report.jobId } : {}),
         ...(report.documentVersion !== undefined ? { documentVersion: report.documentVersion } : {}),
         ...(report.sha256 ? { sha256: report.sha256 } : {}),
+        ...(current?.retriedAt ? { retriedAt: current.retriedAt, ...(current.retryJobId ? { retryJobId: current.retryJobId } : {}) } : {}),
       })),
     { ...LEDGER_RETRY, isRetryable: isRetryableStoreError },
   );
