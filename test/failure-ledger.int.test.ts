@@ -18,6 +18,8 @@ import { createIngestQueueEvents } from "../src/queues/ingest-queue.js";
 import { openRuntime, type Runtime } from "../src/runtime.js";
 import { createLocalDirSource } from "../src/sources/local-dir.js";
 import { startWorkers, type Workers } from "../src/worker/worker.js";
+import { startServer } from "../src/http/server.js";
+import { cliRunner } from "./support/cli.js";
 import { testConfig } from "./support/stack.js";
 
 interface Harness {
@@ -78,7 +80,25 @@ describe("the failure ledger, quarantine and cleanup", () => {
     expect(entry).toMatchObject({ id: "ingest:broken.pdf", kind: "ingest", subject: "broken.pdf", stage: "parsing", class: "deterministic", quarantined: true, attempts: 1 });
     expect(entry?.reason).toMatch(/truncated/);
     expect((await getDocument({ store: h.runtime.store }, "broken.pdf")).quarantine?.sha256).toBe(entry?.sha256);
-  });
+
+    // The same entries through `ragops failures --json` (the CLI reads the ledger from the object store).
+    const { config } = h.runtime;
+    const cli = cliRunner({ ...process.env, RAGOPS_DATA_DIR: config.dataDir, REDIS_URL: config.redis.url, RAGOPS_REDIS_PREFIX: config.redis.prefix });
+    const listed = await cli("failures", "--json");
+    expect(listed.status, listed.err).toBe(0);
+    expect(JSON.parse(listed.out)).toEqual([entry]);
+
+    // And through GET /v1/failures.
+    const server = await startServer(h.runtime);
+    try {
+      const response = await fetch(`${server.url}/v1/failures?kind=ingest`);
+      expect(response.status).toBe(200);
+      expect(await response.json()).toEqual({ failures: [entry] });
+      expect((await fetch(`${server.url}/v1/failures?kind=nope`)).status).toBe(400);
+    } finally {
+      await server.close(500);
+    }
+  }, 60_000);
 
   it("is skipped by the next refresh while its bytes are the same, even touched", async () => {
     expect(await refresh()).toMatchObject({ scanned: 2, unchanged: 1, quarantined: 1, changed: 0, added: 0, failed: 0, details: { quarantined: ["broken.pdf"] } });
