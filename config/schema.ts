@@ -298,10 +298,12 @@ export const searchSchema = z.strictObject({
 
 export const queueSchema = z.strictObject({
   concurrency: z.number().int().min(1).max(64).default(8).describe("Jobs one worker process runs at once (parsing is bounded by ingest.parseProcesses; the rest of a job mostly waits on I/O)."),
-  attempts: z.number().int().min(1).max(20).default(3).describe("Attempts per job for retryable failures (Redis, index, embedder)."),
-  backoffMs: z.number().int().min(0).default(2_000).describe("First retry delay, ms; doubles on each attempt."),
-  lockDurationMs: z.number().int().min(500).default(30_000).describe("How long a worker's claim on a job lasts without renewal; a killed worker's job is retried after it, ms."),
-  stalledIntervalMs: z.number().int().min(500).default(30_000).describe("How often workers look for jobs whose worker died, ms."),
+  attempts: z.number().int().min(1).max(20).default(8).describe("Attempts per job for retryable failures (object store, Redis, index, embedder); with the backoff defaults the retries of one job span at least 60 s, so a storage outage of a minute fails nothing. Deterministic failures (a corrupt or unsupported file) are never retried."),
+  backoffMs: z.number().int().min(0).default(2_000).describe("Ceiling of the first retry delay, ms; doubles on each retry up to backoffMaxMs. Each delay is drawn between half the ceiling and the ceiling (jitter), so jobs failed together do not come back together."),
+  backoffMaxMs: z.number().int().min(0).default(30_000).describe("Largest ceiling of a retry delay, ms."),
+  lockDurationMs: z.number().int().min(500).default(15_000).describe("How long a worker's claim on a job lasts without renewal (renewed every half of it); a killed worker's job is taken up again after it, ms."),
+  stalledIntervalMs: z.number().int().min(500).default(5_000).describe("How often workers look for jobs whose worker died (claim expired), ms. A worker also takes up such jobs as it starts."),
+  maxStalledCount: z.number().int().min(0).max(10).default(1).describe("Times a job may be interrupted (its worker died or lost its claim) and taken up again; one more and it fails, and its document, delete or build is marked failed with the reason."),
   keepCompleted: z.number().int().min(0).default(1_000).describe("Completed jobs kept for GET /v1/jobs/:id."),
   keepFailed: z.number().int().min(0).default(5_000).describe("Failed jobs kept, with their reasons."),
 });

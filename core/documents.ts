@@ -27,6 +27,16 @@ export interface DocumentRecord {
   /** Chunks of this document that are near-duplicates of chunks indexed for other text. */
   nearDuplicates?: number;
   error?: string;
+  /**
+   * Set when this version failed in a way retrying cannot help (corrupt,
+   * encrypted, unsupported, too large): the fingerprint of those bytes. A
+   * refresh skips the document while the source still has them.
+   */
+  quarantine?: { sha256: string; size: number; mtimeMs?: number; generation?: string };
+  /** What failed when status is failed: this version's ingest, or the delete of the document (its indexed bytes stay in rawKey). */
+  failedOperation?: "ingest" | "delete";
+  /** The failure ledger holds an entry for this document (kept across new versions until one succeeds, which removes it). */
+  inLedger?: boolean;
 }
 
 export const documentKey = (id: string) => `documents/${id}.json`;

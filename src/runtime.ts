@@ -30,6 +30,8 @@ export interface RuntimeOptions {
   logger?: Logger;
   /** How index versions get their embedder (benchmarks wrap the real one to count calls). */
   embedderFor?: (config: EmbedderConfig) => Embedder;
+  /** Wraps the configured object store (tests inject storage faults with it). */
+  wrapStore?: (store: ObjectStore) => ObjectStore;
 }
 
 export async function openRuntime(config: Config, options: RuntimeOptions = {}): Promise<Runtime> {
@@ -40,7 +42,8 @@ export async function openRuntime(config: Config, options: RuntimeOptions = {}):
   await connectRedis(redis, config.redis.url);
   // Every alias and version record write of this process is announced, so every process's search sees it at its next request.
   const signal = createChangeSignal(redis, config.redis.prefix, logger);
-  const store = announcingChanges(createObjectStore(config), signal);
+  const opened = createObjectStore(config);
+  const store = announcingChanges(options.wrapStore ? options.wrapStore(opened) : opened, signal);
   const queue = createIngestQueue(config);
   await bootstrapVersions(config, store);
   const catalog = createVersionCatalog({ config, store, redis, logger, signal }, options.embedderFor);

@@ -1,6 +1,8 @@
 import { ConflictError } from "../../core/errors.js";
 import { readJson, updateJson } from "../../core/json-records.js";
 import type { ObjectStore } from "../../core/object-store.js";
+import { randomUUID } from "node:crypto";
+import { appendAudit, type AuditEntry } from "./audit.js";
 
 /**
  * The `live` alias: which index version answers searches, and which one was
@@ -36,6 +38,14 @@ import type { ObjectStore } from "../../core/object-store.js";
  * it again finishes the job.
  */
 export interface AliasRecord {
+  /**
+   * Audit entries of alias changes not yet appended to the audit log. A swap
+   * or rollback writes its entry here in the same compare-and-swap as the
+   * change, then appends it and removes it (flushAliasJournal), so the change
+   * and its audit entry are one durable unit: a process killed in between
+   * leaves the entry here, and the next alias change or audit read appends it.
+   */
+  journal?: AuditEntry[];
   live: string | null;
   previous: string | null;
   /** Versions retired (or being retired): never made live again. Absent in aliases written before it existed. */
@@ -71,12 +81,44 @@ export function isFenced(alias: AliasRecord, version: string): boolean {
  * expectation, one wins and the other gets a ConflictError that names the
  * version now live.
  */
-export async function swapLive(store: ObjectStore, request: { to: string; expectedVersion: string | null; actor: string }): Promise<AliasChange> {
+export async function swapLive(store: ObjectStore, request: { to: string; expectedVersion: string | null; actor: string; audit?: AliasAudit }): Promise<AliasChange> {
+  const entry = journalEntry(request.actor, request.audit);
   return changeLive(store, (alias) => {
     if (alias.live !== request.expectedVersion) throw staleExpectation(alias.live, request.expectedVersion);
     if (alias.live === request.to) throw new ConflictError(`${request.to} is already live`, { current: alias.live });
     if (isFenced(alias, request.to)) throw retiredTarget(request.to, "made live");
-    return { ...alias, live: request.to, previous: alias.live, updatedAt: new Date().toISOString(), updatedBy: request.actor };
+    return withJournal({ ...alias, live: request.to, previous: alias.live, updatedAt: new Date().toISOString(), updatedBy: request.actor }, entry, alias.live, request.to);
+  });
+}
+
+/** What an alias change's audit entry says besides who, when, from and to. */
+export type AliasAudit = Pick<AuditEntry, "action"> & Partial<Pick<AuditEntry, "version" | "reportId" | "reason">>;
+
+function journalEntry(actor: string, audit: AliasAudit | undefined): AuditEntry | undefined {
+  return audit ? { ...audit, id: randomUUID(), at: new Date().toISOString(), actor } : undefined;
+}
+
+function withJournal(alias: AliasRecord, entry: AuditEntry | undefined, from: string | null, to: string): AliasRecord {
+  if (!entry) return alias;
+  return { ...alias, journal: [...(alias.journal ?? []), { ...entry, from, to }] };
+}
+
+/**
+ * Appends the alias journal's entries to the audit log (each once: appends
+ * are idempotent by entry id), then removes them from the alias. Safe to run
+ * any time, by any process.
+ */
+export async function flushAliasJournal(store: ObjectStore): Promise<void> {
+  const { alias } = await readAlias(store);
+  const pending = alias.journal ?? [];
+  if (pending.length === 0) return;
+  for (const entry of pending) await appendAudit(store, entry);
+  const done = new Set(pending.map((e) => e.id));
+  await updateJson<AliasRecord>(store, aliasKey(), (current) => {
+    if (!current?.journal?.some((e) => done.has(e.id))) return undefined;
+    const rest = current.journal.filter((e) => !done.has(e.id));
+    const { journal: _journal, ...without } = current;
+    return rest.length ? { ...without, journal: rest } : without;
   });
 }
 
@@ -87,7 +129,8 @@ export async function swapLive(store: ObjectStore, request: { to: string; expect
  * commit, which then only goes ahead if live and previous are still the pair
  * it checked.
  */
-export async function rollbackLive(store: ObjectStore, request: { actor: string; expectedVersion?: string | null; admit?: (previous: string, alias: AliasRecord) => Promise<void> }): Promise<AliasChange> {
+export async function rollbackLive(store: ObjectStore, request: { actor: string; expectedVersion?: string | null; admit?: (previous: string, alias: AliasRecord) => Promise<void>; audit?: AliasAudit }): Promise<AliasChange> {
+  const entry = journalEntry(request.actor, request.audit);
   const { alias: first } = await readAlias(store);
   const expected = request.expectedVersion !== undefined ? request.expectedVersion : first.live;
   if (first.live !== expected) throw staleExpectation(first.live, expected);
@@ -98,7 +141,7 @@ export async function rollbackLive(store: ObjectStore, request: { actor: string;
     if (alias.live !== expected) throw staleExpectation(alias.live, expected);
     if (alias.previous !== target) throw new ConflictError(`previous is ${alias.previous ?? "unset"}, not ${target}; reload and try again`, { current: alias.live, previous: alias.previous });
     if (isFenced(alias, target)) throw retiredTarget(target, "rolled back to");
-    return { ...alias, live: target, previous: alias.live, updatedAt: new Date().toISOString(), updatedBy: request.actor };
+    return withJournal({ ...alias, live: target, previous: alias.live, updatedAt: new Date().toISOString(), updatedBy: request.actor }, entry, alias.live, target);
   });
 }
 

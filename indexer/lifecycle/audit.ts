@@ -1,5 +1,6 @@
 import { compareAndSwap, type RecordCodec } from "../../core/json-records.js";
 import type { ObjectStore } from "../../core/object-store.js";
+import { flushAliasJournal } from "./alias.js";
 
 /**
  * The audit log: append-only JSON Lines in the object store, one segment per
@@ -9,6 +10,8 @@ import type { ObjectStore } from "../../core/object-store.js";
 export type AuditAction = "create" | "build-end" | "evaluate" | "swap" | "rollback" | "retire" | "forced-promotion";
 
 export interface AuditEntry {
+  /** Set on entries journaled in the alias first (swap, rollback), so writing one twice appends it once. */
+  id?: string;
   at: string;
   /** Who: the API token's name, or "cli:<user>". */
   actor: string;
@@ -27,7 +30,14 @@ const SEGMENT: RecordCodec<string> = { contentType: "application/x-ndjson", deco
 export async function appendAudit(store: ObjectStore, entry: Omit<AuditEntry, "at"> & { at?: string }): Promise<AuditEntry> {
   const record: AuditEntry = { ...entry, at: entry.at ?? new Date().toISOString() };
   // Every operator action appends to one segment a day: allow more lost races than a single record's writers cause.
-  await compareAndSwap(store, segmentKey(record.at.slice(0, 10)), SEGMENT, (existing) => `${existing ?? ""}${JSON.stringify(record)}\n`, { maxAttempts: 50 });
+  const marker = record.id ? `"id":${JSON.stringify(record.id)}` : undefined;
+  await compareAndSwap(
+    store,
+    segmentKey(record.at.slice(0, 10)),
+    SEGMENT,
+    (existing) => (marker && existing?.includes(marker) ? undefined : `${existing ?? ""}${JSON.stringify(record)}\n`),
+    { maxAttempts: 50 },
+  );
   return record;
 }
 
@@ -39,6 +49,8 @@ export interface AuditPage {
 
 /** Entries oldest first; `after` is a cursor from an earlier page ("<day>:<line>"). */
 export async function listAudit(store: ObjectStore, options: { after?: string; limit?: number } = {}): Promise<AuditPage> {
+  // An alias change whose process died before its audit append: its entry is in the alias journal, appended now.
+  await flushAliasJournal(store).catch(() => undefined);
   const limit = options.limit ?? 100;
   const [afterDay, afterLine] = options.after ? [options.after.slice(0, 10), Number(options.after.slice(11))] : [undefined, -1];
   const entries: AuditEntry[] = [];

@@ -3,7 +3,7 @@ import { createEmbeddingCache, embedderKey, type EmbeddingCache } from "../embed
 import { createEmbedder, type Embedder } from "../embedders/index.js";
 import { openVectorIndex, type VectorIndex } from "../indexes/index.js";
 import { withEmbedLatency, withIndexWriteLatency } from "../simulated-latency.js";
-import { readAlias, swapLive, type AliasRecord } from "./alias.js";
+import { flushAliasJournal, readAlias, swapLive, type AliasRecord } from "./alias.js";
 import { appendAudit } from "./audit.js";
 import { createVersion, getVersion, listVersions, moveVersion, needsSparse, versionIndex, versionRetrieval, type IndexVersion } from "./versions.js";
 import { createChangeSignal, type ChangeSignal } from "./change-signal.js";
@@ -201,8 +201,8 @@ export async function bootstrapVersions(config: Config, store: ObjectStore): Pro
     if (!(error instanceof ConflictError)) throw error;
   }
   try {
-    const change = await swapLive(store, { to: version, expectedVersion: null, actor: "system:bootstrap" });
-    await appendAudit(store, { actor: "system:bootstrap", action: "forced-promotion", from: change.from, to: change.to, version, reason: "first start" });
+    await swapLive(store, { to: version, expectedVersion: null, actor: "system:bootstrap", audit: { action: "forced-promotion", version, reason: "first start" } });
+    await flushAliasJournal(store).catch(() => undefined);
   } catch (error) {
     if (!(error instanceof ConflictError)) throw error; // another process made it live first
   }

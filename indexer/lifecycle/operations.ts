@@ -1,5 +1,5 @@
 import type { IndexHealth } from "../indexes/vector-index.js";
-import { fenceRetired, readAlias, rollbackLive, swapLive, type AliasRecord } from "./alias.js";
+import { fenceRetired, flushAliasJournal, readAlias, rollbackLive, swapLive, type AliasRecord } from "./alias.js";
 import { appendAudit } from "./audit.js";
 import { admitsPromotion, nextState } from "./states.js";
 import { cannotServe, createVersion, effectiveState, getVersion, listVersions, moveVersion, patchVersion, versionIndex, type IndexVersion } from "./versions.js";
@@ -97,10 +97,11 @@ export async function swap(deps: Pick<LifecycleDeps, "store">, request: { to: st
     }
     if (!request.reason?.trim()) throw new InvalidRequestError(`forcing ${request.to} live without a passing evaluation needs a reason (API: reason, CLI: --reason "…"); the audit log records it`);
   }
-  const change = await swapLive(deps.store, { to: request.to, expectedVersion: request.expectedVersion, actor: request.actor });
   const reportId = earned ? target.reportId : (target.lastEvaluation?.reportId ?? target.reportId);
-  await appendAudit(deps.store, { actor: request.actor, action: earned ? "swap" : "forced-promotion", from: change.from, to: change.to, reportId, reason: request.reason });
-  return change.alias;
+  // The audit entry rides in the alias write itself, then is appended: a crash in between cannot lose it (alias.ts flushAliasJournal).
+  const change = await swapLive(deps.store, { to: request.to, expectedVersion: request.expectedVersion, actor: request.actor, audit: { action: earned ? "swap" : "forced-promotion", reportId, reason: request.reason } });
+  await flushAliasJournal(deps.store).catch(() => undefined); // else the next alias change or audit read appends it
+  return withoutJournal(change.alias);
 }
 
 function noPassingEvaluation(target: IndexVersion): string {
@@ -131,9 +132,9 @@ export async function rollback(deps: Pick<LifecycleDeps, "store">, request: { ex
     const problem = cannotServe(record, alias);
     if (problem) throw new ConflictError(`cannot roll back to ${previous}: it is ${problem}; swap in a ready version instead`, { version: previous, state: record.state });
   };
-  const change = await rollbackLive(deps.store, { actor: request.actor, admit, ...(request.expectedVersion !== undefined ? { expectedVersion: request.expectedVersion } : {}) });
-  await appendAudit(deps.store, { actor: request.actor, action: "rollback", from: change.from, to: change.to, reason: request.reason });
-  return change.alias;
+  const change = await rollbackLive(deps.store, { actor: request.actor, admit, audit: { action: "rollback", reason: request.reason }, ...(request.expectedVersion !== undefined ? { expectedVersion: request.expectedVersion } : {}) });
+  await flushAliasJournal(deps.store).catch(() => undefined);
+  return withoutJournal(change.alias);
 }
 
 /**
@@ -166,4 +167,10 @@ export async function retire(deps: Pick<LifecycleDeps, "store" | "catalog" | "st
 /** What a new version takes from the service's config besides its index provider: under the gcp profile, the configured (Vertex) embedder. */
 export function profileDefaults(config: Pick<Config, "profile" | "embedder">): Pick<LifecycleDeps, "defaultEmbedder"> {
   return config.profile === "gcp" ? { defaultEmbedder: config.embedder } : {};
+}
+
+/** The alias as callers see it: the journal is bookkeeping of the audit log. */
+function withoutJournal(alias: AliasRecord): AliasRecord {
+  const { journal: _journal, ...shown } = alias;
+  return shown;
 }

@@ -5,7 +5,7 @@ import { InvalidRequestError, errorMessage } from "../../core/errors.js";
 import { mapBounded } from "../../core/pool.js";
 import { createLogger } from "../../core/logger.js";
 import { SUPPORTED_DESCRIPTION, SUPPORTED_EXTENSIONS } from "../../ingest/parsers/detect.js";
-import { collectFiles, submitFile, watchJobs, type FoundFile, type JobOutcome } from "../documents/ingest-files.js";
+import { announceInherited, collectFiles, submitFile, waitForInheritedJobs, watchJobs, type FoundFile, type JobOutcome } from "../documents/ingest-files.js";
 import { createIngestQueueEvents } from "../queues/ingest-queue.js";
 import { openRuntime, type Runtime } from "../runtime.js";
 import { startWorkers } from "../worker/worker.js";
@@ -61,6 +61,7 @@ export function addIngestCommand(program: Command): void {
       try {
         const display = createProgressDisplay({ total: files.length, startedAt: Date.now(), tty: Boolean(process.stderr.isTTY) });
         const run = await submitAndWait(runtime, events, files, options.tag, interrupt.signal, display);
+        if (workers && !interrupt.signal.aborted) await waitForInheritedJobs(events, (id) => runtime.queue.getJob(id), workers.inherited, announceInherited);
         const summary = summarizeIngest({ ...run, skipped: skipped.map(shownPath), wallMs: Date.now() - started });
         console.log(formatIngestReport(summary, { all: options.all }));
         if (interrupt.signal.aborted) {

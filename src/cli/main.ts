@@ -4,6 +4,7 @@ import { ConfigError } from "../../config/load.js";
 import { errorMessage, isRagopsError } from "../../core/errors.js";
 import { addAuditCommand } from "./audit-command.js";
 import { addEvalCommand } from "./eval-command.js";
+import { addFailuresCommand } from "./failures-command.js";
 import { addGoldenCommand } from "./golden-command.js";
 import { addIndexCommands } from "./index-commands.js";
 import { addIngestCommand } from "./ingest-command.js";
@@ -25,7 +26,8 @@ Examples:
   ragops search "how do I reset the dock" -k 5
   ragops eval v2 --golden northwind --wait --trec-out run.txt
   ragops registry rebuild
-  ragops token create --name search-app --roles reader`;
+  ragops token create --name search-app --roles reader
+  ragops failures && ragops failures retry --all`;
 
 /** `ragops` and its global options; each command group adds itself, in the order `--help` lists them. */
 export function buildProgram(): Command {
@@ -50,6 +52,7 @@ export function buildProgram(): Command {
   addEvalCommand(program);
   addRegistryCommand(program);
   addTokenCommand(program);
+  addFailuresCommand(program);
   return program;
 }
 

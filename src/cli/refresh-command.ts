@@ -2,6 +2,7 @@ import cliProgress from "cli-progress";
 import Table from "cli-table3";
 import type { Command } from "commander";
 import { createLogger } from "../../core/logger.js";
+import { announceInherited, waitForInheritedJobs } from "../documents/ingest-files.js";
 import { runRefresh, type RefreshSummary } from "../documents/refresh.js";
 import { createIngestQueueEvents } from "../queues/ingest-queue.js";
 import { openRuntime } from "../runtime.js";
@@ -38,6 +39,7 @@ export function addRefreshCommand(program: Command): void {
       try {
         const summary = await runRefresh(runtime, source, { dryRun: options.dryRun, tags: options.tag, events, onProgress: bar.update });
         bar.stop();
+        if (workers) await waitForInheritedJobs(events, (id) => runtime.queue.getJob(id), workers.inherited, announceInherited);
         if (options.json) console.log(JSON.stringify(summary, null, 2));
         else printRefreshSummary(summary);
         process.exitCode = summary.failed > 0 ? 1 : 0;
@@ -75,6 +77,7 @@ function printRefreshSummary(summary: RefreshSummary): void {
     ["added", summary.added],
     ["deleted", summary.deleted],
   );
+  table.push(["quarantined", summary.quarantined]);
   if (!summary.dryRun) table.push(["failed", summary.failed], ["chunks embedded", summary.chunksEmbedded], ["index writes", summary.indexWrites], ["metadata writes", summary.metadataWrites], ["index removals", summary.indexRemovals]);
   table.push(["time", formatDuration(summary.seconds * 1000)]);
   console.log(`source ${summary.source}`);
@@ -83,5 +86,6 @@ function printRefreshSummary(summary: RefreshSummary): void {
   list("changed", summary.details.changed);
   list("added", summary.details.added);
   list("deleted", summary.details.deleted);
+  list("quarantined (unchanged since they failed; `ragops failures` lists them, `ragops failures retry <id>` tries again)", summary.details.quarantined ?? []);
   for (const failure of summary.details.failures) console.log(`failed ${failure.documentId}: ${failure.reason}`);
 }

@@ -162,3 +162,20 @@ export async function waitForJobs(events: QueueEvents, getJob: (id: string) => P
   watch.seal();
   return watch.ended;
 }
+
+/**
+ * Before a command with a built-in worker exits: the jobs a dead worker had
+ * left active (an earlier run killed mid-way) have been taken up by this
+ * run's worker or are about to be (their claim expires within
+ * queue.lockDurationMs); wait until each ends, or the run would report
+ * success while documents stay `processing` or `deleting`. Returns how many
+ * failed.
+ */
+export async function waitForInheritedJobs(events: QueueEvents, getJob: (id: string) => Promise<Job | undefined>, jobIds: readonly string[], notify: (count: number) => void): Promise<number> {
+  if (jobIds.length === 0) return 0;
+  notify(jobIds.length);
+  const outcomes = await waitForJobs(events, getJob, jobIds);
+  return [...outcomes.values()].filter((o) => o.state === "failed").length;
+}
+
+export const announceInherited = (count: number) => console.error(`waiting for ${count} jobs an interrupted run left active (taken up by this run's worker)`);

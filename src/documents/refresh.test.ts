@@ -17,6 +17,7 @@ function emptySummary(): RefreshSummary {
     added: 0,
     deleted: 0,
     failed: 0,
+    quarantined: 0,
     chunksEmbedded: 0,
     indexWrites: 0,
     metadataWrites: 0,

@@ -28,13 +28,15 @@ export interface RefreshSummary {
   added: number;
   deleted: number;
   failed: number;
+  /** Files whose bytes failed in a way retrying cannot help (corrupt, encrypted, unsupported, too large), unchanged since: skipped (`ragops failures` lists them). */
+  quarantined: number;
   chunksEmbedded: number;
   indexWrites: number;
   metadataWrites: number;
   indexRemovals: number;
   seconds: number;
   /** Document ids per outcome, and the reason of each failure. */
-  details: { changed: string[]; added: string[]; deleted: string[]; failures: Array<{ documentId: string; reason: string }> };
+  details: { changed: string[]; added: string[]; deleted: string[]; quarantined?: string[]; failures: Array<{ documentId: string; reason: string }> };
 }
 
 export interface RefreshOptions {
@@ -49,22 +51,25 @@ export async function runRefresh(runtime: Runtime, source: DocumentSource, optio
   const { entries, listed } = await listSource(source);
   const records = await recordsFrom(runtime, source.uri);
   const plan = planRefresh(listed, records.map(indexedFingerprint));
-  const { changed, unchanged } = await confirmSuspects(runtime, source, { entries, records, suspect: plan.suspect, dryRun: options.dryRun ?? false });
+  const { changed, unchanged, quarantined } = await confirmSuspects(runtime, source, { entries, records, suspect: plan.suspect, dryRun: options.dryRun ?? false });
+  const quarantinedIds = new Set(records.filter(isQuarantined).map((r) => r.id));
+  const skippedQuarantined = [...plan.unchanged.filter((f) => quarantinedIds.has(f.documentId)).map((f) => f.documentId), ...quarantined].sort();
   const summary: RefreshSummary = {
     source: source.uri,
     dryRun: options.dryRun ?? false,
     scanned: listed.length,
-    unchanged: plan.unchanged.length + unchanged,
+    unchanged: plan.unchanged.length - (skippedQuarantined.length - quarantined.length) + unchanged,
     changed: changed.length,
     added: plan.added.length,
     deleted: plan.deleted.length,
     failed: 0,
+    quarantined: skippedQuarantined.length,
     chunksEmbedded: 0,
     indexWrites: 0,
     metadataWrites: 0,
     indexRemovals: 0,
     seconds: 0,
-    details: { changed: changed.map((c) => idFromPath(c.entry.relativePath)), added: plan.added.map((f) => f.documentId), deleted: plan.deleted, failures: [] },
+    details: { changed: changed.map((c) => idFromPath(c.entry.relativePath)), added: plan.added.map((f) => f.documentId), deleted: plan.deleted, quarantined: skippedQuarantined, failures: [] },
   };
   if (options.dryRun) return finish(summary, started);
 
@@ -91,9 +96,13 @@ function indexedFingerprint(record: DocumentRecord): IndexedFingerprint {
   return {
     documentId: record.id,
     source: record.source,
-    // A failed document is tried again on every refresh.
-    ...(record.status === "failed" ? {} : (record.fingerprint ?? {})),
+    // A failed document is tried again on every refresh, unless its bytes are quarantined: then it is skipped until they change.
+    ...(record.status === "failed" ? (isQuarantined(record) ? record.quarantine : {}) : (record.fingerprint ?? {})),
   };
+}
+
+function isQuarantined(record: DocumentRecord): record is DocumentRecord & { quarantine: NonNullable<DocumentRecord["quarantine"]> } {
+  return record.status === "failed" && record.quarantine !== undefined;
 }
 
 /**
@@ -105,8 +114,9 @@ async function confirmSuspects(
   runtime: Runtime,
   source: DocumentSource,
   scan: { entries: ReadonlyMap<string, SourceEntry>; records: readonly DocumentRecord[]; suspect: readonly ListedFile[]; dryRun: boolean },
-): Promise<{ changed: Changed[]; unchanged: number }> {
+): Promise<{ changed: Changed[]; unchanged: number; quarantined: string[] }> {
   const changed: Changed[] = [];
+  const quarantined: string[] = [];
   let unchanged = 0;
   const recordOf = new Map(scan.records.map((r) => [r.id, r]));
   for (const file of scan.suspect) {
@@ -117,9 +127,12 @@ async function confirmSuspects(
     if (record?.status !== "failed" && record?.fingerprint?.sha256 === sha256) {
       unchanged += 1;
       if (!scan.dryRun) await touchFingerprint(runtime, file.documentId, entry);
+    } else if (record && isQuarantined(record) && record.quarantine.sha256 === sha256) {
+      quarantined.push(file.documentId);
+      if (!scan.dryRun) await touchQuarantine(runtime, file.documentId, entry);
     } else changed.push({ entry, bytes });
   }
-  return { changed, unchanged };
+  return { changed, unchanged, quarantined };
 }
 
 interface Changed {
@@ -229,4 +242,11 @@ async function readAll(stream: Readable): Promise<Buffer> {
   const parts: Buffer[] = [];
   for await (const part of stream) parts.push(Buffer.isBuffer(part) ? part : Buffer.from(part as Uint8Array));
   return Buffer.concat(parts);
+}
+
+/** The same quarantined bytes, new modification time: remember it, so the next refresh skips the file unread. */
+async function touchQuarantine(runtime: Runtime, documentId: string, entry: SourceEntry): Promise<void> {
+  await updateJson<DocumentRecord>(runtime.store, documentKey(documentId), (current) =>
+    current?.status === "failed" && current.quarantine ? { ...current, quarantine: { ...current.quarantine, size: entry.size, mtimeMs: entry.mtimeMs, generation: entry.generation } } : undefined,
+  );
 }

@@ -49,7 +49,7 @@ export function parseDocumentId(id: string): string {
 
 export async function submitDocument(deps: DocumentServiceDeps, request: SubmitRequest): Promise<SubmitResult> {
   const key = documentKey(request.documentId);
-  const { record, created } = await casUpdate(deps.store, key, (current) => {
+  const { record, created, before } = await casUpdate(deps.store, key, (current) => {
     if (current && request.mode === "create") throw new ConflictError(`document ${request.documentId} already exists; use PUT /v1/documents/${request.documentId} to replace it`);
     if (!current && request.mode === "replace") throw new NotFoundError(`document ${request.documentId} does not exist`);
     const version = (current?.version ?? 0) + 1;
@@ -70,8 +70,11 @@ export async function submitDocument(deps: DocumentServiceDeps, request: SubmitR
       createdAt: current?.createdAt ?? now,
       updatedAt: now,
       ...(current?.indexedVersion !== undefined ? { indexedVersion: current.indexedVersion, chunkCount: current.chunkCount } : {}),
+      ...(current?.inLedger ? { inLedger: true } : {}),
     };
   });
+  // The upload of a version that failed to ingest is nobody's once a newer one replaces it (no job reads it any more; the indexed bytes are the manifest's).
+  if (before?.status === "failed" && before.failedOperation === "ingest" && before.rawKey !== record.rawKey) await deps.store.delete(before.rawKey).catch(() => false);
   const jobId = await enqueueIngest(deps.queue, {
     documentId: record.id,
     version: record.version,
@@ -88,9 +91,9 @@ export async function submitDocument(deps: DocumentServiceDeps, request: SubmitR
  * Compare-and-swap on a document record, retried when a worker's status update
  * lands in between: two uploads of one id always get distinct versions.
  */
-async function casUpdate(store: ObjectStore, key: string, next: (current: DocumentRecord | undefined) => DocumentRecord): Promise<{ record: DocumentRecord; created: boolean }> {
+async function casUpdate(store: ObjectStore, key: string, next: (current: DocumentRecord | undefined) => DocumentRecord): Promise<{ record: DocumentRecord; created: boolean; before: DocumentRecord | undefined }> {
   const { before, after } = await updateJson<DocumentRecord>(store, key, next);
-  return { record: after.value, created: !before };
+  return { record: after.value, created: !before, before: before?.value };
 }
 
 export async function getDocument(deps: Pick<DocumentServiceDeps, "store">, documentId: string): Promise<DocumentRecord> {

@@ -10,6 +10,7 @@ import { BULL_BOARD_PATH, bullBoardRouter } from "./admin-routes.js";
 import { documentRoutes } from "./document-routes.js";
 import { errorMiddleware } from "./errors.js";
 import { evaluationRoutes } from "./evaluation-routes.js";
+import { failureRoutes } from "./failure-routes.js";
 import { goldenRoutes } from "./golden-routes.js";
 import { jobRoutes } from "./job-routes.js";
 import { lifecycleRoutes } from "./lifecycle-routes.js";
@@ -60,6 +61,7 @@ export function createApp(runtime: Runtime): Express {
   app.use(probeRoutes(runtime));
   app.use(metricsRoutes(metrics));
   app.use(BULL_BOARD_PATH, bullBoardRouter([runtime.queue, lifecycle.queue, refreshQueue]));
+  app.use(failureRoutes(runtime));
 
   app.use((req, _res, next) => next(new NotFoundError(`no route ${req.method} ${req.path}`)));
   app.use(errorMiddleware(logger));

@@ -65,10 +65,13 @@ export function queueConnection(config: Config): { connection: ConnectionOptions
   };
 }
 
+/** The backoff type of ragops jobs: the workers compute it (worker-options.ts retryDelay: doubling, capped, jittered). */
+export const RETRY_BACKOFF = "ragops-jittered";
+
 function defaultJobOptions(config: Config): JobsOptions {
   return {
     attempts: config.queue.attempts,
-    backoff: { type: "exponential", delay: config.queue.backoffMs },
+    backoff: { type: RETRY_BACKOFF, delay: config.queue.backoffMs },
     removeOnComplete: { count: config.queue.keepCompleted },
     removeOnFail: { count: config.queue.keepFailed },
   };

@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, readdirSync, utimesSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, utimesSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -8,6 +8,32 @@ import { createLocalDirStore } from "./local-dir.js";
 objectStoreConformance("local-dir", async () => createLocalDirStore({ root: mkdtempSync(join(tmpdir(), "ragops-store-")) }));
 
 describe("local-dir store", () => {
+  it("names the key and the problem of a storage failure, retryable, never its internal temp path", async () => {
+    const root = mkdtempSync(join(tmpdir(), "ragops-store-"));
+    const store = createLocalDirStore({ root });
+    await store.put("documents/a.json", "{}");
+    // The temp folder is gone and a file stands in its place: every write fails in the file system (ENOTDIR), as on a broken mount.
+    rmSync(join(root, ".tmp"), { recursive: true });
+    writeFileSync(join(root, ".tmp"), "");
+    const failure = await store.put("documents/a.json", "{}").catch((error: unknown) => error);
+    expect(failure).toMatchObject({ code: "unavailable", retryable: true, status: 503 });
+    expect((failure as Error).message).toMatch(/could not write "documents\/a\.json": .*\(ENOTDIR\)/);
+    expect((failure as Error).message).not.toMatch(/\.tmp|ragops-store-/);
+  });
+
+  it("sweeps temp files left by killed writers while it stays open", async () => {
+    const root = mkdtempSync(join(tmpdir(), "ragops-store-"));
+    const store = createLocalDirStore({ root, staleTempMs: 60_000, sweepIntervalMs: 20 });
+    await store.put("k", "v");
+    const left = join(root, ".tmp", "left-by-a-kill");
+    writeFileSync(left, "partial");
+    const anHourAgo = new Date(Date.now() - 60 * 60 * 1000);
+    utimesSync(left, anHourAgo, anHourAgo);
+    for (let i = 0; existsSync(left) && i < 200; i += 1) await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(existsSync(left)).toBe(false);
+    await store.close();
+  });
+
   it("writes nothing outside its root for a traversal key", async () => {
     const parent = mkdtempSync(join(tmpdir(), "ragops-store-parent-"));
     const store = createLocalDirStore({ root: join(parent, "objects") });

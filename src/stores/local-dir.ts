@@ -5,7 +5,7 @@ import { dirname, join, relative, sep } from "node:path";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import lockfile from "proper-lockfile";
-import { ConflictError, NotFoundError } from "../../core/errors.js";
+import { ConflictError, NotFoundError, UnavailableError } from "../../core/errors.js";
 import { validateKey, validatePrefix } from "../../core/keys.js";
 import { walkFiles } from "../../core/walk-files.js";
 import type { DeleteOptions, Generation, ObjectMeta, ObjectStore, PutOptions } from "../../core/object-store.js";
@@ -43,6 +43,12 @@ export interface LocalDirStoreOptions {
    * @defaultValue 3_600_000 (1 hour), in ms
    */
   staleTempMs?: number;
+  /**
+   * How often an open store sweeps those temp files again: a long-running
+   * worker never reopens its store, and writes killed meanwhile leave theirs.
+   * @defaultValue staleTempMs / 4
+   */
+  sweepIntervalMs?: number;
 }
 
 const DEFAULT_STALE_TEMP_MS = 60 * 60 * 1000;
@@ -52,7 +58,10 @@ export function createLocalDirStore(options: LocalDirStoreOptions): ObjectStore 
   const tmpDir = join(root, ".tmp");
   const lockDir = join(root, ".locks");
   // A failed sweep must not make the store unusable; the next open tries again.
-  const swept = sweepStaleTempFiles(tmpDir, options.staleTempMs ?? DEFAULT_STALE_TEMP_MS).catch(() => 0);
+  const staleTempMs = options.staleTempMs ?? DEFAULT_STALE_TEMP_MS;
+  const swept = sweepStaleTempFiles(tmpDir, staleTempMs).catch(() => 0);
+  const sweeper = setInterval(() => void sweepStaleTempFiles(tmpDir, staleTempMs).catch(() => 0), options.sweepIntervalMs ?? Math.max(1_000, staleTempMs / 4));
+  sweeper.unref();
   let ready: Promise<void> | undefined;
   const ensureDirs = () => (ready ??= Promise.all([swept, mkdir(tmpDir, { recursive: true }), mkdir(lockDir, { recursive: true })]).then(() => undefined));
 
@@ -91,6 +100,21 @@ export function createLocalDirStore(options: LocalDirStoreOptions): ObjectStore 
   }
 
   async function put(key: string, body: Buffer | string | Readable, opts: PutOptions = {}): Promise<ObjectMeta> {
+    return storageErrors(key, "write", () => putObject(key, body, opts));
+  }
+
+  /** A file-system failure names the key and the problem, not the temp file or path it happened on (users see these messages). */
+  async function storageErrors<T>(key: string, what: "write" | "delete", fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (error) {
+      const code = (error as { code?: unknown }).code;
+      if (typeof code !== "string" || !(code in FS_PROBLEMS)) throw error;
+      throw new UnavailableError(`the object store (a local directory) could not ${what} "${key}": ${FS_PROBLEMS[code]} (${code}); check the data directory's disk and mount`, { cause: error, details: { key, code } });
+    }
+  }
+
+  async function putObject(key: string, body: Buffer | string | Readable, opts: PutOptions = {}): Promise<ObjectMeta> {
     const file = pathOf(key);
     await ensureDirs();
     const tmp = join(tmpDir, randomUUID());
@@ -199,13 +223,13 @@ export function createLocalDirStore(options: LocalDirStoreOptions): ObjectStore 
 
   async function del(key: string, opts: DeleteOptions = {}): Promise<boolean> {
     const file = pathOf(key);
-    return withKeyLock(key, async () => {
+    return storageErrors(key, "delete", () => withKeyLock(key, async () => {
       const current = await readMeta(key, file);
       checkPrecondition(key, current, opts.ifGenerationMatch);
       if (!current) return false;
       await unlink(file);
       return true;
-    });
+    }));
   }
 
   async function* list(prefix: string): AsyncIterable<ObjectMeta> {
@@ -231,9 +255,22 @@ export function createLocalDirStore(options: LocalDirStoreOptions): ObjectStore 
     head: (key) => readMeta(key, pathOf(key)),
     delete: del,
     list,
-    close: async () => undefined,
+    close: async () => clearInterval(sweeper),
   };
 }
+
+/** File-system failures of a write that say the storage itself is the problem: retryable (a disk remounted, space freed). */
+const FS_PROBLEMS: Record<string, string> = {
+  EROFS: "the file system is read-only",
+  ENOSPC: "no space left on the device",
+  EDQUOT: "the disk quota is exceeded",
+  EIO: "an input/output error on the device",
+  EACCES: "permission denied",
+  EPERM: "operation not permitted",
+  ENOTDIR: "a directory of the store is missing or not a directory",
+  EMFILE: "too many open files",
+  ENFILE: "too many open files in the system",
+};
 
 /** Removes the files of dir not modified for olderThanMs; returns how many. */
 async function sweepStaleTempFiles(dir: string, olderThanMs: number, now = Date.now()): Promise<number> {

@@ -6,6 +6,8 @@ import { LIFECYCLE_QUEUE, buildPayloadSchema, retirePayloadSchema } from "../que
 import type { Runtime } from "../runtime.js";
 import { processEvaluate } from "./evaluate-worker.js";
 import { processRebuild } from "./rebuild-worker.js";
+import { logSettleError, settleFinalFailure } from "./final-failure.js";
+import { reclaimStalledJobs } from "./reclaim.js";
 import { countProgress, operationProgress, workerOptions } from "./worker-options.js";
 
 /** Index builds (a green version beside the live one), evaluations and the retire of a Vertex version: on the lifecycle queue, one at a time. */
@@ -27,6 +29,16 @@ export function startBuildWorker(runtime: Runtime, parser: ParsePool, committer?
     },
     workerOptions(config, 1),
   );
-  worker.on("failed", (job, error) => logger.warn({ jobId: job?.id, reason: error.message }, `${job?.name === "evaluate" ? "evaluation" : job?.name === "retire" ? "dropping a retired version's index" : "index build"} failed`));
+  worker.on("failed", (job, error) => {
+    logger.warn({ jobId: job?.id, reason: error.message }, `${job?.name === "evaluate" ? "evaluation" : job?.name === "retire" ? "dropping a retired version's index" : "index build"} failed`);
+    // Also when BullMQ failed it without running it (interrupted too often): the version must not stay building.
+    if (job?.finishedOn) void settleFinalFailure(runtime, job, error, job.attemptsMade).catch(logSettleError(logger, job));
+  });
+  worker.on("stalled", (jobId) => logger.warn({ jobId }, "lifecycle job interrupted (its worker died or lost its claim): queued again"));
+  void worker
+    .waitUntilReady()
+    .then(() => reclaimStalledJobs(worker, runtime.redis))
+    .then(({ reclaimed }) => reclaimed.length && logger.warn({ jobs: reclaimed }, `${reclaimed.length} lifecycle jobs a dead worker left active were taken up`))
+    .catch((error: unknown) => logger.warn({ err: error }, "could not look for lifecycle jobs a dead worker left active"));
   return worker;
 }

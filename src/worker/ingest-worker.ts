@@ -1,17 +1,22 @@
 import { DelayedError, UnrecoverableError, Worker, type Job } from "bullmq";
 import { ZodError } from "zod";
-import { errorMessage, isRagopsError } from "../../core/errors.js";
+import { isRagopsError } from "../../core/errors.js";
 import type { Committer } from "../../indexer/sync/commit-group.js";
 import type { ParsePool } from "../../ingest/parsers/isolated.js";
 import { recordChange } from "../../indexer/lifecycle/build.js";
 import { tryLockDocument } from "../../indexer/sync/document-lock.js";
 import { INGEST_QUEUE, deletePayloadSchema, ingestPayloadSchema, type JobProgress } from "../queues/ingest-queue.js";
 import type { Runtime } from "../runtime.js";
-import { processDelete, processIngest, recordFailure, type DeleteResult, type IngestResult, type JobDeps } from "./jobs.js";
+import { processDelete, processIngest, type DeleteResult, type IngestResult, type JobDeps } from "./jobs.js";
+import { logSettleError, settleFinalFailure } from "./final-failure.js";
+import { failureReason } from "../failures/ledger.js";
+import { reclaimStalledJobs } from "./reclaim.js";
 import { workerOptions } from "./worker-options.js";
 
 export interface IngestWorker {
   worker: Worker;
+  /** Jobs a dead worker had left active when this one started: taken up at once (reclaimed), or still locked (held). */
+  inherited: { reclaimed: string[]; held: string[] };
   /** Stops taking jobs, lets running ones finish for up to graceMs, then releases them to other workers. */
   close(graceMs: number): Promise<void>;
 }
@@ -20,15 +25,26 @@ export interface IngestWorker {
 export async function startIngestWorker(runtime: Runtime, options: { concurrency: number; parser: ParsePool; committer?: Committer }): Promise<IngestWorker> {
   const { config, logger } = runtime;
   const deps: JobDeps = { config, store: runtime.store, redis: runtime.redis, catalog: runtime.catalog, parser: options.parser, logger, ...(options.committer ? { committer: options.committer } : {}) };
-  const worker = new Worker(INGEST_QUEUE, ingestProcessor(runtime, deps), { ...workerOptions(config, options.concurrency), autorun: true });
+  // Jobs whose final failure the processor already settled (this process); the others (BullMQ failed them without us) are settled on the failed event.
+  const settled = new Set<string>();
+  const worker = new Worker(INGEST_QUEUE, ingestProcessor(runtime, deps, settled), { ...workerOptions(config, options.concurrency), autorun: true });
   worker.on("completed", (job, result: IngestResult | DeleteResult) => logger.info({ jobId: job.id, ...result }, `job ${job.name} completed`));
-  worker.on("failed", (job, error) => logger.warn({ jobId: job?.id, attemptsMade: job?.attemptsMade, reason: error.message }, `job ${job?.name ?? "?"} failed`));
+  worker.on("failed", (job, error) => {
+    logger.warn({ jobId: job?.id, attemptsMade: job?.attemptsMade, reason: error.message }, `job ${job?.name ?? "?"} failed`);
+    if (!job?.id || !job.finishedOn) return; // will be retried
+    if (settled.delete(job.id)) return;
+    void settleFinalFailure(runtime, job, error, job.attemptsMade).catch(logSettleError(logger, job));
+  });
+  worker.on("stalled", (jobId) => logger.warn({ jobId }, "job interrupted (its worker died or lost its claim): queued again"));
   worker.on("error", (error) => logger.error({ err: error }, "worker error"));
   await worker.waitUntilReady();
+  const inherited = await reclaimStalledJobs(worker, runtime.redis);
+  if (inherited.reclaimed.length) logger.warn({ jobs: inherited.reclaimed }, `${inherited.reclaimed.length} jobs a dead worker left active were taken up`);
   logger.info({ concurrency: worker.opts.concurrency }, "ingest worker started");
 
   return {
     worker,
+    inherited,
     close: async (graceMs) => {
       let timer: NodeJS.Timeout | undefined;
       const forced = new Promise<"timeout">((resolve) => (timer = setTimeout(() => resolve("timeout"), graceMs)));
@@ -46,7 +62,7 @@ export async function startIngestWorker(runtime: Runtime, options: { concurrency
  * Runs one ingest or delete job under the document's lease: a job whose
  * document another job holds comes back shortly rather than interleave with it.
  */
-function ingestProcessor(runtime: Runtime, deps: JobDeps) {
+function ingestProcessor(runtime: Runtime, deps: JobDeps, settled: Set<string>) {
   const { config } = runtime;
   return async (job: Job, token?: string): Promise<IngestResult | DeleteResult> => {
     const documentId = typeof job.data?.documentId === "string" ? job.data.documentId : "";
@@ -69,23 +85,25 @@ function ingestProcessor(runtime: Runtime, deps: JobDeps) {
       }
       throw new UnrecoverableError(`unknown job name "${job.name}"`);
     } catch (error) {
-      throw await settleFailure(runtime, job, error);
+      throw await settleFailure(runtime, job, error, settled);
     } finally {
       await lease?.release().catch(() => undefined);
     }
   };
 }
 
-/** Decides whether BullMQ may retry, and records the reason on the document when it will not. */
-async function settleFailure(runtime: Runtime, job: Job, error: unknown): Promise<unknown> {
+/** Decides whether BullMQ may retry, and settles the failure (document, ledger) when it will not. */
+async function settleFailure(runtime: Runtime, job: Job, error: unknown, settled: Set<string>): Promise<unknown> {
   if (error instanceof DelayedError) return error;
   const retryable = !(error instanceof UnrecoverableError) && !(error instanceof ZodError) && (isRagopsError(error) ? error.retryable : true);
-  const reason = error instanceof ZodError ? `invalid job payload: ${error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}` : errorMessage(error);
   const lastAttempt = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
-  if ((!retryable || lastAttempt) && job.name === "ingest" && typeof job.data?.documentId === "string") {
-    await recordFailure(runtime.store, job.data.documentId, Number(job.data.version), reason).catch((e: unknown) =>
-      runtime.logger.error({ err: e }, "could not record the failure on the document"),
-    );
+  if (!retryable || lastAttempt) {
+    try {
+      await settleFinalFailure(runtime, job, error, job.attemptsMade + 1);
+      if (job.id) settled.add(job.id);
+    } catch (e) {
+      logSettleError(runtime.logger, job)(e); // the failed event tries again
+    }
   }
-  return retryable ? error : new UnrecoverableError(reason);
+  return retryable ? error : new UnrecoverableError(failureReason(error));
 }

@@ -2,10 +2,11 @@ import { createHash } from "node:crypto";
 import { documentKey, type DocumentRecord } from "../../core/documents.js";
 import { UnavailableError } from "../../core/errors.js";
 import type { DeletePayload, IngestPayload, JobProgress } from "../queues/ingest-queue.js";
-import { readJson, updateJson } from "../../core/json-records.js";
+import { readJson, updateJson, writeJson } from "../../core/json-records.js";
 import type { ObjectStore } from "../../core/object-store.js";
 import { manifestsOf } from "../../indexer/sync/document-manifest.js";
-import { readManifest, type DocumentManifest } from "../../indexer/sync/manifest.js";
+import { manifestKey, readManifest, type DocumentManifest } from "../../indexer/sync/manifest.js";
+import { clearFailure } from "../failures/ledger.js";
 import { byProfile, syncDepsFor, type OpenVersion, type PipelineDeps } from "../../indexer/lifecycle/catalog.js";
 import { addCounts, emptyCounts, syncDocument, type SyncCounts } from "../../indexer/sync/sync-document.js";
 
@@ -60,7 +61,10 @@ export async function processIngest(deps: JobDeps, payload: IngestPayload, repor
     const same = unchanged[i];
     if (same) {
       const counts = { ...emptyCounts(), chunks: same.chunks.length, unchanged: same.chunks.length };
-      shown ??= { manifest: { ...same, fingerprint: { ...same.fingerprint, ...(payload.fingerprint ?? {}) } }, counts };
+      const current = { ...same, version: payload.version, fingerprint: { ...same.fingerprint, ...(payload.fingerprint ?? {}) } };
+      // The same bytes under a new version: the manifest follows the version, or a build would find it stale and parse the document again.
+      if (same.version !== payload.version) await writeJson(store, manifestKey(profile, payload.documentId), current);
+      shown ??= { manifest: current, counts };
       total = addCounts(total, counts);
       continue;
     }
@@ -92,10 +96,10 @@ async function finish(deps: JobDeps, payload: IngestPayload, manifest: DocumentM
   const { store } = deps;
   if (previousRawKey && previousRawKey !== payload.objectKey && previousRawKey !== manifest.rawKey) await store.delete(previousRawKey).catch(() => false);
   if (manifest.rawKey !== payload.objectKey) await store.delete(payload.objectKey).catch(() => false); // unchanged: keep the bytes already indexed
-  await updateJson<DocumentRecord>(store, documentKey(payload.documentId), (current) =>
+  const { before } = await updateJson<DocumentRecord>(store, documentKey(payload.documentId), (current) =>
     current && current.version === payload.version
       ? {
-          ...current,
+          ...withoutQuarantine(current),
           status: "indexed",
           rawKey: manifest.rawKey,
           contentType: manifest.contentType,
@@ -108,6 +112,13 @@ async function finish(deps: JobDeps, payload: IngestPayload, manifest: DocumentM
         }
       : undefined,
   );
+  // It failed before (an older version, or this one before a retry): the ledger forgets it.
+  if (before?.value.inLedger) await clearFailure(store, "ingest", payload.documentId).catch(() => false);
+}
+
+function withoutQuarantine(record: DocumentRecord): DocumentRecord {
+  const { quarantine: _quarantine, failedOperation: _failed, inLedger: _inLedger, ...rest } = record;
+  return rest;
 }
 
 export async function processDelete(deps: JobDeps, payload: DeletePayload): Promise<DeleteResult> {
@@ -119,21 +130,21 @@ export async function processDelete(deps: JobDeps, payload: DeletePayload): Prom
   };
   if (!record || !(await current())) return { outcome: "stale", documentId: payload.documentId, ...emptyCounts() };
   let total = emptyCounts();
+  // The bytes each profile indexed: not always the record's (a newer upload may have failed or been superseded).
+  const rawKeys = new Set([record.value.rawKey]);
   for (const [profile, versions] of byProfile(await deps.catalog.following())) {
+    const indexed = await readManifest(store, profile, payload.documentId);
+    if (indexed) rawKeys.add(indexed.rawKey);
     const counts = await syncDocument(syncDepsFor(deps, profile, versions), { documentId: payload.documentId, next: null, isCurrent: current });
     if (counts === "stale") return { outcome: "stale", documentId: payload.documentId, ...emptyCounts() };
     total = addCounts(total, counts);
   }
-  await store.delete(record.value.rawKey).catch(() => false);
+  for (const key of rawKeys) await store.delete(key).catch(() => false);
+  // The ledger first: once the record is gone, nothing names this document's failures any more.
+  await clearFailure(store, "delete", payload.documentId).catch(() => false);
+  await clearFailure(store, "ingest", payload.documentId).catch(() => false);
   await store.delete(documentKey(payload.documentId), { ifGenerationMatch: record.generation }).catch(() => false);
   return { outcome: "deleted", documentId: payload.documentId, ...total };
-}
-
-/** Records a final failure on the document, unless a newer version took over meanwhile. */
-export async function recordFailure(store: ObjectStore, documentId: string, version: number, reason: string): Promise<void> {
-  await updateJson<DocumentRecord>(store, documentKey(documentId), (current) =>
-    current && current.version === version ? { ...current, status: "failed", error: reason, updatedAt: new Date().toISOString() } : undefined,
-  );
 }
 
 async function setStatus(store: ObjectStore, payload: IngestPayload, status: DocumentRecord["status"]): Promise<void> {

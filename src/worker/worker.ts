@@ -20,6 +20,8 @@ import { startRefreshWorker } from "./refresh-worker.js";
 export interface Workers {
   /** The ingest worker (document jobs): the one whose events callers and tests follow. */
   worker: Worker;
+  /** Ingest jobs a dead worker had left active when these workers started (see reclaim.ts): a command with a built-in worker waits for them too. */
+  inherited: string[];
   /**
    * Stops taking jobs; lets running ingest jobs finish for up to graceMs, then
    * releases them to other workers; waits for a running refresh or build; closes the parse pool.
@@ -48,6 +50,7 @@ export async function startWorkers(runtime: Runtime, options: { concurrency?: nu
 
   return {
     worker: ingest.worker,
+    inherited: [...ingest.inherited.reclaimed, ...ingest.inherited.held],
     close: async (graceMs = config.http.shutdownGraceMs) => {
       await ingest.close(graceMs);
       await refresh.close();

@@ -22,7 +22,7 @@ export function testConfig(overrides: Record<string, unknown> = {}): Config {
       dataDir,
       redis: { url: inject("redisUrl"), prefix: `t${randomUUID().slice(0, 8)}` },
       log: { level: process.env.RAGOPS_TEST_LOG_LEVEL ?? "silent" },
-      queue: { backoffMs: 50 },
+      queue: { backoffMs: 50, attempts: 3 },
       http: { port: 0 },
       ...overrides,
     },
