@@ -1,20 +1,31 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { Redis } from "ioredis";
-import { afterAll, describe, expect, inject, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ensureRedis, type LocalRedis } from "../dev/local-redis.js";
 import { evictionProblem } from "./redis.js";
 
-const redis = new Redis(inject("redisUrl"));
-afterAll(() => redis.quit());
+// A Redis of its own: the policy is server-wide, and test files run side by side on the shared one.
+let server: LocalRedis;
+let redis: Redis;
+let dir: string;
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), "ragops-eviction-"));
+  server = await ensureRedis("redis://127.0.0.1:1", { dir, preferUrlPort: false });
+  redis = new Redis(server.url);
+});
+afterAll(async () => {
+  await redis.quit();
+  await server.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
 
 describe("the Redis eviction policy check", () => {
   it("is quiet under noeviction and names the policy and the fix under any other", async () => {
-    const [, before] = (await redis.config("GET", "maxmemory-policy")) as [string, string];
-    try {
-      await redis.config("SET", "maxmemory-policy", "noeviction");
-      expect(await evictionProblem(redis)).toBeUndefined();
-      await redis.config("SET", "maxmemory-policy", "allkeys-lru");
-      expect(await evictionProblem(redis)).toMatch(/maxmemory-policy allkeys-lru.*Set maxmemory-policy noeviction/);
-    } finally {
-      await redis.config("SET", "maxmemory-policy", before);
-    }
+    await redis.config("SET", "maxmemory-policy", "noeviction");
+    expect(await evictionProblem(redis)).toBeUndefined();
+    await redis.config("SET", "maxmemory-policy", "allkeys-lru");
+    expect(await evictionProblem(redis)).toMatch(/maxmemory-policy allkeys-lru.*Set maxmemory-policy noeviction/);
   });
 });
