@@ -8,6 +8,7 @@ import { addGoldenCommand } from "./golden-command.js";
 import { addIndexCommands } from "./index-commands.js";
 import { addIngestCommand } from "./ingest-command.js";
 import { addRefreshCommand } from "./refresh-command.js";
+import { addReconcileCommand } from "./reconcile-command.js";
 import { addRegistryCommand } from "./registry-command.js";
 import { addSearchCommand } from "./search-command.js";
 import { addServeCommand } from "./serve-command.js";
@@ -25,6 +26,7 @@ Examples:
   ragops search "how do I reset the dock" -k 5
   ragops eval v2 --golden northwind --wait --trec-out run.txt
   ragops registry rebuild
+  ragops reconcile --dry-run && ragops reconcile --repair
   ragops token create --name search-app --roles reader`;
 
 /** `ragops` and its global options; each command group adds itself, in the order `--help` lists them. */
@@ -49,6 +51,7 @@ export function buildProgram(): Command {
   addGoldenCommand(program);
   addEvalCommand(program);
   addRegistryCommand(program);
+  addReconcileCommand(program);
   addTokenCommand(program);
   return program;
 }

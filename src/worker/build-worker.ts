@@ -5,9 +5,10 @@ import type { Committer } from "../../indexer/sync/commit-group.js";
 import { LIFECYCLE_QUEUE, buildPayloadSchema, retirePayloadSchema } from "../queues/lifecycle-queue.js";
 import type { Runtime } from "../runtime.js";
 import { processEvaluate } from "./evaluate-worker.js";
+import { processReconcile } from "./reconcile-worker.js";
 import { countProgress, operationProgress, workerOptions } from "./worker-options.js";
 
-/** Index builds (a green version beside the live one), evaluations and the retire of a Vertex version: on the lifecycle queue, one at a time. */
+/** Index builds (a green version beside the live one), evaluations, reconciles and the retire of a Vertex version: on the lifecycle queue, one at a time. */
 export function startBuildWorker(runtime: Runtime, parser: ParsePool, committer?: Committer): Worker {
   const { config, logger } = runtime;
   const deps = { config, store: runtime.store, redis: runtime.redis, catalog: runtime.catalog, parser, logger, ...(committer ? { committer } : {}) };
@@ -15,6 +16,7 @@ export function startBuildWorker(runtime: Runtime, parser: ParsePool, committer?
     LIFECYCLE_QUEUE,
     async (job: Job) => {
       if (job.name === "evaluate") return processEvaluate(runtime, job);
+      if (job.name === "reconcile") return processReconcile(runtime, job);
       if (job.name === "retire") {
         const { version } = retirePayloadSchema.parse(job.data);
         await runtime.catalog.destroy(version, (progress) => job.updateProgress(operationProgress(progress)));
@@ -25,6 +27,6 @@ export function startBuildWorker(runtime: Runtime, parser: ParsePool, committer?
     },
     workerOptions(config, 1),
   );
-  worker.on("failed", (job, error) => logger.warn({ jobId: job?.id, reason: error.message }, `${job?.name === "evaluate" ? "evaluation" : job?.name === "retire" ? "dropping a retired version's index" : "index build"} failed`));
+  worker.on("failed", (job, error) => logger.warn({ jobId: job?.id, reason: error.message }, `${job?.name === "evaluate" ? "evaluation" : job?.name === "retire" ? "dropping a retired version's index" : job?.name === "reconcile" ? "reconcile" : "index build"} failed`));
   return worker;
 }
