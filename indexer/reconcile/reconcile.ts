@@ -86,6 +86,7 @@ export interface ReconcileReport {
 }
 
 const DEFAULT_STUCK_GRACE_MS = 60_000;
+const EMPTY_RESTRICTS: StoredRestricts = { restricts: { documentIds: [], tags: [], contentTypes: [] }, numericRestricts: {} };
 /** Ids per index read or write. */
 const SLICE = 1_000;
 
@@ -154,6 +155,8 @@ async function selectVersions(deps: ReconcileDeps, only?: string): Promise<{ che
 interface ProfileCheck {
   findings: Finding[];
   registryDrift: boolean;
+  /** Which chunks a rebuild keeps indexed because an index holds them. */
+  keeps: (hash: string) => boolean;
   wanted: WantedIndex;
   /** Texts of the indexed chunks, for embedding and BM25 terms. */
   texts: (hash: string) => string;
@@ -175,9 +178,15 @@ async function checkProfile(deps: ReconcileDeps, profile: string, followers: rea
   const reads = new Map<string, HeldIndex>();
   for (const v of followers) reads.set(v.record.version, await readIndex(v, referenced, known));
   const heldByAny = (hash: string) => [...reads.values()].some((r) => r.held.has(hash));
+  // A rebuild keeps every chunk an index holds indexed. A near-duplicate the registry still links to a chunk an index
+  // holds is the exception: held too, it is a duplicate to remove, not a chunk to keep (the link is the evidence).
+  const keeps = (hash: string) => {
+    const standIn = stored.dupOf.get(hash);
+    return heldByAny(hash) && !(standIn !== undefined && heldByAny(standIn));
+  };
   // A registry that differs from the manifests is judged as the rebuild a repair runs would make it.
   const view = registryFindings.length
-    ? await deriveRegistry(manifests, heldByAny, { minhash: { permutations: dedupe.permutations, shingleWords: dedupe.shingleWords, bands: dedupe.bands }, threshold: dedupe.threshold, nearDuplicates: dedupe.nearDuplicates }, createPause())
+    ? await deriveRegistry(manifests, keeps, { minhash: { permutations: dedupe.permutations, shingleWords: dedupe.shingleWords, bands: dedupe.bands }, threshold: dedupe.threshold, nearDuplicates: dedupe.nearDuplicates }, createPause())
     : stored;
   const wanted = wantedIndex(view, docs);
   const findings: Finding[] = [...registryFindings];
@@ -188,7 +197,7 @@ async function checkProfile(deps: ReconcileDeps, profile: string, followers: rea
     const cached = new Set((await readEntries(redis, embeddingLookupKey(config.redis.prefix, v.embedder.identity), lacking)).keys());
     findings.push(...checkIndex(profile, read, wanted, cached));
   }
-  return { findings, registryDrift: registryFindings.length > 0, wanted, texts: (hash) => (wanted.metadata.get(hash) as Metadata).record.text };
+  return { findings, registryDrift: registryFindings.length > 0, keeps, wanted, texts: (hash) => (wanted.metadata.get(hash) as Metadata).record.text };
 }
 
 /** What a version's index holds: its listing when it can list, and the restricts of every id asked (the listing's, the referenced ones, or all the stores know). */
@@ -207,7 +216,9 @@ async function repairProfile(deps: ReconcileDeps, profile: string, followers: re
   const { config } = deps;
   if (found.registryDrift) {
     const dedupe = (followers[0] as OpenVersion).record.config.dedupe;
-    const rebuilt = await rebuildRegistry({ store: deps.store, redis: deps.redis, redisPrefix: config.redis.prefix, profile, dedupe, indexes: followers.map((v) => v.index) }, lease);
+    // The rebuild asks the indexes what they hold; it is told what the check decided, so it writes the registry the check judged by.
+    const indexes = [{ fetch: async (ids: readonly string[]) => new Map(ids.filter(found.keeps).map((id) => [id, EMPTY_RESTRICTS])) }];
+    const rebuilt = await rebuildRegistry({ store: deps.store, redis: deps.redis, redisPrefix: config.redis.prefix, profile, dedupe, indexes }, lease);
     deps.logger.warn(rebuilt, `reconcile rebuilt the chunk registry of profile ${profile} from its manifests`);
     applied.registriesRebuilt += 1;
   }
