@@ -1,6 +1,9 @@
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { Command } from "commander";
 import fc from "fast-check";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { documentKey, type DocumentRecord } from "../core/documents.js";
 import { readJson, updateJson } from "../core/json-records.js";
 import type { Finding } from "../indexer/reconcile/findings.js";
@@ -9,6 +12,8 @@ import type { StoredRestricts, VectorIndex } from "../indexer/indexes/vector-ind
 import { readManifest } from "../indexer/sync/manifest.js";
 import { profileKey, registryPrefix } from "../indexer/sync/profile.js";
 import { readChunkStore, readRegistrySnapshot } from "../indexer/sync/registry-snapshot.js";
+import { addReconcileCommand } from "../src/cli/reconcile-command.js";
+import { newToken } from "../src/http/tokens.js";
 import { runReconcile } from "../src/reconcile.js";
 import { listIndexIds, putDocument, startStack, waitForJob, type Stack } from "./support/stack.js";
 import { sectioned } from "./support/sync-fixtures.js";
@@ -176,4 +181,137 @@ describe("ragops reconcile", () => {
       { numRuns: 6 },
     );
   }, 60_000);
+});
+
+describe("ragops reconcile from the command line", () => {
+  let stack: Stack;
+  let dir: string;
+  let printed: string[];
+
+  beforeAll(async () => {
+    stack = await startStack();
+    await putDocument(stack.url, "manual", sectioned(7, 3), { tags: "hardware" });
+    dir = mkdtempSync(join(tmpdir(), "ragops-reconcile-cli-"));
+    writeFileSync(join(dir, "config.json"), JSON.stringify({ dataDir: stack.config.dataDir, redis: stack.config.redis }));
+  }, 30_000);
+
+  afterAll(async () => {
+    vi.restoreAllMocks();
+    process.exitCode = undefined;
+    await stack?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  /** `ragops reconcile <args>` in this process: what it printed and the exit status it set. */
+  const ragops = async (...args: string[]): Promise<{ status: number; out: string }> => {
+    printed = [];
+    const spy = vi.spyOn(console, "log").mockImplementation((...parts: unknown[]) => void printed.push(parts.join(" ")));
+    const program = new Command().option("-c, --config <file>").option("--data-dir <dir>").option("--redis-url <url>").option("--log-level <level>").exitOverride();
+    addReconcileCommand(program);
+    process.exitCode = undefined;
+    try {
+      await program.parseAsync(["--config", join(dir, "config.json"), "--log-level", "silent", "reconcile", ...args], { from: "user" });
+    } finally {
+      spy.mockRestore();
+    }
+    const status = Number(process.exitCode ?? 0);
+    process.exitCode = undefined;
+    return { status, out: printed.join("\n") };
+  };
+
+  it("exits 0 and prints a clean JSON report when nothing differs", async () => {
+    const run = await ragops("--json");
+    expect(run.status).toBe(0);
+    expect(JSON.parse(run.out)).toMatchObject({ clean: true, findings: [], versions: [{ version: "v1", listed: true }], counts: { missing: 0, orphan: 0, stuck: 0 } });
+  });
+
+  it("exits 1 on drift with a summary table and the details; --dry-run prints the plan and changes nothing; --repair exits 0 once fixed", async () => {
+    const index = await stack.runtime.index();
+    const orphan = "e".repeat(64);
+    await index.upsert([{ id: orphan, vector: Array.from({ length: index.dimensions }, (_, i) => (i === 1 ? 1 : 0)), restricts: { documentIds: ["ghost"], tags: [], contentTypes: ["text/plain"] }, numericRestricts: {} }]);
+    const idsBefore = (await listIndexIds(index)).sort();
+
+    const checked = await ragops();
+    expect(checked.status).toBe(1);
+    expect(checked.out).toMatch(/finding.*count/);
+    expect(checked.out).toMatch(/orphan\s*│\s*1\s*│/);
+    expect(checked.out).toMatch(/orphan \(1\):\n {2}v1: eeeeeeeeeeee is in the index but no manifest references it/);
+    expect(checked.out).toMatch(/ragops reconcile --repair/);
+
+    const json = await ragops("--json", "--version", "v1");
+    expect(json.status).toBe(1);
+    expect(JSON.parse(json.out)).toMatchObject({ clean: false, counts: { orphan: 1 }, findings: [{ kind: "orphan", version: "v1", id: orphan }] });
+
+    const plan = await ragops("--dry-run", "--repair");
+    expect(plan.status).toBe(1);
+    expect(plan.out).toMatch(/→ remove the datapoint/);
+    expect((await listIndexIds(index)).sort()).toEqual(idsBefore);
+
+    const repaired = await ragops("--repair");
+    expect(repaired.status).toBe(0);
+    expect(repaired.out).toMatch(/repaired: 0 registries rebuilt, 0 datapoints upserted \(0 embedded again\), 1 removed/);
+    expect(repaired.out).toMatch(/checked again: no drift left/);
+    expect(await listIndexIds(index)).not.toContain(orphan);
+    expect((await ragops()).status).toBe(0);
+  });
+
+  it("refuses a version that does not exist", async () => {
+    await expect(ragops("--version", "v9")).rejects.toThrow(/v9/);
+  });
+});
+
+describe("POST /v1/reconcile", () => {
+  const operator = newToken();
+  const content = newToken();
+  let stack: Stack;
+
+  beforeAll(async () => {
+    stack = await startStack({ auth: { tokens: { ops: { hash: operator.hash, roles: ["operator"] }, editor: { hash: content.hash, roles: ["content"] } } } });
+  }, 30_000);
+
+  afterAll(async () => {
+    await stack?.stop();
+  });
+
+  const post = (token: string, body: unknown) => fetch(`${stack.url}/v1/reconcile`, { method: "POST", headers: { authorization: `Bearer ${token}`, "content-type": "application/json" }, body: JSON.stringify(body) });
+  /** Follows the job until the lifecycle worker has run it. */
+  const jobResult = async (jobId: string): Promise<{ state: string; result: ReconcileReport & { truncated: boolean } }> => {
+    for (;;) {
+      const response = await fetch(`${stack.url}/v1/jobs/${jobId}`, { headers: { authorization: `Bearer ${operator.token}` } });
+      const body = (await response.json()) as { state: string; result: ReconcileReport & { truncated: boolean } };
+      if (body.state === "completed" || body.state === "failed") return body;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  };
+
+  it("needs the operator role", async () => {
+    const refused = await post(content.token, {});
+    expect(refused.status).toBe(403);
+    expect(((await refused.json()) as { error: { message: string } }).error.message).toMatch(/operator/);
+  });
+
+  it("runs a dry run as a lifecycle job whose result holds the findings, and a repair that fixes them", async () => {
+    const index = await stack.runtime.index();
+    const orphan = "d".repeat(64);
+    await index.upsert([{ id: orphan, vector: Array.from({ length: index.dimensions }, (_, i) => (i === 2 ? 1 : 0)), restricts: { documentIds: ["ghost"], tags: [], contentTypes: ["text/plain"] }, numericRestricts: {} }]);
+
+    const dry = await post(operator.token, { dryRun: true, repair: true, version: "v1" });
+    expect(dry.status).toBe(202);
+    const queued = (await dry.json()) as { jobId: string; repair: boolean; dryRun: boolean; links: { job: string } };
+    expect(queued).toMatchObject({ repair: false, dryRun: true, links: { job: `/v1/jobs/${queued.jobId}` } });
+    const checked = await jobResult(queued.jobId);
+    expect(checked.state).toBe("completed");
+    expect(checked.result).toMatchObject({ clean: false, truncated: false, findings: [{ kind: "orphan", id: orphan }] });
+    expect(await listIndexIds(index)).toContain(orphan);
+
+    const repair = (await (await post(operator.token, { repair: true })).json()) as { jobId: string };
+    const repaired = await jobResult(repair.jobId);
+    expect(repaired.result.repair).toMatchObject({ clean: true, remaining: [], applied: { removed: 1 } });
+    expect(await listIndexIds(index)).not.toContain(orphan);
+  });
+
+  it("answers 404 for an unknown version and 400 for an unknown field", async () => {
+    expect((await post(operator.token, { version: "v9" })).status).toBe(404);
+    expect((await post(operator.token, { fix: true })).status).toBe(400);
+  });
 });
