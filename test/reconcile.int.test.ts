@@ -15,7 +15,8 @@ import { readChunkStore, readRegistrySnapshot } from "../indexer/sync/registry-s
 import { addReconcileCommand } from "../src/cli/reconcile-command.js";
 import { newToken } from "../src/http/tokens.js";
 import { runReconcile } from "../src/reconcile.js";
-import { listIndexIds, putDocument, startStack, waitForJob, type Stack } from "./support/stack.js";
+import { createLifecycleQueue, syncReconcileSchedule } from "../src/queues/lifecycle-queue.js";
+import { listIndexIds, putDocument, startStack, testConfig, waitForJob, type Stack } from "./support/stack.js";
 import { sectioned } from "./support/sync-fixtures.js";
 
 /**
@@ -313,5 +314,28 @@ describe("POST /v1/reconcile", () => {
   it("answers 404 for an unknown version and 400 for an unknown field", async () => {
     expect((await post(operator.token, { version: "v9" })).status).toBe(404);
     expect((await post(operator.token, { fix: true })).status).toBe(400);
+  });
+});
+
+describe("reconcile.cron", () => {
+  it("puts one reconcile job scheduler on the lifecycle queue at the pattern, with reconcile.repair, and takes it off when unset", async () => {
+    const config = testConfig({ reconcile: { cron: "30 3 * * *", repair: true } });
+    const queue = createLifecycleQueue(config);
+    try {
+      expect(await syncReconcileSchedule(queue, config)).toBe(true);
+      expect(await syncReconcileSchedule(queue, config)).toBe(true); // a second worker: still one
+      const schedulers = await queue.getJobSchedulers();
+      expect(schedulers).toEqual([expect.objectContaining({ key: "reconcile", pattern: "30 3 * * *", template: expect.objectContaining({ data: { repair: true, scheduled: true } }) })]);
+      expect(await syncReconcileSchedule(queue, { ...config, reconcile: { cron: "", repair: false } })).toBe(false);
+      expect(await queue.getJobSchedulers()).toEqual([]);
+    } finally {
+      await queue.obliterate({ force: true });
+      await queue.close();
+      rmSync(config.dataDir, { recursive: true, force: true });
+    }
+  });
+
+  it("refuses a pattern that is not cron at start", () => {
+    expect(() => testConfig({ reconcile: { cron: "every night" } })).toThrow(/reconcile\.cron.*not a valid cron expression/);
   });
 });
