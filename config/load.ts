@@ -20,6 +20,7 @@ export const envBindings = [
   { env: "RAGOPS_NEAR_DUPLICATE_THRESHOLD", path: ["dedupe", "threshold"], type: "number" },
   { env: "RAGOPS_REFRESH_CRON", path: ["refresh", "cron"], type: "string" },
   { env: "RAGOPS_REFRESH_SOURCES", path: ["refresh", "sources"], type: "list" },
+  { env: "RAGOPS_RECONCILE_CRON", path: ["reconcile", "cron"], type: "string" },
   { env: "RAGOPS_API_TOKENS", path: ["auth", "tokens"], type: "pairs" },
   { env: "RAGOPS_API_TOKENS_FILE", path: ["auth", "tokensFile"], type: "string" },
   { env: "RAGOPS_MAX_CONNECTIONS", path: ["http", "maxConnections"], type: "number" },

@@ -124,6 +124,23 @@ export const refreshSchema = z.strictObject({
   sources: z.array(z.string().min(1)).default([]).describe("Folders (or GCS prefixes, gs://bucket/prefix) the scheduled refresh re-scans."),
 });
 
+export const reconcileSchema = z.strictObject({
+  cron: z
+    .string()
+    .refine((expression) => {
+      if (expression === "") return true;
+      try {
+        CronExpressionParser.parse(expression);
+        return true;
+      } catch {
+        return false;
+      }
+    }, "not a valid cron expression (e.g. \"30 3 * * *\" for 03:30 every day), or \"\" for none")
+    .default("")
+    .describe("When every worker's scheduled reconcile runs (cron, server time; one run per tick across workers), logging its findings; \"\": no schedule."),
+  repair: z.boolean().default(false).describe("Whether the scheduled reconcile repairs what it finds (as `ragops reconcile --repair`), or only logs it."),
+});
+
 export const authSchema = z.strictObject({
   tokens: tokenEntriesSchema
     .default({})
@@ -501,6 +518,7 @@ export const configSchema = z
     dedupe: dedupeSchema.prefault({}),
     sync: syncSchema.prefault({}),
     refresh: refreshSchema.prefault({}),
+    reconcile: reconcileSchema.prefault({}),
     auth: authSchema.prefault({}),
     limits: limitsSchema.prefault({}),
     metrics: metricsSchema.prefault({}),

@@ -42,8 +42,9 @@ import { RagopsError } from "../../core/errors.js";
  * - count: Index.indexStats.vectorsCount (whole index only; on Vertex it lags writes).
  *
  * Left out, as no Vertex call does them cheaply: counting or removing by
- * filter, listing ids (adapters may offer it for tests and repairs, outside
- * this port), payloads. Also left out: index creation options, datapoint-side
+ * filter, payloads. Listing every id is optional (listIds): LanceDB offers
+ * it; Vertex has no cheap call for it, so a reconcile (indexer/reconcile/)
+ * looks for orphans there among the ids the registry and chunk store know. Also left out: index creation options, datapoint-side
  * deny lists, crowding.
  */
 export const NAMESPACES = ["documentIds", "tags", "contentTypes"] as const;
@@ -159,6 +160,11 @@ export interface VectorIndex {
   termStats(dimensions: readonly number[]): Promise<TermStats>;
   /** Datapoints in the whole index. */
   count(): Promise<number>;
+  /**
+   * Every datapoint id the index holds, an id once per row it is stored in (a reconcile finds
+   * orphans and repeated rows with it). Optional: an index that cannot list cheaply leaves it out.
+   */
+  listIds?(): Promise<string[]>;
   /** How the index is searched now (adapter's own fields: rows, search path, ANN index state), for GET /v1/indexes/:version. */
   describe?(): Promise<IndexHealth>;
   close(): Promise<void>;

@@ -9,6 +9,7 @@ import { addGoldenCommand } from "./golden-command.js";
 import { addIndexCommands } from "./index-commands.js";
 import { addIngestCommand } from "./ingest-command.js";
 import { addRefreshCommand } from "./refresh-command.js";
+import { addReconcileCommand } from "./reconcile-command.js";
 import { addRegistryCommand } from "./registry-command.js";
 import { addSearchCommand } from "./search-command.js";
 import { addServeCommand } from "./serve-command.js";
@@ -26,6 +27,7 @@ Examples:
   ragops search "how do I reset the dock" -k 5
   ragops eval v2 --golden northwind --wait --trec-out run.txt
   ragops registry rebuild
+  ragops reconcile --dry-run && ragops reconcile --repair
   ragops token create --name search-app --roles reader
   ragops failures && ragops failures retry --all`;
 
@@ -51,6 +53,7 @@ export function buildProgram(): Command {
   addGoldenCommand(program);
   addEvalCommand(program);
   addRegistryCommand(program);
+  addReconcileCommand(program);
   addTokenCommand(program);
   addFailuresCommand(program);
   return program;

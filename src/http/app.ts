@@ -16,6 +16,7 @@ import { jobRoutes } from "./job-routes.js";
 import { lifecycleRoutes } from "./lifecycle-routes.js";
 import { metricsRoutes, requestMetrics } from "./metrics-routes.js";
 import { probeRoutes } from "./probe-routes.js";
+import { reconcileRoutes } from "./reconcile-routes.js";
 import { requestIdMiddleware } from "./request-id.js";
 import { createRateLimits } from "./rate-limits.js";
 import { searchRoutes } from "./search-routes.js";
@@ -54,6 +55,7 @@ export function createApp(runtime: Runtime): Express {
   app.use(lifecycle.router);
   app.use(goldenRoutes(runtime));
   app.use(evaluationRoutes(runtime, lifecycle.queue));
+  app.use(reconcileRoutes(runtime, lifecycle.queue));
   app.locals.closeLifecycle = async () => {
     await lifecycle.close();
     await refreshQueue.close();

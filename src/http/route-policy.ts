@@ -62,6 +62,7 @@ export const ROUTE_POLICIES: readonly RoutePolicy[] = [
   { method: "GET", path: "/v1/evaluations/:id", roles: OPERATOR },
   { method: "GET", path: "/v1/evaluations/:id/run.txt", roles: OPERATOR },
   { method: "GET", path: "/v1/evaluations/:id/qrels.txt", roles: OPERATOR },
+  { method: "POST", path: "/v1/reconcile", roles: OPERATOR },
 
   { method: "GET", path: "/metrics", roles: OPERATOR },
   { method: "ALL", path: "/admin/queues", roles: OPERATOR, prefix: true, browser: true },

@@ -21,11 +21,20 @@ export type EvaluatePayload = z.infer<typeof evaluatePayloadSchema>;
 /** Drops a retired version's index data where that takes long-running operations (Vertex: undeploy, delete). */
 export const retirePayloadSchema = z.strictObject({ version: z.string().min(1) });
 
+/** A reconcile (indexer/reconcile/): of every version following the corpus, or one; repairing or not. `scheduled`: queued by reconcile.cron. */
+export const reconcilePayloadSchema = z.strictObject({
+  version: z.string().min(1).optional(),
+  repair: z.boolean().default(false),
+  scheduled: z.boolean().optional(),
+  actor: z.string().min(1).optional(),
+});
+export type ReconcilePayload = z.input<typeof reconcilePayloadSchema>;
+
 /** A batch rebuild of a Vertex version from GCS files (indexer/lifecycle/vertex-rebuild.ts). */
 export const rebuildPayloadSchema = z.strictObject({ version: z.string().min(1) });
 
 /** Job ids of the lifecycle queue start with these (GET /v1/jobs/:id finds the queue by the id). */
-export const LIFECYCLE_JOB_PREFIXES = ["build-", "evaluate-", "retire-", "rebuild-"] as const;
+export const LIFECYCLE_JOB_PREFIXES = ["build-", "evaluate-", "retire-", "rebuild-", "reconcile-"] as const;
 
 export function createLifecycleQueue(config: Config): Queue {
   const { connection, prefix } = queueConnection(config);
@@ -50,6 +59,24 @@ export async function enqueueRetire(queue: Queue, version: string): Promise<stri
   return jobId;
 }
 
+export async function enqueueReconcile(queue: Queue, payload: ReconcilePayload): Promise<string> {
+  const jobId = `reconcile-${randomUUID().slice(0, 8)}`;
+  await queue.add("reconcile", reconcilePayloadSchema.parse(payload), { jobId });
+  return jobId;
+}
+
+/** The job scheduler of reconcile.cron on the lifecycle queue. */
+export const RECONCILE_SCHEDULER = "reconcile";
+
+/** Makes the lifecycle queue's reconcile schedule match the config: one at reconcile.cron, none when it is "". */
+export async function syncReconcileSchedule(queue: Queue, config: Config): Promise<boolean> {
+  if (!config.reconcile.cron) {
+    await queue.removeJobScheduler(RECONCILE_SCHEDULER);
+    return false;
+  }
+  await queue.upsertJobScheduler(RECONCILE_SCHEDULER, { pattern: config.reconcile.cron }, { name: "reconcile", data: { repair: config.reconcile.repair, scheduled: true }, opts: { attempts: 1 } });
+  return true;
+}
 /** The job's id names its rebuild directory, so a job run again after a crash finds what it started. */
 export async function enqueueRebuild(queue: Queue, version: string): Promise<string> {
   const jobId = `rebuild-${version}-${randomUUID().slice(0, 8)}`;

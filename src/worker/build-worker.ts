@@ -8,9 +8,10 @@ import { processEvaluate } from "./evaluate-worker.js";
 import { processRebuild } from "./rebuild-worker.js";
 import { logSettleError, settleFinalFailure } from "./final-failure.js";
 import { reclaimStalledJobs } from "./reclaim.js";
+import { processReconcile } from "./reconcile-worker.js";
 import { countProgress, operationProgress, workerOptions } from "./worker-options.js";
 
-/** Index builds (a green version beside the live one), evaluations and the retire of a Vertex version: on the lifecycle queue, one at a time. */
+/** Index builds (a green version beside the live one), evaluations, reconciles and the retire of a Vertex version: on the lifecycle queue, one at a time. */
 export function startBuildWorker(runtime: Runtime, parser: ParsePool, committer?: Committer): Worker {
   const { config, logger } = runtime;
   const deps = { config, store: runtime.store, redis: runtime.redis, catalog: runtime.catalog, parser, logger, ...(committer ? { committer } : {}) };
@@ -19,6 +20,7 @@ export function startBuildWorker(runtime: Runtime, parser: ParsePool, committer?
     async (job: Job) => {
       if (job.name === "evaluate") return processEvaluate(runtime, job);
       if (job.name === "rebuild") return processRebuild(runtime, job);
+      if (job.name === "reconcile") return processReconcile(runtime, job);
       if (job.name === "retire") {
         const { version } = retirePayloadSchema.parse(job.data);
         await runtime.catalog.destroy(version, (progress) => job.updateProgress(operationProgress(progress)));
@@ -30,7 +32,7 @@ export function startBuildWorker(runtime: Runtime, parser: ParsePool, committer?
     workerOptions(config, 1),
   );
   worker.on("failed", (job, error) => {
-    logger.warn({ jobId: job?.id, reason: error.message }, `${job?.name === "evaluate" ? "evaluation" : job?.name === "retire" ? "dropping a retired version's index" : "index build"} failed`);
+    logger.warn({ jobId: job?.id, reason: error.message }, `${job?.name === "evaluate" ? "evaluation" : job?.name === "retire" ? "dropping a retired version's index" : job?.name === "reconcile" ? "reconcile" : job?.name === "rebuild" ? "rebuild" : "index build"} failed`);
     // Also when BullMQ failed it without running it (interrupted too often): the version must not stay building.
     if (job?.finishedOn) void settleFinalFailure(runtime, job, error, job.attemptsMade).catch(logSettleError(logger, job));
   });

@@ -15,6 +15,7 @@ import type { Runtime } from "../runtime.js";
 import { startBuildWorker } from "./build-worker.js";
 import { startIngestWorker } from "./ingest-worker.js";
 import { startRefreshWorker } from "./refresh-worker.js";
+import { scheduleReconcile } from "./reconcile-worker.js";
 
 /** What `ragops worker` runs: the ingest, refresh and index-build workers, sharing one parse pool. */
 export interface Workers {
@@ -47,6 +48,7 @@ export async function startWorkers(runtime: Runtime, options: { concurrency?: nu
   observeWorker(metrics, REFRESH_QUEUE, refresh.worker);
   observeWorker(metrics, LIFECYCLE_QUEUE, build);
   await buildUnbuiltVersions(runtime);
+  await scheduleReconcile(runtime);
 
   return {
     worker: ingest.worker,
