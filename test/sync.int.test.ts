@@ -1,4 +1,8 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ensureRedis, type LocalRedis } from "../src/dev/local-redis.js";
 import { createChunkStore } from "../indexer/sync/chunk-store.js";
 import { profileKey, registryPrefix } from "../indexer/sync/profile.js";
 import { deleteDocument, indexContents, putDocument, searchApi, startStack, type Stack } from "./support/stack.js";
@@ -17,13 +21,20 @@ function prose(seed: number, words = 120): string {
 
 describe("incremental sync", () => {
   let stack: Stack;
+  let redis: LocalRedis;
+  let dir: string;
 
   beforeAll(async () => {
-    stack = await startStack();
+    // A Redis of its own: one test counts commands with MONITOR, which on a Redis other test files share sees theirs too.
+    dir = mkdtempSync(join(tmpdir(), "ragops-sync-redis-"));
+    redis = await ensureRedis("redis://127.0.0.1:1", { dir, preferUrlPort: false });
+    stack = await startStack({ redis: { url: redis.url, prefix: "sync" } });
   });
 
   afterAll(async () => {
     await stack?.stop();
+    await redis?.stop();
+    rmSync(dir, { recursive: true, force: true });
   });
 
   it("costs no embedding and no index write to upload the same bytes again", async () => {
