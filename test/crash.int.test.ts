@@ -16,6 +16,7 @@ import { profileKey, registryPrefix } from "../indexer/sync/profile.js";
 import { createChunkRegistry } from "../indexer/sync/registry.js";
 import { createChunkStore } from "../indexer/sync/chunk-store.js";
 import { listIndexIds } from "./support/stack.js";
+import { until } from "./support/until.js";
 
 /** A document big enough that its job is still running when the worker is killed. */
 function bigDocument(seed: number, sections = 3000): string {
@@ -31,16 +32,6 @@ function startWorker(configFile: string): ChildProcess {
     env: { ...process.env, RAGOPS_CONFIG: configFile },
     stdio: ["ignore", "ignore", "ignore"],
   });
-}
-
-async function until<T>(probe: () => Promise<T | undefined>, timeoutMs: number, what: string): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
 }
 
 describe("a worker killed mid-job", () => {
@@ -91,7 +82,7 @@ describe("a worker killed mid-job", () => {
       { config, store: runtime.store, queue: runtime.queue },
       { documentId: id, mode: "upsert", upload: { key, size: text.length, filename: `${id}.md`, contentType: "text/markdown" }, tags: [] },
     );
-    await until(async () => ((await runtime.queue.getJob(jobId))?.progress as { stage?: string } | undefined)?.stage === stage || undefined, 90_000, `the job to reach ${stage}`);
+    await until(async () => ((await runtime.queue.getJob(jobId))?.progress as { stage?: string } | undefined)?.stage === stage || undefined, `the job to reach ${stage}`);
     first.kill("SIGKILL");
 
     workers.push(startWorker(configFile));
@@ -101,8 +92,8 @@ describe("a worker killed mid-job", () => {
         const state = await j?.getState();
         return state === "completed" || state === "failed" ? { state, reason: j?.failedReason, interrupted: (j?.stalledCounter ?? 0) >= 1 } : undefined;
       },
-      120_000,
       "the retried job to finish",
+      120_000,
     );
     // The kill really interrupted the job (BullMQ counted it as stalled), and the retry completed it.
     expect(job).toEqual({ state: "completed", reason: undefined, interrupted: true });

@@ -16,6 +16,7 @@ import { openRuntime, type Runtime } from "../src/runtime.js";
 import { reclaimStalledJobs } from "../src/worker/reclaim.js";
 import { startWorkers, type Workers } from "../src/worker/worker.js";
 import { testConfig } from "./support/stack.js";
+import { until } from "./support/until.js";
 
 /**
  * A job interrupted more often than queue.maxStalledCount (1) allows: BullMQ
@@ -41,17 +42,6 @@ async function interruptTwice(config: Config, redis: Redis, queueName: string, j
     }
   } finally {
     await ghost.close(true);
-  }
-}
-
-/** Polls until the state is reached; the deadline only turns a hang into a message (recovery takes seconds; on a loaded machine, more). */
-async function until<T>(probe: () => Promise<T | undefined>, what: string, timeoutMs = 90_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
   }
 }
 

@@ -13,6 +13,7 @@ import { getVersion, type IndexVersion } from "../indexer/lifecycle/versions.js"
 import { startVertexEmulator, type VertexEmulator } from "../src/dev/vertex-emulator/index.js";
 import { createLifecycleQueue, enqueueBuild } from "../src/queues/lifecycle-queue.js";
 import { openRuntime, type Runtime } from "../src/runtime.js";
+import { until } from "./support/until.js";
 
 /**
  * A worker killed while it waits on a Vertex deploy: the deploy's operation
@@ -25,16 +26,6 @@ const PARENT = "projects/ragops-test/locations/us-central1";
 
 function startWorker(configFile: string): ChildProcess {
   return spawn(process.execPath, ["--import", "tsx", "src/cli/main.ts", "worker", "--concurrency", "1"], { env: { ...process.env, RAGOPS_CONFIG: configFile }, stdio: ["ignore", "ignore", "ignore"] });
-}
-
-async function until<T>(probe: () => Promise<T | undefined>, timeoutMs: number, what: string): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
 }
 
 describe("a worker killed during a Vertex deploy", () => {
@@ -86,7 +77,7 @@ describe("a worker killed during a Vertex deploy", () => {
     const pending = await until(async () => {
       const record = await getVersion(runtime.store, "v2");
       return record.operation?.step === "deployIndex" ? record.operation : undefined;
-    }, 60_000, "the first worker to start the deploy");
+    }, "the first worker to start the deploy");
     await hold.polled(1); // the first worker is polling it
     await new Promise((resolve) => (first.once("exit", resolve), first.kill("SIGKILL")));
 
@@ -98,7 +89,7 @@ describe("a worker killed during a Vertex deploy", () => {
     const ready = await until<IndexVersion>(async () => {
       const record = await getVersion(runtime.store, "v2");
       return record.state === "building" ? undefined : record;
-    }, 60_000, "the second worker to finish the build");
+    }, "the second worker to finish the build");
 
     expect(ready).toMatchObject({ state: "ready", vertex: { deployedIndexId: "ragops_v2", deployed: true } });
     expect(ready.operation).toBeUndefined();
