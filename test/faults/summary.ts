@@ -29,7 +29,7 @@ export default function setup(project: TestProject): () => void {
           .map((line) => JSON.parse(line) as FaultTally)
       : [];
     rmSync(dir, { recursive: true, force: true });
-    const lines = tallies.map((t) => `  ${t.scenario.padEnd(44)} faults ${String(t.faults).padStart(3)}  recoveries ${String(t.recoveries).padStart(3)}  lost ${t.lost}  duplicates ${t.duplicates}`);
+    const lines = tallies.map((t) => `  ${t.scenario.padEnd(48)} faults ${String(t.faults).padStart(3)}  recoveries ${String(t.recoveries).padStart(3)}  lost ${t.lost}  duplicates ${t.duplicates}`);
     const total = summarize(tallies);
     console.log(
       [
