@@ -42,7 +42,7 @@ describe("two workers racing replaces of the same ids", () => {
       return { ...submitted, text };
     };
     // Three rounds; in each, both runtimes replace every id at once with texts of their own.
-    const submitted = [];
+    const submitted: Array<Awaited<ReturnType<typeof submit>>> = [];
     const rounds = 3;
     for (let round = 0; round < rounds; round += 1) {
       submitted.push(...(await Promise.all(ids.flatMap((id, i) => runtimes.map((runtime, r) => submit(runtime, id, sectioned(100 + round * 10 + i * 2 + r, 3)))))));
