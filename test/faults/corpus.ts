@@ -2,6 +2,7 @@ import { expect } from "vitest";
 import { readManifests } from "../../indexer/sync/manifest.js";
 import { profileKey } from "../../indexer/sync/profile.js";
 import { getDocument } from "../../src/documents/service.js";
+import type { ReconcileReport } from "../../indexer/reconcile/reconcile.js";
 import { runReconcile } from "../../src/reconcile.js";
 import type { Runtime } from "../../src/runtime.js";
 import { listIndexIds } from "../support/stack.js";
@@ -32,8 +33,14 @@ export async function corpusDamage(runtime: Runtime): Promise<{ lost: number; du
 }
 
 /** Reconcile finds nothing: the indexes, the registry and the documents agree with the manifests. */
-export async function expectReconcileClean(runtime: Runtime): Promise<void> {
+export async function expectReconcileClean(runtime: Runtime): Promise<ReconcileReport> {
   const report = await runReconcile(runtime, {});
   expect(report.findings, "reconcile findings").toEqual([]);
   expect(report.clean).toBe(true);
+  return report;
+}
+
+/** Data lost and duplicates as reconcile counts them, over every version it checked. Pure. */
+export function reconcileDamage(report: ReconcileReport): { lost: number; duplicates: number } {
+  return { lost: report.counts.missing, duplicates: report.counts.duplicate + report.counts.orphan };
 }
