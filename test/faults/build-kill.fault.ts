@@ -40,7 +40,7 @@ describe("a worker SIGKILLed mid-build and restarted", () => {
   beforeAll(async () => {
     const dataDir = mkdtempSync(join(tmpdir(), "ragops-fault-build-"));
     configFile = join(dataDir, "ragops.json");
-    const settings = { dataDir, redis: { url: inject("redisUrl"), prefix: `fb${randomUUID().slice(0, 6)}` }, queue: { lockDurationMs: 1_500, stalledIntervalMs: 700, backoffMs: 50 }, sync: { lockTtlMs: 1_500 }, log: { level: "silent" } };
+    const settings = { dataDir, redis: { url: inject("redisUrl"), prefix: `fb${randomUUID().slice(0, 6)}` }, queue: { lockDurationMs: 1_500, stalledIntervalMs: 700, backoffMs: 50 }, sync: { lockTtlMs: 1_500 }, http: { port: 0 }, log: { level: "silent" } };
     writeFileSync(configFile, JSON.stringify(settings));
     config = loadConfig({ env: {}, file: configFile });
     runtime = await openRuntime(config);

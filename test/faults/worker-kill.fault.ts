@@ -40,7 +40,7 @@ describe("a worker SIGKILLed mid-ingest and restarted", () => {
     const dataDir = mkdtempSync(join(tmpdir(), "ragops-fault-kill-"));
     configFile = join(dataDir, "ragops.json");
     // Short locks: BullMQ takes back the killed worker's job within a second or two.
-    const settings = { dataDir, redis: { url: inject("redisUrl"), prefix: `fk${randomUUID().slice(0, 6)}` }, queue: { lockDurationMs: 1_500, stalledIntervalMs: 700, backoffMs: 50 }, sync: { lockTtlMs: 1_500 }, log: { level: "silent" } };
+    const settings = { dataDir, redis: { url: inject("redisUrl"), prefix: `fk${randomUUID().slice(0, 6)}` }, queue: { lockDurationMs: 1_500, stalledIntervalMs: 700, backoffMs: 50 }, sync: { lockTtlMs: 1_500 }, http: { port: 0 }, log: { level: "silent" } };
     writeFileSync(configFile, JSON.stringify(settings));
     config = loadConfig({ env: {}, file: configFile });
     runtime = await openRuntime(config);
@@ -55,8 +55,10 @@ describe("a worker SIGKILLed mid-ingest and restarted", () => {
     if (config) rmSync(config.dataDir, { recursive: true, force: true });
   });
 
-  // The stage is drawn at random; the kill lands when the job reports it, not after a delay a busy machine may not honour.
-  const stage = STAGES[Math.floor(Math.random() * STAGES.length)] ?? "parsing";
+  // The stage is drawn at random (RAGOPS_FAULT_STAGE picks one, to replay a failure); the kill lands when the job
+  // reports it, not after a delay a busy machine may not honour.
+  const wanted = STAGES.find((s) => s === process.env.RAGOPS_FAULT_STAGE);
+  const stage = wanted ?? STAGES[Math.floor(Math.random() * STAGES.length)] ?? "parsing";
 
   it(`loses nothing and duplicates nothing when killed while ${stage}`, async () => {
     const submit = async (id: string, text: string) => {
