@@ -181,7 +181,7 @@ describe("ragops reconcile", () => {
       }),
       { numRuns: 6 },
     );
-  }, 60_000);
+  }, 240_000);
 });
 
 describe("ragops reconcile from the command line", () => {
