@@ -224,7 +224,7 @@ async function compareWithLanceFlat(config: Config, live: OpenVersion, questions
       hits.forEach((h, rank) => (maxScoreDiff = Math.max(maxScoreDiff, Math.abs(h.score - (other[rank]?.score ?? Number.NaN)))));
     });
     const servedPath = await (live.index as Partial<LanceDbIndex>).searchPath?.();
-    return { lanceFlatSeconds: lance.seconds, servedSeconds: served.seconds, servedPath: servedPath ?? { path: "lancedb", reason: "not a LanceDB index" }, sameOrder, sameSet, maxScoreDiff };
+    return { lanceFlatSeconds: lance.seconds, servedSeconds: served.seconds, servedPath: servedPath ?? { path: "lancedb", reason: "not a LanceDB index", answered: { snapshot: 0, caughtUp: 0, lancedb: 0 } }, sameOrder, sameSet, maxScoreDiff };
   } finally {
     await flat.close();
   }

@@ -61,7 +61,7 @@ export function buildSnapshot(dimensions: number, rows: readonly SnapshotRow[]):
  * order rows were written in. Scores are cosine similarities as the port
  * defines them; a zero vector on either side has no cosine and is never returned.
  */
-export function scanTopK(snapshot: ScanSnapshot, query: ArrayLike<number>, k: number, filter?: IndexFilter): Neighbor[] {
+export function scanTopK(snapshot: ScanSnapshot, query: ArrayLike<number>, k: number, filter?: IndexFilter, skip?: Uint8Array): Neighbor[] {
   const { rows, dimensions, columns, norms } = snapshot;
   if (k <= 0 || rows === 0) return [];
   const dots = new Float64Array(rows);
@@ -77,7 +77,7 @@ export function scanTopK(snapshot: ScanSnapshot, query: ArrayLike<number>, k: nu
   const admits = filter ? filterMatcher(filter) : undefined;
   const best = createTopK(k, snapshot.ids);
   for (let r = 0; r < rows; r++) {
-    if (admits && !admits(snapshot.restricts[r] as StoredRestricts)) continue;
+    if (skip?.[r] || (admits && !admits(snapshot.restricts[r] as StoredRestricts))) continue;
     const norm = (norms[r] as number) * queryNorm;
     // A zero vector has no direction, so no cosine: LanceDB leaves such rows out too.
     if (norm === 0) continue;

@@ -166,11 +166,91 @@ describe("LanceDB vector index", () => {
     await writer.close();
   });
 
+  it("answers the first sparse query and term statistics from the snapshot it waits for, and the first dense one from LanceDB meanwhile", async () => {
+    const dir = freshDir();
+    const writer = await createLanceDbIndex({ dir, version: "v1", dimensions: 2, memoryScanMaxRows: 0 });
+    await writer.upsert([1, 2, 3].map((n) => ({ id: `p${n}`, vector: [1, n], sparse: { dimensions: [n], values: [1] }, restricts: { documentIds: [], tags: [], contentTypes: [] }, numericRestricts: {} })));
+    const dense = await createLanceDbIndex({ dir, version: "v1", dimensions: 2 });
+    expect((await dense.query([1, 0], { k: 1 })).length).toBe(1);
+    expect((await dense.searchPath()).answered).toEqual({ snapshot: 0, caughtUp: 0, lancedb: 1 });
+    const sparse = await createLanceDbIndex({ dir, version: "v1", dimensions: 2 });
+    expect((await sparse.query(null, { k: 1, sparse: { dimensions: [2], values: [1] } })).map((hit) => hit.id)).toEqual(["p2"]);
+    expect(await sparse.termStats([1, 2])).toEqual({ datapoints: 3, frequencies: [1, 1] });
+    expect((await sparse.searchPath()).answered).toEqual({ snapshot: 2, caughtUp: 0, lancedb: 0 });
+    await Promise.all([dense.close(), sparse.close(), writer.close()]);
+  });
+
+  it("never catches up a table without row lineage (made before stable row ids): a rewrite of restricts alone is answered by LanceDB, and the state says why", async () => {
+    const dir = freshDir();
+    const point = (id: string, tag: string): Datapoint => ({ id, vector: [1, Number(id.slice(1)) / 10, 0, 0], restricts: { documentIds: [id], tags: [tag], contentTypes: [] }, numericRestricts: {} });
+    const writer = await createLanceDbIndex({ dir, version: "v1", dimensions: 4, memoryScanMaxRows: 0, withoutRowLineage: true });
+    const searcher = await createLanceDbIndex({ dir, version: "v1", dimensions: 4, minReloadGapMs: 3_600_000 });
+    await writer.upsert(Array.from({ length: 5 }, (_, i) => point(`p${i}`, "a")));
+    await searcher.query([1, 0, 0, 0], { k: 1 });
+    await waitForPath(searcher, "memory", 4);
+    await writer.updateRestricts([{ id: "p3", restricts: { documentIds: ["p3"], tags: ["b"], contentTypes: [] }, numericRestricts: {} }]);
+    const before = (await searcher.searchPath()).answered;
+    const hits = await searcher.query([1, 0, 0, 0], { k: 5, filter: { restricts: { tags: { allow: ["b"] } } } });
+    expect(hits.map((hit) => hit.id)).toEqual(["p3"]);
+    expect(await searcher.searchPath()).toMatchObject({ path: "lancedb", lastCatchUpRefusal: expect.stringMatching(/keeps no row versions/) as string, answered: { ...before, lancedb: before.lancedb + 1 } });
+    await searcher.close();
+    await writer.close();
+  });
+
+  it("answers from its snapshot caught up with another process's writes (new rows, rewritten restricts, removals) exactly as a fresh snapshot does, and says so", async () => {
+    const dims = 4;
+    const dir = freshDir();
+    const random = (() => {
+      let state = 7;
+      return () => ((state = (Math.imul(state, 1664525) + 1013904223) >>> 0) / 2 ** 32);
+    })();
+    const point = (id: string, tag: string): Datapoint => ({
+      id,
+      vector: Array.from({ length: dims }, () => Math.round((random() * 2 - 1) * 1000) / 1000),
+      sparse: { dimensions: [Math.floor(random() * 6), 6 + Math.floor(random() * 6)], values: [1 + Math.floor(random() * 3), 1] },
+      restricts: { documentIds: [id], tags: [tag], contentTypes: [] },
+      numericRestricts: {},
+    });
+    // No full reload after the first: every later query must be answered by catching up.
+    const searcher = await createLanceDbIndex({ dir, version: "v1", dimensions: dims, minReloadGapMs: 3_600_000 });
+    const writer = await createLanceDbIndex({ dir, version: "v1", dimensions: dims, memoryScanMaxRows: 0 });
+    await writer.upsert(Array.from({ length: 60 }, (_, i) => point(`p${i}`, "a")));
+    await searcher.query([1, 0, 0, 0], { k: 1 });
+    await waitForPath(searcher, "memory", dims);
+    const queries = Array.from({ length: 12 }, (_, i) => ({
+      vector: Array.from({ length: dims }, () => random() * 2 - 1),
+      sparse: { dimensions: [i % 6, 6 + (i % 6)], values: [1, 1] },
+      filter: i % 3 === 0 ? { restricts: { tags: { allow: ["b"] } } } : undefined,
+    }));
+    for (const round of [0, 1, 2]) {
+      await writer.upsert(Array.from({ length: 10 }, (_, i) => point(`r${round}-${i}`, "b")));
+      await writer.updateRestricts([`p${round}`, `p${round + 10}`].map((id) => ({ id, restricts: { documentIds: [id], tags: ["b"], contentTypes: [] }, numericRestricts: {} })));
+      await writer.remove([`p${round + 20}`, `p${round + 30}`, ...(round > 0 ? [`r${round - 1}-0`] : [])]);
+      const fresh = await createLanceDbIndex({ dir, version: "v1", dimensions: dims, awaitSnapshot: true });
+      for (const { vector, sparse, filter } of queries) {
+        const options = { k: 8, ...(filter ? { filter } : {}) };
+        expect(await searcher.query(vector, options)).toEqual(await fresh.query(vector, options));
+        expect(await searcher.query(null, { ...options, sparse })).toEqual(await fresh.query(null, { ...options, sparse }));
+        const fused = { ...options, sparse, fusion: { k: 60, alpha: 0.5, candidates: 5 } };
+        expect(await searcher.query(vector, fused)).toEqual(await fresh.query(vector, fused));
+      }
+      expect(await searcher.termStats([0, 1, 2, 6])).toEqual(await fresh.termStats([0, 1, 2, 6]));
+      const path = await searcher.searchPath();
+      expect(path).toMatchObject({ path: "memory", snapshotRows: 60, caughtUp: { rowsWrittenSince: expect.any(Number) as number } });
+      // Exactly the rows written since the snapshot: the new ones still there and the rewritten ones; skipped, the rewritten and the removed.
+      expect(path.caughtUp?.rowsWrittenSince).toBe(10 * (round + 1) - round + 2 * (round + 1));
+      expect(path.caughtUp?.rowsSkipped).toBe(4 * (round + 1));
+      await fresh.close();
+    }
+    await searcher.close();
+    await writer.close();
+  });
+
   it("leaves a table above memoryScanMaxRows to LanceDB and says why", async () => {
     const index = await createLanceDbIndex({ dir: freshDir(), version: "v1", dimensions: 2, memoryScanMaxRows: 2, awaitSnapshot: true });
     await index.upsert(["a", "b", "c"].map((id, i) => ({ id, vector: [1, i], restricts: { documentIds: [id], tags: [], contentTypes: [] }, numericRestricts: {} })));
     expect((await index.query([1, 0], { k: 2 })).map((n) => n.id)).toEqual(["a", "b"]);
-    expect(await index.searchPath()).toEqual({ path: "lancedb", reason: "the table has 3 rows, above memoryScanMaxRows (2)" });
+    expect(await index.searchPath()).toMatchObject({ path: "lancedb", reason: "the table has 3 rows, above memoryScanMaxRows (2)" });
     await index.close();
   });
 });
@@ -196,9 +276,9 @@ describe("LanceDB id index", () => {
 });
 
 /** Queries until the index answers from its snapshot: a reload is started by a query and runs in the background. */
-async function waitForPath(index: Awaited<ReturnType<typeof createLanceDbIndex>>, path: "memory"): Promise<void> {
+async function waitForPath(index: Awaited<ReturnType<typeof createLanceDbIndex>>, path: "memory", dimensions = 2): Promise<void> {
   while ((await index.searchPath()).path !== path) {
-    await index.query([1, 0], { k: 1 });
+    await index.query(Array.from({ length: dimensions }, (_, i) => (i === 0 ? 1 : 0)), { k: 1 });
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
 }

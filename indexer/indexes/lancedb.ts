@@ -1,9 +1,10 @@
 import type { Connection, Table } from "@lancedb/lancedb";
 import { InvalidRequestError, UnavailableError } from "../../core/errors.js";
-import { buildSnapshot, scanTopK, type ScanSnapshot, type SnapshotRow } from "./exact-scan.js";
+import type { SnapshotRow } from "./exact-scan.js";
 import { candidateDepth, reciprocalRankFusion } from "./fusion.js";
 import { datapointTable, loadArrow } from "./lancedb-batch.js";
-import { buildInvertedIndex, invertedTermStats, scanSparseTopK, scanTermStats, sparseTopK, type InvertedIndex, type SparseRow } from "./sparse-scan.js";
+import { scanSparseTopK, scanTermStats, type SparseRow } from "./sparse-scan.js";
+import { buildMemorySnapshot, catchUpView, needsLiveIds, positionsOf, viewRows, viewSparseTopK, viewTermStats, viewTopK, type MemorySnapshot, type SearchView } from "./snapshot-view.js";
 import {
   DimensionMismatchError,
   NAMESPACES,
@@ -59,6 +60,16 @@ const NUMERIC_COLUMNS: Record<NumericNamespace, string> = { date: "num_date" };
 const SPARSE_DIMS = "sparse_dims";
 const SPARSE_VALUES = "sparse_values";
 const SPARSE_COLUMNS = [SPARSE_DIMS, SPARSE_VALUES];
+/**
+ * Tables are created with stable row ids, so LanceDB keeps, for every row,
+ * the table version that last wrote it (`_row_last_updated_at_version`, kept
+ * through compaction): a snapshot's catch-up reads exactly the rows written
+ * since it. Tables created before have no such lineage (every row says 1);
+ * they are searched from full snapshots only.
+ */
+const STABLE_ROW_IDS = { new_table_enable_stable_row_ids: "true" };
+const LAST_WRITTEN_AT = "_row_last_updated_at_version";
+const CREATED_AT = "_row_created_at_version";
 /** Rows from which the id column gets a BTREE index (fetch and mergeInsert look rows up by id: 46 ms → 4 ms for 55 ids at 11,000 rows). */
 const ID_INDEX_MIN_ROWS = 1_000;
 /** Rows per `id IN (...)` predicate. */
@@ -95,6 +106,10 @@ export interface LanceDbIndexOptions {
   memoryScanMaxRows?: number;
   /** Wait for a fresh snapshot instead of answering from LanceDB meanwhile (tests of the snapshot path). */
   awaitSnapshot?: boolean;
+  /** Least time between two full snapshot loads (tests of the catch-up path set it long). @defaultValue 1,000 ms */
+  minReloadGapMs?: number;
+  /** Create the table without stable row ids, as releases before them did (tests of tables without row lineage). */
+  withoutRowLineage?: boolean;
   /** Rows from which the writing process builds and keeps an ANN index on the vectors; 0: never. @defaultValue 20,000 */
   annMinRows?: number;
   /** HNSW search breadth of ANN queries. @defaultValue 100 */
@@ -137,8 +152,14 @@ export interface SearchPathState {
   snapshotRows?: number;
   /** Table version the snapshot was read at. */
   snapshotVersion?: number;
+  /** When the table has moved on since: the version searched, and the rows read since the snapshot and skipped in it. */
+  caughtUp?: { tableVersion: number; rowsWrittenSince: number; rowsSkipped: number };
   /** Why queries are answered by LanceDB, when they are. */
   reason?: string;
+  /** Queries this process answered since it opened the table, by what answered them. */
+  answered: { snapshot: number; caughtUp: number; lancedb: number };
+  /** Why the last catch-up could not be used, when one could not. */
+  lastCatchUpRefusal?: string;
 }
 
 export const DEFAULT_MEMORY_SCAN_MAX_ROWS = 100_000;
@@ -157,8 +178,6 @@ export interface LanceDbIndex extends VectorIndex {
   annSettled(): Promise<void>;
 }
 
-/** What a query is answered from in memory: the dense snapshot and the inverted index of the same rows. */
-type TableSnapshot = ScanSnapshot & { inverted: InvertedIndex };
 
 export async function createLanceDbIndex(options: LanceDbIndexOptions): Promise<LanceDbIndex> {
   const lancedb = await import("@lancedb/lancedb");
@@ -180,7 +199,7 @@ export async function createLanceDbIndex(options: LanceDbIndexOptions): Promise<
   try {
     table = (await db.tableNames()).includes(tableName)
       ? await db.openTable(tableName)
-      : await db.createEmptyTable(tableName, schema, { mode: "create", existOk: true });
+      : await db.createEmptyTable(tableName, schema, { mode: "create", existOk: true, ...(options.withoutRowLineage ? {} : { storageOptions: STABLE_ROW_IDS }) });
     await migrate(table);
   } catch (error) {
     throw new UnavailableError(`cannot open LanceDB table ${tableName} in ${options.dir}: ${(error as Error).message}`, { cause: error });
@@ -260,23 +279,44 @@ export async function createLanceDbIndex(options: LanceDbIndexOptions): Promise<
   };
   const lanceSparseQuery = (query: SparseVector, k: number, filter: IndexFilter | undefined) => scanSparseTopK(sparseRowsOf(lanceSparseRows(["id", ...SPARSE_COLUMNS], filter)), query, k);
   const lanceTermStats = (dimensions: readonly number[]) => scanTermStats(sparseRowsOf(lanceSparseRows(["id", ...SPARSE_COLUMNS], undefined)), dimensions);
-  const snapshots = createSnapshotKeeper<TableSnapshot>({
+  const snapshotColumns = [...restrictColumns, "vector", ...SPARSE_COLUMNS];
+  /** The table as of `version`, on a handle of its own: every read through it sees that version, whatever is written meanwhile. */
+  const atVersion = async <T>(version: number, read: (pinned: Table) => Promise<T>): Promise<T> => {
+    const pinned = await db.openTable(tableName);
+    try {
+      await pinned.checkout(version);
+      return await read(pinned);
+    } finally {
+      pinned.close();
+    }
+  };
+  const snapshots = createSnapshotKeeper({
     maxRows: options.memoryScanMaxRows ?? DEFAULT_MEMORY_SCAN_MAX_ROWS,
+    minReloadGapMs: options.minReloadGapMs ?? MIN_RELOAD_GAP_MS,
     version: () => table.version(),
-    count: () => table.countRows(),
-    load: async () => {
-      const rows = await readSnapshotRows(table, [...restrictColumns, "vector", ...SPARSE_COLUMNS]);
-      return { ...buildSnapshot(options.dimensions, rows), inverted: buildInvertedIndex(rows.map((row) => row.sparse)) };
-    },
+    load: (version) =>
+      atVersion(version, async (pinned) => {
+        const rows = await pinned.countRows();
+        if (rows > (options.memoryScanMaxRows ?? DEFAULT_MEMORY_SCAN_MAX_ROWS)) return { rows };
+        const snapshot = buildMemorySnapshot(options.dimensions, await readSnapshotRows(pinned, snapshotColumns));
+        return { rows, snapshot, lineage: await hasRowLineage(pinned) };
+      }),
+    catchUp: (held, version) =>
+      atVersion(version, async (pinned) => {
+        const changed = await readSnapshotRows(pinned, snapshotColumns, `${LAST_WRITTEN_AT} > ${held.version}`);
+        const live = await pinned.countRows();
+        const liveIds = needsLiveIds(held.snapshot, held.positions, changed, live) ? new Set(await idsOf(pinned)) : undefined;
+        return catchUpView(held.snapshot, held.positions, changed, live, liveIds);
+      }),
   });
-  const denseSide = async (snapshot: TableSnapshot | undefined, vector: Float32Array | number[], k: number, filter: IndexFilter | undefined) => {
+  const denseSide = async (view: SearchView | undefined, vector: Float32Array | number[], k: number, filter: IndexFilter | undefined) => {
     const annReady = await ann.ready();
-    if (snapshot && (nonZeros(vector) * snapshot.rows <= exactScanBudget || !annReady)) return scanTopK(snapshot, vector, k, filter);
+    if (view && (nonZeros(vector) * view.base.rows <= exactScanBudget || !annReady)) return viewTopK(view, vector, k, filter);
     if (annReady) ann.answered();
     return lanceQuery(vector, k, filter);
   };
-  const sparseSide = (snapshot: TableSnapshot | undefined, sparse: SparseVector, k: number, filter: IndexFilter | undefined) =>
-    snapshot ? Promise.resolve(sparseTopK(snapshot, snapshot.inverted, sparse, k, filter)) : lanceSparseQuery(sparse, k, filter);
+  const sparseSide = (view: SearchView | undefined, sparse: SparseVector, k: number, filter: IndexFilter | undefined) =>
+    view ? Promise.resolve(viewSparseTopK(view, sparse, k, filter)) : lanceSparseQuery(sparse, k, filter);
 
   return {
     name: tableName,
@@ -304,7 +344,7 @@ export async function createLanceDbIndex(options: LanceDbIndexOptions): Promise<
         if (points.length) await merge(points);
       }),
     fetch: async (ids) => new Map((await rowsOf(ids, restrictColumns)).map((row) => [String(row.id), toStored(row)])),
-    listIds: async () => ((await table.query().select(["id"]).toArray()) as Array<{ id: string }>).map((row) => String(row.id)),
+    listIds: () => idsOf(table),
     remove: (ids) =>
       serialized(async () => {
         for (let i = 0; i < ids.length; i += IDS_PER_QUERY) {
@@ -316,7 +356,7 @@ export async function createLanceDbIndex(options: LanceDbIndexOptions): Promise<
       if (sparse) checkSparse(sparse, "the query");
       if (!vector && !sparse) throw new InvalidRequestError("a query needs a dense vector, a sparse vector or both");
       if (vector && sparse && !fusion) throw new InvalidRequestError("a query with a dense and a sparse vector needs a fusion (rrf k and alpha) to combine their rankings");
-      const snapshot = await snapshots.current({ wait: options.awaitSnapshot === true });
+      const snapshot = await snapshots.current({ wait: options.awaitSnapshot === true, loadFirst: sparse !== undefined });
       if (vector && sparse && fusion) {
         const depth = candidateDepth(fusion, k);
         const [dense, sparseHits] = await Promise.all([denseSide(snapshot, vector, depth, filter), sparseSide(snapshot, sparse, depth, filter)]);
@@ -325,8 +365,8 @@ export async function createLanceDbIndex(options: LanceDbIndexOptions): Promise<
       return vector ? denseSide(snapshot, vector, k, filter) : sparseSide(snapshot, sparse as SparseVector, k, filter);
     },
     termStats: async (dimensions) => {
-      const snapshot = await snapshots.current({ wait: options.awaitSnapshot === true });
-      return snapshot ? invertedTermStats(snapshot.inverted, dimensions) : lanceTermStats(dimensions);
+      const snapshot = await snapshots.current({ wait: options.awaitSnapshot === true, loadFirst: true });
+      return snapshot ? viewTermStats(snapshot, dimensions) : lanceTermStats(dimensions);
     },
     searchPath: () => snapshots.state(),
     describe: async () => ({ provider: "lancedb", rows: await table.countRows(), searchPath: await snapshots.state(), ann: await ann.state() }),
@@ -357,24 +397,47 @@ export async function createLanceDbIndex(options: LanceDbIndexOptions): Promise<
   };
 }
 
-interface SnapshotSource<S extends { rows: number }> {
-  maxRows: number;
-  version(): Promise<number>;
-  count(): Promise<number>;
-  load(): Promise<S>;
+/** The last full snapshot, with what a catch-up needs: its table version and where each id sits. */
+interface HeldSnapshot {
+  version: number;
+  snapshot: MemorySnapshot;
+  positions: Map<string, number>;
+  /** Whether the table keeps row versions, so the rows written since can be read (hasRowLineage). */
+  lineage: boolean;
 }
 
+interface SnapshotSource {
+  maxRows: number;
+  minReloadGapMs: number;
+  version(): Promise<number>;
+  /** The table as of `version`: its rows, and a snapshot of them unless they are more than maxRows. */
+  load(version: number): Promise<{ rows: number; snapshot?: MemorySnapshot; lineage?: boolean }>;
+  /** The held snapshot brought up to `version` by the rows written since, or undefined when that cannot be done exactly. */
+  catchUp(held: HeldSnapshot, version: number): Promise<SearchView | undefined>;
+}
+
+/** A caught-up snapshot is reloaded whole once this many of its rows changed (and this share of them), so catch-ups stay small. */
+const RELOAD_AFTER_CHANGED_ROWS = 500;
+const RELOAD_AFTER_CHANGED_SHARE = 0.05;
+
 /**
- * Holds the newest in-memory snapshot of a table and reloads it when the table
- * moves on: one load at a time, spaced out so a table written continuously
- * (an ingest) does not spend its process reloading. A load counts only if the
- * table's version is the same before and after it, so a snapshot never mixes
- * two versions.
+ * Holds the newest full snapshot of a table and answers from it caught up
+ * with the rows written since (snapshot-view.ts): one catch-up per table
+ * version, shared by the queries that see it. The snapshot is reloaded whole
+ * when catch-ups have grown or cannot be made, one load at a time and spaced
+ * out, so a table written continuously (an ingest) does not spend its
+ * process reloading. Loads and catch-ups read the table at one version, so
+ * neither mixes two.
  */
-function createSnapshotKeeper<S extends { rows: number }>(source: SnapshotSource<S>) {
-  let held: { version: number; snapshot: S } | undefined;
+function createSnapshotKeeper(source: SnapshotSource) {
+  let held: HeldSnapshot | undefined;
   let tooLarge: { version: number; rows: number } | undefined;
   let loading: Promise<void> | undefined;
+  let following: { version: number; view: Promise<SearchView | undefined> } | undefined;
+  let lastFollowed: { version: number; deltaRows: number; skippedRows: number } | undefined;
+  let lastCatchUpRefusal: string | undefined;
+  let refusedSinceLoad = false;
+  const answered = { snapshot: 0, caughtUp: 0, lancedb: 0 };
   let lastLoadEnded = 0;
   let lastLoadMs = 0;
   let lastError: string | undefined;
@@ -382,15 +445,18 @@ function createSnapshotKeeper<S extends { rows: number }>(source: SnapshotSource
   const reload = async (): Promise<void> => {
     const started = Date.now();
     try {
-      const before = await source.version();
-      const rows = await source.count();
-      if (rows > source.maxRows) {
-        tooLarge = { version: before, rows };
+      const version = await source.version();
+      const loaded = await source.load(version);
+      if (loaded.snapshot) {
+        held = { version, snapshot: loaded.snapshot, positions: positionsOf(loaded.snapshot), lineage: loaded.lineage === true };
+        tooLarge = undefined;
+      } else {
+        tooLarge = { version, rows: loaded.rows };
         held = undefined;
-        return;
       }
-      const snapshot = await source.load();
-      if ((await source.version()) === before) held = { version: before, snapshot };
+      following = undefined;
+      lastFollowed = undefined;
+      refusedSinceLoad = false;
       lastError = undefined;
     } catch (error) {
       // The LanceDB path keeps answering; the next query tries again after the gap.
@@ -406,32 +472,81 @@ function createSnapshotKeeper<S extends { rows: number }>(source: SnapshotSource
     });
     return loading;
   };
+  /** Whether the held snapshot should be read afresh: it cannot be caught up, or its catch-ups have grown. */
+  const reloadDue = (): boolean => {
+    if (!held?.lineage || refusedSinceLoad) return true;
+    if (!lastFollowed) return false;
+    const changed = lastFollowed.deltaRows + lastFollowed.skippedRows;
+    return changed >= Math.max(RELOAD_AFTER_CHANGED_ROWS, RELOAD_AFTER_CHANGED_SHARE * held.snapshot.rows);
+  };
+  const follow = (base: HeldSnapshot, version: number): Promise<SearchView | undefined> => {
+    if (following?.version === version) return following.view;
+    const refuse = (why: string) => {
+      lastFollowed = undefined;
+      refusedSinceLoad = true;
+      lastCatchUpRefusal = why;
+      return undefined;
+    };
+    const view = base.lineage
+      ? source.catchUp(base, version).then(
+          (caught) => {
+            if (!caught) return refuse(`at table version ${version} the rows written since the snapshot did not add up to the table's rows; LanceDB answers until the next snapshot`);
+            lastFollowed = { version, deltaRows: caught.delta?.rows ?? 0, skippedRows: caught.base.rows + (caught.delta?.rows ?? 0) - viewRows(caught) };
+            return caught;
+          },
+          (error: Error) => refuse(`the catch-up to table version ${version} failed: ${error.message}`),
+        )
+      : Promise.resolve(refuse("the table keeps no row versions (created before stable row ids, or empty at the last snapshot); it is searched from full snapshots only"));
+    following = { version, view };
+    return view;
+  };
 
   return {
-    /** The snapshot of the table as it is now, or undefined when LanceDB must answer (a reload may have started). */
-    async current({ wait }: { wait: boolean }): Promise<S | undefined> {
+    /** What the table as it is now is searched from in memory, or undefined when LanceDB must answer (a reload may have started). */
+    async current(how: { wait: boolean; loadFirst?: boolean }): Promise<SearchView | undefined> {
+      const view = await this.view(how);
+      if (!view) answered.lancedb += 1;
+      else if (view.delta || view.skip) answered.caughtUp += 1;
+      else answered.snapshot += 1;
+      return view;
+    },
+    /**
+     * `loadFirst`: when no snapshot is held yet and one is loading, wait for it
+     * rather than answer from LanceDB; for sparse queries and term statistics,
+     * which LanceDB answers by reading the whole table into this process too.
+     */
+    async view({ wait, loadFirst = false }: { wait: boolean; loadFirst?: boolean }): Promise<SearchView | undefined> {
       if (source.maxRows <= 0) return undefined;
       const version = await source.version();
-      if (held?.version === version) return held.snapshot;
+      if (held?.version === version) return { base: held.snapshot };
       if (tooLarge?.version === version) return undefined;
       if (wait) {
         await startReload();
-        return lastError === undefined ? this.current({ wait }) : undefined;
+        return lastError === undefined ? this.view({ wait }) : undefined;
       }
-      const gap = Math.max(MIN_RELOAD_GAP_MS, RELOAD_SPACING * lastLoadMs);
-      if (!loading && Date.now() - lastLoadEnded >= gap) void startReload();
-      return undefined;
+      const gap = Math.max(source.minReloadGapMs, RELOAD_SPACING * lastLoadMs);
+      if (!loading && Date.now() - lastLoadEnded >= gap && reloadDue()) void startReload();
+      if (!held && !tooLarge && loading && loadFirst) await loading;
+      if (!held || tooLarge) return undefined;
+      // A load that ended meanwhile may have read a newer version than this query asked about: newer is as good.
+      return held.version >= version ? { base: held.snapshot } : follow(held, version);
     },
     async state(): Promise<SearchPathState> {
-      if (source.maxRows <= 0) return { path: "lancedb", reason: "the in-memory snapshot is off (memoryScanMaxRows 0)" };
+      const counts = { answered: { ...answered }, ...(lastCatchUpRefusal ? { lastCatchUpRefusal } : {}) };
+      if (source.maxRows <= 0) return { path: "lancedb", reason: "the in-memory snapshot is off (memoryScanMaxRows 0)", ...counts };
       const version = await source.version();
-      if (held?.version === version) return { path: "memory", snapshotRows: held.snapshot.rows, snapshotVersion: held.version };
-      if (tooLarge?.version === version) return { path: "lancedb", reason: `the table has ${tooLarge.rows} rows, above memoryScanMaxRows (${source.maxRows})` };
-      return { path: "lancedb", reason: lastError ? `the last snapshot load failed: ${lastError}` : loading ? "a snapshot of the newest table version is loading" : "no snapshot of the newest table version yet" };
+      if (held?.version === version) return { path: "memory", snapshotRows: held.snapshot.rows, snapshotVersion: held.version, ...counts };
+      if (tooLarge?.version === version) return { path: "lancedb", reason: `the table has ${tooLarge.rows} rows, above memoryScanMaxRows (${source.maxRows})`, ...counts };
+      if (held && lastFollowed) {
+        // The table may have moved on since the last query; the next one catches up from the same snapshot.
+        return { path: "memory", snapshotRows: held.snapshot.rows, snapshotVersion: held.version, caughtUp: { tableVersion: lastFollowed.version, rowsWrittenSince: lastFollowed.deltaRows, rowsSkipped: lastFollowed.skippedRows }, ...counts };
+      }
+      return { path: "lancedb", reason: lastError ? `the last snapshot load failed: ${lastError}` : loading ? "a snapshot of the newest table version is loading" : "no snapshot of the newest table version yet", ...counts };
     },
-    /** Resolves when no load is running (close and destroy wait for it). */
+    /** Resolves when no load or catch-up is running (close and destroy wait for them). */
     settled: async (): Promise<void> => {
       await loading;
+      await following?.view;
     },
   };
 }
@@ -512,8 +627,9 @@ function createAnnKeeper(table: Table, options: { minRows: number }) {
 }
 
 /** Every row's id, vector, restricts and sparse vector, for a snapshot. */
-async function readSnapshotRows(table: Table, columns: string[]): Promise<Array<SnapshotRow & { sparse: SparseVector | undefined }>> {
-  const data = await table.query().select(columns).toArrow();
+async function readSnapshotRows(table: Table, columns: string[], where?: string): Promise<Array<SnapshotRow & { sparse: SparseVector | undefined }>> {
+  const query = table.query().select(columns);
+  const data = await (where ? query.where(where) : query).toArrow();
   const rows: Array<SnapshotRow & { sparse: SparseVector | undefined }> = [];
   for (const batch of data.batches) {
     const ids = batch.getChild("id");
@@ -556,6 +672,10 @@ function restrictColumnVectors(batch: { getChild(name: string): { get(i: number)
   return names.map((name) => [name, batch.getChild(name)]);
 }
 
+async function idsOf(table: Table): Promise<string[]> {
+  return ((await table.query().select(["id"]).toArray()) as Array<{ id: string }>).map((row) => String(row.id));
+}
+
 async function hasIdIndex(table: Table): Promise<boolean> {
   return (await table.listIndices()).some((index) => index.columns.includes("id"));
 }
@@ -578,6 +698,16 @@ async function migrate(table: Table): Promise<void> {
   const sparseTypes: Record<string, string> = { [SPARSE_DIMS]: "List(UInt32)", [SPARSE_VALUES]: "List(Float32)" };
   const sparseMissing = SPARSE_COLUMNS.filter((name) => !names.has(name));
   if (sparseMissing.length) await table.addColumns(sparseMissing.map((name) => ({ name, valueSql: `arrow_cast(NULL, '${sparseTypes[name]}')` })));
+}
+
+/**
+ * Whether LanceDB keeps row versions for this table: a table without stable
+ * row ids says every row was created at version 1, and ragops creates its
+ * tables empty, so any row created later proves it. (An empty table says no:
+ * it is caught up by full snapshots until it has rows.)
+ */
+async function hasRowLineage(table: Table): Promise<boolean> {
+  return (await table.query().where(`${CREATED_AT} > 1`).select(["id"]).limit(1).toArray()).length > 0;
 }
 
 async function vectorDimensions(table: Table): Promise<number | undefined> {

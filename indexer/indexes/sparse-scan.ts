@@ -15,6 +15,8 @@ import type { IndexFilter, Neighbor, SparseVector, StoredRestricts, TermStats } 
 export interface InvertedIndex {
   /** Rows holding a sparse vector: N in IDF. */
   readonly datapoints: number;
+  /** 1 where the row at that position holds a sparse vector. */
+  readonly holdsSparse: Uint8Array;
   /** Distinct term ids, ascending. */
   readonly terms: Uint32Array;
   /** Postings of terms[i] are [offsets[i], offsets[i + 1]). */
@@ -27,9 +29,11 @@ export interface InvertedIndex {
 export function buildInvertedIndex(rows: ReadonlyArray<SparseVector | undefined>): InvertedIndex {
   const lengths = new Map<number, number>();
   let datapoints = 0;
-  for (const sparse of rows) {
+  const holdsSparse = new Uint8Array(rows.length);
+  for (const [row, sparse] of rows.entries()) {
     if (!sparse) continue;
     datapoints += 1;
+    holdsSparse[row] = 1;
     for (let i = 0; i < sparse.dimensions.length; i++) {
       const term = sparse.dimensions[i] as number;
       lengths.set(term, (lengths.get(term) ?? 0) + 1);
@@ -56,7 +60,7 @@ export function buildInvertedIndex(rows: ReadonlyArray<SparseVector | undefined>
       cursor[at] = slot + 1;
     }
   });
-  return { datapoints, terms, offsets, postingRows, postingWeights };
+  return { datapoints, holdsSparse, terms, offsets, postingRows, postingWeights };
 }
 
 /** Position of a term in `terms`, or -1. */
@@ -73,12 +77,21 @@ function find(terms: Uint32Array, term: number): number {
   return -1;
 }
 
-export function invertedTermStats(index: InvertedIndex, dimensions: readonly number[]): TermStats {
+/** N and each term's document frequency; rows marked in `skip` do not count. */
+export function invertedTermStats(index: InvertedIndex, dimensions: readonly number[], skip?: Uint8Array): TermStats {
+  let datapoints = index.datapoints;
+  if (skip) for (let row = 0; row < skip.length; row++) if (skip[row] && index.holdsSparse[row]) datapoints -= 1;
   return {
-    datapoints: index.datapoints,
+    datapoints,
     frequencies: dimensions.map((term) => {
       const at = find(index.terms, term);
-      return at < 0 ? 0 : (index.offsets[at + 1] as number) - (index.offsets[at] as number);
+      if (at < 0) return 0;
+      const start = index.offsets[at] as number;
+      const end = index.offsets[at + 1] as number;
+      if (!skip) return end - start;
+      let held = 0;
+      for (let p = start; p < end; p++) if (!skip[index.postingRows[p] as number]) held += 1;
+      return held;
     }),
   };
 }
@@ -95,7 +108,7 @@ export interface SparseRows {
  * filter, best first, equal scores in id order; rows whose dot product is 0
  * (no shared term) are not returned.
  */
-export function sparseTopK(rows: SparseRows, index: InvertedIndex, query: SparseVector, k: number, filter?: IndexFilter): Neighbor[] {
+export function sparseTopK(rows: SparseRows, index: InvertedIndex, query: SparseVector, k: number, filter?: IndexFilter, skip?: Uint8Array): Neighbor[] {
   if (k <= 0 || rows.rows === 0) return [];
   const scores = new Float64Array(rows.rows);
   const touched: number[] = [];
@@ -118,7 +131,7 @@ export function sparseTopK(rows: SparseRows, index: InvertedIndex, query: Sparse
   const best = createTopK(k, rows.ids);
   for (const row of touched) {
     const score = scores[row] as number;
-    if (score === 0 || (admits && !admits(rows.restricts[row] as StoredRestricts))) continue;
+    if (score === 0 || skip?.[row] || (admits && !admits(rows.restricts[row] as StoredRestricts))) continue;
     best.offer(row, score);
   }
   return best.sorted().map(({ row, score }) => ({ id: rows.ids[row] as string, score }));
