@@ -1,3 +1,4 @@
+import { failpoint } from "../../core/failpoints.js";
 import { ConflictError } from "../../core/errors.js";
 import { readJson, updateJson } from "../../core/json-records.js";
 import type { ObjectStore } from "../../core/object-store.js";
@@ -166,6 +167,7 @@ export async function fenceRetired(store: ObjectStore, request: { version: strin
 /** Decides the next alias from the current one and writes it by compare-and-swap; a lost race decides again on what won. */
 async function changeLive(store: ObjectStore, decide: (alias: AliasRecord) => AliasRecord): Promise<AliasChange> {
   const { before, after } = await updateJson<AliasRecord>(store, aliasKey(), (current) => decide(current ?? EMPTY));
+  failpoint("alias-written");
   return { from: before?.value.live ?? null, to: after.value.live as string, alias: after.value, generation: after.generation };
 }
 

@@ -1,3 +1,4 @@
+import { quietConnectionErrors } from "./connection-errors.js";
 import { randomUUID } from "node:crypto";
 import { Queue, QueueEvents, type ConnectionOptions, type JobsOptions } from "bullmq";
 import { z } from "zod";
@@ -79,12 +80,12 @@ function defaultJobOptions(config: Config): JobsOptions {
 
 export function createIngestQueue(config: Config): Queue {
   const { connection, prefix } = queueConnection(config);
-  return new Queue(INGEST_QUEUE, { connection, prefix, defaultJobOptions: defaultJobOptions(config) });
+  return quietConnectionErrors(new Queue(INGEST_QUEUE, { connection, prefix, defaultJobOptions: defaultJobOptions(config) }));
 }
 
 export async function createIngestQueueEvents(config: Config): Promise<QueueEvents> {
   const { connection, prefix } = queueConnection(config);
-  const events = new QueueEvents(INGEST_QUEUE, { connection, prefix });
+  const events = quietConnectionErrors(new QueueEvents(INGEST_QUEUE, { connection, prefix }));
   // Subscribed before any job is added, or a fast job's completion is missed.
   await events.waitUntilReady();
   return events;

@@ -1,3 +1,4 @@
+import { quietConnectionErrors } from "./connection-errors.js";
 import { randomUUID } from "node:crypto";
 import { Queue } from "bullmq";
 import { z } from "zod";
@@ -38,7 +39,7 @@ export const LIFECYCLE_JOB_PREFIXES = ["build-", "evaluate-", "retire-", "rebuil
 
 export function createLifecycleQueue(config: Config): Queue {
   const { connection, prefix } = queueConnection(config);
-  return new Queue(LIFECYCLE_QUEUE, { connection, prefix, defaultJobOptions: { attempts: 1, removeOnComplete: { count: 100 }, removeOnFail: { count: 100 } } });
+  return quietConnectionErrors(new Queue(LIFECYCLE_QUEUE, { connection, prefix, defaultJobOptions: { attempts: 1, removeOnComplete: { count: 100 }, removeOnFail: { count: 100 } } }));
 }
 
 /** Queues a build; a fixed `jobId` makes racing callers queue one job (BullMQ keeps the first of one id). */

@@ -1,3 +1,4 @@
+import { quietConnectionErrors } from "./connection-errors.js";
 import { Queue } from "bullmq";
 import { z } from "zod";
 import type { Config } from "../../config/schema.js";
@@ -18,7 +19,7 @@ export const refreshPayloadSchema = z.strictObject({
 
 export function createRefreshQueue(config: Config): Queue {
   const { connection, prefix } = queueConnection(config);
-  return new Queue(REFRESH_QUEUE, { connection, prefix, defaultJobOptions: { attempts: 1, removeOnComplete: { count: 100 }, removeOnFail: { count: 100 } } });
+  return quietConnectionErrors(new Queue(REFRESH_QUEUE, { connection, prefix, defaultJobOptions: { attempts: 1, removeOnComplete: { count: 100 }, removeOnFail: { count: 100 } } }));
 }
 
 export const schedulerId = (source: string) => `refresh:${source}`;

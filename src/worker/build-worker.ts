@@ -1,3 +1,4 @@
+import { logConnectionErrors } from "../queues/connection-errors.js";
 import { Worker, type Job } from "bullmq";
 import type { ParsePool } from "../../ingest/parsers/isolated.js";
 import { buildVersion } from "../../indexer/lifecycle/build.js";
@@ -36,6 +37,7 @@ export function startBuildWorker(runtime: Runtime, parser: ParsePool, committer?
     // Also when BullMQ failed it without running it (interrupted too often): the version must not stay building.
     if (job?.finishedOn) void settleFinalFailure(runtime, job, error, job.attemptsMade).catch(logSettleError(logger, job));
   });
+  logConnectionErrors(worker, logger, "lifecycle");
   worker.on("stalled", (jobId) => logger.warn({ jobId }, "lifecycle job interrupted (its worker died or lost its claim): queued again"));
   void worker
     .waitUntilReady()

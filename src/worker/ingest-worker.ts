@@ -1,3 +1,4 @@
+import { logConnectionErrors } from "../queues/connection-errors.js";
 import { DelayedError, UnrecoverableError, Worker, type Job } from "bullmq";
 import { ZodError } from "zod";
 import { isRagopsError } from "../../core/errors.js";
@@ -36,7 +37,7 @@ export async function startIngestWorker(runtime: Runtime, options: { concurrency
     void settleFinalFailure(runtime, job, error, job.attemptsMade).catch(logSettleError(logger, job));
   });
   worker.on("stalled", (jobId) => logger.warn({ jobId }, "job interrupted (its worker died or lost its claim): queued again"));
-  worker.on("error", (error) => logger.error({ err: error }, "worker error"));
+  logConnectionErrors(worker, logger, "ingest");
   await worker.waitUntilReady();
   const inherited = await reclaimStalledJobs(worker, runtime.redis);
   if (inherited.reclaimed.length) logger.warn({ jobs: inherited.reclaimed }, `${inherited.reclaimed.length} jobs a dead worker left active were taken up`);

@@ -1,3 +1,4 @@
+import { logConnectionErrors } from "../queues/connection-errors.js";
 import { Worker, type Job } from "bullmq";
 import { runRefresh } from "../documents/refresh.js";
 import { createIngestQueueEvents } from "../queues/ingest-queue.js";
@@ -35,6 +36,7 @@ export async function startRefreshWorker(runtime: Runtime): Promise<RefreshWorke
     workerOptions(config, 1),
   );
   worker.on("failed", (job, error) => logger.warn({ jobId: job?.id, reason: error.message }, "refresh failed"));
+  logConnectionErrors(worker, logger, "refresh");
   const schedules = await syncRefreshSchedules(refreshQueue, config);
   if (schedules.length) logger.info({ cron: config.refresh.cron, sources: config.refresh.sources }, "refresh scheduled");
 
