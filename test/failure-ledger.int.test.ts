@@ -12,13 +12,13 @@ import { profileKey } from "../indexer/sync/profile.js";
 import { waitForJobs } from "../src/documents/ingest-files.js";
 import { runRefresh } from "../src/documents/refresh.js";
 import { getDocument, submitDocument } from "../src/documents/service.js";
-import { listFailures } from "../src/failures/ledger.js";
-import { retryFailures } from "../src/failures/retry.js";
+import { clearFailure, listFailures, recordFailureEntry } from "../src/failures/ledger.js";
 import { createIngestQueueEvents } from "../src/queues/ingest-queue.js";
 import { openRuntime, type Runtime } from "../src/runtime.js";
 import { createLocalDirSource } from "../src/sources/local-dir.js";
 import { startWorkers, type Workers } from "../src/worker/worker.js";
 import { startServer } from "../src/http/server.js";
+import { newToken } from "../src/http/tokens.js";
 import { cliRunner } from "./support/cli.js";
 import { testConfig } from "./support/stack.js";
 
@@ -117,11 +117,21 @@ describe("the failure ledger, quarantine and cleanup", () => {
     expect((entry?.firstSeen ?? "") < (entry?.lastSeen ?? "")).toBe(true);
   });
 
-  it("`failures retry` queues it again, and only it; a success clears the ledger", async () => {
-    const config = h.runtime.config;
-    const deps = { config, store: h.runtime.store, queue: h.runtime.queue, lifecycleQueue: () => { throw new Error("no lifecycle job expected"); } };
-    const [outcome] = await retryFailures(deps, { all: true });
-    expect(outcome).toMatchObject({ id: "ingest:broken.pdf", jobId: expect.stringMatching(/^ingest-broken\.pdf-v3-/) });
+  it("POST /v1/failures/retry (as `failures retry`) queues it again, and only it; a success clears the ledger", async () => {
+    const server = await startServer(h.runtime);
+    const retry = (body: unknown) => fetch(`${server.url}/v1/failures/retry`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+    let outcome: { id: string; jobId?: string } | undefined;
+    try {
+      const wrong = await retry({ all: true, ids: ["x"] });
+      expect(wrong.status).toBe(400);
+      expect(((await wrong.json()) as { error: { message: string } }).error.message).toMatch(/ids|all/);
+      const response = await retry({ ids: ["ingest:broken.pdf"] });
+      expect(response.status).toBe(200);
+      [outcome] = ((await response.json()) as { outcomes: Array<{ id: string; jobId?: string }> }).outcomes;
+    } finally {
+      await server.close(500);
+    }
+    expect(outcome).toMatchObject({ id: "ingest:broken.pdf", jobId: expect.stringMatching(/^ingest-broken\.pdf-v3-/) as string });
     const ended = await waitForJobs(h.events, (id) => h.runtime.queue.getJob(id), [outcome?.jobId as string]);
     expect(ended.get(outcome?.jobId as string)?.state).toBe("failed"); // the same bytes: it fails again
     expect((await listFailures(h.runtime.store))[0]).toMatchObject({ attempts: 3, retryJobId: outcome?.jobId });
@@ -132,6 +142,27 @@ describe("the failure ledger, quarantine and cleanup", () => {
     await refresh(); // broken.pdf vanished: deleted
     expect(await listFailures(h.runtime.store)).toEqual([]);
   });
+  it("lets a content token retry ingests and deletes but not index work, which needs an operator", async () => {
+    const content = newToken();
+    const operator = newToken();
+    const runtime = await openRuntime({ ...h.runtime.config, auth: { ...h.runtime.config.auth, tokens: { editor: { hash: content.hash, roles: ["content"] }, ops: { hash: operator.hash, roles: ["operator"] } } } });
+    const server = await startServer(runtime);
+    try {
+      await recordFailureEntry(runtime.store, { kind: "build", subject: "v9", stage: "building", reason: "the embedder was unreachable", class: "transient", attempts: 1 });
+      const retry = (token: string) => fetch(`${server.url}/v1/failures/retry`, { method: "POST", headers: { "content-type": "application/json", authorization: `Bearer ${token}` }, body: JSON.stringify({ ids: ["build:v9"] }) });
+      const asContent = await retry(content.token);
+      expect(asContent.status).toBe(200);
+      expect(await asContent.json()).toEqual({ outcomes: [{ id: "build:v9", skipped: "retrying a failed build needs the operator role (this token has content)" }] });
+      const asOperator = (await (await retry(operator.token)).json()) as { outcomes: Array<{ id: string; skipped?: string }> };
+      // An operator gets past the role check; a build is not retried in place, and the message says what to do instead.
+      expect(asOperator.outcomes[0]?.skipped).not.toMatch(/operator role/);
+      await clearFailure(runtime.store, "build", "v9");
+    } finally {
+      await server.close(500);
+      await runtime.close();
+    }
+  });
+
   it("an identical re-upload moves the manifest to the new version, so a build does not parse the document again", async () => {
     const text = "# Same\n\nThe same bytes twice.\n";
     await put(h, "same", text);

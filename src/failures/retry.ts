@@ -31,10 +31,16 @@ export interface RetryOutcome {
   skipped?: string;
 }
 
-export async function retryFailures(deps: RetryDeps, which: { all: true } | { ids: readonly string[] }): Promise<RetryOutcome[]> {
+/** `refuse`: why this caller may not retry an entry (its role), or undefined when it may. */
+export async function retryFailures(deps: RetryDeps, which: { all: true } | { ids: readonly string[] }, refuse: (entry: FailureEntry) => string | undefined = () => undefined): Promise<RetryOutcome[]> {
   const entries = "all" in which ? await listFailures(deps.store) : await Promise.all(which.ids.map((id) => getFailure(deps.store, id)));
   const out: RetryOutcome[] = [];
   for (const entry of entries) {
+    const refused = refuse(entry);
+    if (refused) {
+      out.push({ id: entry.id, skipped: refused });
+      continue;
+    }
     try {
       const outcome = await retryOne(deps, entry);
       if (outcome.jobId) await markRetried(deps.store, entry, outcome.jobId);

@@ -63,7 +63,7 @@ export function createApp(runtime: Runtime): Express {
   app.use(probeRoutes(runtime));
   app.use(metricsRoutes(metrics));
   app.use(BULL_BOARD_PATH, bullBoardRouter([runtime.queue, lifecycle.queue, refreshQueue]));
-  app.use(failureRoutes(runtime));
+  app.use(failureRoutes(runtime, lifecycle.queue));
 
   app.use((req, _res, next) => next(new NotFoundError(`no route ${req.method} ${req.path}`)));
   app.use(errorMiddleware(logger));

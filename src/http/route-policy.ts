@@ -44,6 +44,7 @@ export const ROUTE_POLICIES: readonly RoutePolicy[] = [
   { method: "DELETE", path: "/v1/documents/:id", roles: CONTENT },
   { method: "GET", path: "/v1/jobs/:id", roles: ["content", "operator"] },
   { method: "GET", path: "/v1/failures", roles: ["content", "operator"] },
+  { method: "POST", path: "/v1/failures/retry", roles: ["content", "operator"] },
 
   { method: "POST", path: "/v1/indexes", roles: OPERATOR },
   { method: "GET", path: "/v1/indexes", roles: OPERATOR },
