@@ -34,6 +34,14 @@ export const httpSchema = z.strictObject({
     .min(0)
     .default(1_024)
     .describe("Slowest an upload body may arrive, averaged over http.uploadRateWindowMs, bytes per second; a slower upload is cut off with 408 and its temp file removed (slow-body attacks hold a connection and a temp file each). 0: no minimum."),
+  trustProxy: z
+    .union([z.literal(false), z.number().int().min(1).max(10), z.string().min(1)], {
+      error: "http.trustProxy is false, the number of proxy hops in front of the control plane (1 behind one load balancer), or the proxies' addresses or subnets (\"loopback\", \"10.0.0.0/8, 130.211.0.0/22\"); true is refused: it would trust an X-Forwarded-For any client writes",
+    })
+    .default(false)
+    .describe(
+      "Who may name the client's address in X-Forwarded-For (Express's \"trust proxy\"): false (default, the socket's peer is the client), the number of proxy hops in front (1 behind Cloud Run or one load balancer), or the proxies' addresses/subnets. Per-address rate limits and logs use that address; without it, every client behind a proxy shares the proxy's limit.",
+    ),
   uploadRateWindowMs: z.number().int().min(50).max(600_000).default(30_000).describe("Window over which http.minUploadBytesPerSecond is measured, ms; time the server itself holds the upload back (a slow object store) does not count."),
 });
 

@@ -1,6 +1,7 @@
 import { existsSync, readdirSync, rmSync } from "node:fs";
 import { connect, type Socket } from "node:net";
 import { join } from "node:path";
+import { loadConfig } from "../config/load.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Queue } from "bullmq";
 import { createLifecycleQueue } from "../src/queues/lifecycle-queue.js";
@@ -120,6 +121,41 @@ describe("rate limits, per token and per address, counted in Redis", () => {
     expect(blocked.status).toBe(429);
     expect(Number(blocked.headers.get("retry-after"))).toBeGreaterThanOrEqual(1);
     expect((await errorOf(blocked)).message).toMatch(/wrong API token.*limits\.rate\.authFailuresPerAddress/);
+  });
+});
+
+describe("per-address limits behind a proxy (http.trustProxy)", () => {
+  const reader = newToken();
+  const planes: ControlPlane[] = [];
+  const start = async (http: Record<string, unknown>) => {
+    const plane = await startControlPlane({ http: { port: 0, ...http }, auth: { tokens: { app: { hash: reader.hash, roles: ["reader"] } } }, limits: { rate: { windowSeconds: 60, searchPerToken: 100, searchPerAddress: 2 } } });
+    planes.push(plane);
+    return plane;
+  };
+  const search = (plane: ControlPlane, forwardedFor: string) =>
+    fetch(`${plane.url}/v1/search`, { method: "POST", headers: { ...json, ...bearer(reader.token), "x-forwarded-for": forwardedFor }, body: JSON.stringify({ query: "dock" }) });
+
+  afterAll(async () => {
+    for (const plane of planes) await plane.stop();
+  });
+
+  it("counts each client the trusted proxy names in X-Forwarded-For apart", async () => {
+    const plane = await start({ trustProxy: "loopback" });
+    expect((await search(plane, "203.0.113.1")).status).toBe(200);
+    expect((await search(plane, "203.0.113.1")).status).toBe(200);
+    expect((await search(plane, "203.0.113.1")).status).toBe(429);
+    expect((await search(plane, "203.0.113.2")).status).toBe(200);
+  });
+
+  it("ignores X-Forwarded-For when no proxy is trusted, so a client cannot pick a new address per request", async () => {
+    const plane = await start({});
+    expect((await search(plane, "198.51.100.1")).status).toBe(200);
+    expect((await search(plane, "198.51.100.2")).status).toBe(200);
+    expect((await search(plane, "198.51.100.3")).status).toBe(429);
+  });
+
+  it("refuses trustProxy true, which would let any client name its own address", () => {
+    expect(() => loadConfig({ env: {}, overrides: { http: { trustProxy: true } } })).toThrow(/http\.trustProxy/);
   });
 });
 

@@ -39,6 +39,8 @@ export function createApp(runtime: Runtime): Express {
   // One spelling per route: /V1/... or /v1/.../ match nothing rather than a route by another name.
   app.set("case sensitive routing", true);
   app.set("strict routing", true);
+  // The client's address for per-address limits and logs: from X-Forwarded-For only when a proxy in front is trusted.
+  if (config.http.trustProxy !== false) app.set("trust proxy", config.http.trustProxy);
 
   app.use(requestIdMiddleware());
   app.use(requestMetrics(metrics));
