@@ -247,3 +247,28 @@ describe("caps on index versions and queued builds", () => {
     expect(listed.versions.map((v) => v.version).sort()).toEqual(["v1", "v2", "v3"]);
   });
 });
+
+describe("caps under concurrent creates", () => {
+  let plane: ControlPlane;
+  let lifecycle: Queue;
+
+  beforeAll(async () => {
+    plane = await startControlPlane({ limits: { maxVersions: 3, maxQueuedBuilds: 100 } });
+    lifecycle = createLifecycleQueue(plane.runtime.config);
+  });
+
+  afterAll(async () => {
+    await lifecycle?.obliterate({ force: true }).catch(() => undefined);
+    await lifecycle?.close();
+    await plane?.stop();
+  });
+
+  it("admits exactly as many versions as limits.maxVersions leaves room for, however many creates race", async () => {
+    const names = ["v2", "v3", "v4", "v5", "v6", "v7"];
+    const statuses = await Promise.all(names.map((version) => fetch(`${plane.url}/v1/indexes`, { method: "POST", headers: json, body: JSON.stringify({ version }) }).then((r) => r.status)));
+    expect(statuses.filter((s) => s === 202)).toHaveLength(2);
+    expect(statuses.filter((s) => s === 409)).toHaveLength(4);
+    const listed = (await (await fetch(`${plane.url}/v1/indexes`)).json()) as { versions: Array<{ version: string }> };
+    expect(listed.versions).toHaveLength(3);
+  });
+});

@@ -3,7 +3,7 @@ import { Option, type Command } from "commander";
 import { RETRIEVAL_MODES, type RetrievalMode } from "../../config/schema.js";
 import Table from "cli-table3";
 import { InvalidRequestError } from "../../core/errors.js";
-import { checkVersionCaps } from "../lifecycle-caps.js";
+import { createWithinVersionCaps } from "../lifecycle-caps.js";
 import { rebuildRefusal, type RebuildResult } from "../../indexer/lifecycle/vertex-rebuild.js";
 import { enqueueRebuild } from "../queues/lifecycle-queue.js";
 import { createAndBuild, retire, rollback, showVersion, showVersions, swap } from "../../indexer/lifecycle/operations.js";
@@ -49,8 +49,8 @@ function addCreateCommand(index: Command): void {
       const versionConfig = versionConfigFrom(options, options.settings ? readFileSync(options.settings, "utf8") : undefined);
       await withLifecycle(config, async (deps) => {
         const started = Date.now();
-        await checkVersionCaps(deps, config.limits);
-        const record = await createAndBuild(deps, { version: options.version, config: versionConfig, actor: actor() });
+        const caps = { ...deps, redisPrefix: config.redis.prefix };
+        const record = await createWithinVersionCaps(caps, config.limits, () => createAndBuild(deps, { version: options.version, config: versionConfig, actor: actor() }));
         console.log(`created ${record.version} (build job ${record.buildJobId})`);
         if (!options.wait) return;
         await followBuild(deps, record.buildJobId as string);

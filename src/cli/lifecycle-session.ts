@@ -1,4 +1,5 @@
 import type { Queue } from "bullmq";
+import type { Redis } from "ioredis";
 import { userInfo } from "node:os";
 import { readJob } from "../queues/read-job.js";
 import cliProgress from "cli-progress";
@@ -17,14 +18,14 @@ export const actor = () => `cli:${userInfo().username}`;
 /** The config of `ragops index ...` and `ragops audit`: they print their own report, so logs only warnings. */
 export const lifecycleConfigFrom = (command: Command): Config => configFrom(command, { log: { level: "warn" } });
 
-export type CliLifecycle = LifecycleDeps & { lifecycleQueue: Queue };
+export type CliLifecycle = LifecycleDeps & { lifecycleQueue: Queue; redis: Redis };
 
 /** Runs `fn` with the lifecycle operations' deps, and closes the runtime and the lifecycle queue after. */
 export async function withLifecycle<T>(config: Config, fn: (deps: CliLifecycle) => Promise<T>): Promise<T> {
   const runtime = await openRuntime(config);
   const lifecycleQueue = createLifecycleQueue(config);
   try {
-    return await fn({ store: runtime.store, catalog: runtime.catalog, lifecycleQueue, startBuild: (version) => enqueueBuild(lifecycleQueue, version), startRetire: (version) => enqueueRetire(lifecycleQueue, version), maxTopK: config.index.maxTopK, defaultIndexProvider: config.index.provider, ...profileDefaults(config) });
+    return await fn({ store: runtime.store, catalog: runtime.catalog, lifecycleQueue, redis: runtime.redis, startBuild: (version) => enqueueBuild(lifecycleQueue, version), startRetire: (version) => enqueueRetire(lifecycleQueue, version), maxTopK: config.index.maxTopK, defaultIndexProvider: config.index.provider, ...profileDefaults(config) });
   } finally {
     await lifecycleQueue.close();
     await runtime.close();

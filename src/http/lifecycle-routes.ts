@@ -7,7 +7,7 @@ import { versionNameSchema } from "../../config/schema.js";
 import { indexVersionConfigSchema } from "../../indexer/lifecycle/versions.js";
 import { createAndBuild, retire, rollback, showVersion, showVersions, swap } from "../../indexer/lifecycle/operations.js";
 import { createLifecycleQueue, enqueueBuild, enqueueRebuild, enqueueRetire } from "../queues/lifecycle-queue.js";
-import { checkVersionCaps } from "../lifecycle-caps.js";
+import { createWithinVersionCaps } from "../lifecycle-caps.js";
 import { metricsFor } from "../metrics.js";
 import { rebuildRefusal } from "../../indexer/lifecycle/vertex-rebuild.js";
 import { getVersion } from "../../indexer/lifecycle/versions.js";
@@ -59,8 +59,8 @@ export function lifecycleRoutes(runtime: Runtime): { router: Router; queue: Queu
     json,
     route(async (req, res) => {
       const body = parseBody(createSchema, req.body ?? {});
-      await checkVersionCaps({ store, lifecycleQueue: queue }, runtime.config.limits);
-      const record = await createAndBuild(deps, { ...body, actor: actorOf(req, res) });
+      const caps = { store, lifecycleQueue: queue, redis: runtime.redis, redisPrefix: runtime.config.redis.prefix };
+      const record = await createWithinVersionCaps(caps, runtime.config.limits, () => createAndBuild(deps, { ...body, actor: actorOf(req, res) }));
       res.status(202).json({ ...record, links: { job: `/v1/jobs/${record.buildJobId}`, index: `/v1/indexes/${record.version}` } });
     }),
   );
