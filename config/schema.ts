@@ -16,6 +16,10 @@ export const redisSchema = z.strictObject({
     .regex(/^(?:[A-Za-z0-9_-]{1,32}|\{[A-Za-z0-9_-]{1,32}\})$/, "letters, digits, '_' or '-' (1-32 characters), optionally in braces as a Redis Cluster hash tag ({ragops})")
     .default("ragops")
     .describe("Key prefix for every Redis key ragops writes, so several deployments can share one Redis. In braces ({ragops}) it is a hash tag: every key lands in one Redis Cluster slot, as BullMQ and ragops' scripts need."),
+  requireNoEviction: z
+    .boolean()
+    .default(false)
+    .describe("Refuse to start a worker (`ragops worker --strict` sets it) when Redis may evict keys (maxmemory-policy other than noeviction): queued jobs, leases and the chunk registry are data, not cache. Off: a loud warning at start."),
 });
 
 export const httpSchema = z.strictObject({

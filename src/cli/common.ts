@@ -32,10 +32,11 @@ export function configFrom(command: Command, overrides: Record<string, unknown> 
   return loadConfig({
     file: global.config,
     overrides: {
-      ...(global.dataDir ? { dataDir: global.dataDir } : {}),
-      ...(global.redisUrl ? { redis: { url: global.redisUrl } } : {}),
-      ...(global.logLevel ? { log: { level: global.logLevel } } : {}),
       ...overrides,
+      ...(global.dataDir ? { dataDir: global.dataDir } : {}),
+      // Merged, not replaced: a command's own redis or log settings (worker --strict) sit beside the global flags.
+      ...(global.redisUrl ? { redis: { ...(overrides.redis as object | undefined), url: global.redisUrl } } : {}),
+      ...(global.logLevel ? { log: { ...(overrides.log as object | undefined), level: global.logLevel } } : {}),
     },
   });
 }

@@ -13,8 +13,9 @@ export function addWorkerCommand(program: Command): void {
     .command("worker")
     .description("Run an ingest worker: parse, chunk, embed and index queued documents.")
     .option("--concurrency <n>", "jobs run at once (default 2, or $RAGOPS_QUEUE_CONCURRENCY)", positiveInt)
-    .action(async (options: { concurrency?: number }, command: Command) => {
-      const config = configFrom(command, options.concurrency ? { queue: { concurrency: options.concurrency } } : {});
+    .option("--strict", "refuse to start when Redis may evict keys (maxmemory-policy other than noeviction) instead of warning (redis.requireNoEviction)")
+    .action(async (options: { concurrency?: number; strict?: boolean }, command: Command) => {
+      const config = configFrom(command, { ...(options.concurrency ? { queue: { concurrency: options.concurrency } } : {}), ...(options.strict ? { redis: { requireNoEviction: true } } : {}) });
       const runtime = await openRuntime(config);
       const workers = await startWorkers(runtime);
       console.error(`ragops: worker running (concurrency ${config.queue.concurrency}, index ${config.index.version})`);

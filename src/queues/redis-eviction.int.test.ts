@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ensureRedis, type LocalRedis } from "../dev/local-redis.js";
+import { cliRunner } from "../../test/support/cli.js";
 import { evictionProblem } from "./redis.js";
 
 // A Redis of its own: the policy is server-wide, and test files run side by side on the shared one.
@@ -27,5 +28,16 @@ describe("the Redis eviction policy check", () => {
     expect(await evictionProblem(redis)).toBeUndefined();
     await redis.config("SET", "maxmemory-policy", "allkeys-lru");
     expect(await evictionProblem(redis)).toMatch(/maxmemory-policy allkeys-lru.*Set maxmemory-policy noeviction/);
+  });
+});
+
+describe("ragops worker --strict", () => {
+  it("refuses to start on a Redis that may evict, naming the policy and the fix, and exits non-zero", async () => {
+    await redis.config("SET", "maxmemory-policy", "allkeys-lru");
+    const run = cliRunner({ ...process.env, RAGOPS_DATA_DIR: mkdtempSync(join(tmpdir(), "ragops-strict-")), RAGOPS_REDIS_PREFIX: "strict" });
+    const refused = await run("--redis-url", server.url, "worker", "--strict");
+    expect(refused.status).not.toBe(0);
+    expect(refused.err).toMatch(/maxmemory-policy allkeys-lru.*refuses to start \(redis\.requireNoEviction, ragops worker --strict\)/s);
+    await redis.config("SET", "maxmemory-policy", "noeviction");
   });
 });

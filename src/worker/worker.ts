@@ -7,6 +7,7 @@ import { patchVersion } from "../../indexer/lifecycle/versions.js";
 import { createLifecycleQueue, enqueueBuild } from "../queues/lifecycle-queue.js";
 import { rebuildChunkStoreIfMissing } from "../../indexer/sync/chunk-store-rebuild.js";
 import { evictionProblem } from "../queues/redis.js";
+import { UnavailableError } from "../../core/errors.js";
 import { metricsFor, observeWorker } from "../metrics.js";
 import { INGEST_QUEUE } from "../queues/ingest-queue.js";
 import { LIFECYCLE_QUEUE } from "../queues/lifecycle-queue.js";
@@ -34,6 +35,7 @@ export async function startWorkers(runtime: Runtime, options: { concurrency?: nu
   const { config } = runtime;
   const concurrency = options.concurrency ?? config.queue.concurrency;
   const eviction = await evictionProblem(runtime.redis);
+  if (eviction && config.redis.requireNoEviction) throw new UnavailableError(`${eviction} This worker refuses to start (redis.requireNoEviction, ragops worker --strict).`, { retryable: false });
   if (eviction) runtime.logger.warn(eviction);
   await restoreChunkStores(runtime);
   await restoreEmbeddingLookups(runtime);
