@@ -1,3 +1,5 @@
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { batchDirectoryWriter, batchRecord, recordsPerFile } from "../indexer/indexes/vertex-batch-files.js";
 import { vectorSearchClients, type ClientsHandle } from "../indexer/indexes/vertex-clients.js";
@@ -6,6 +8,7 @@ import { getVersion } from "../indexer/lifecycle/versions.js";
 import { startGcsEmulator, type GcsEmulator } from "../src/dev/gcs-emulator.js";
 import { startVertexEmulator, type StoredDatapoint, type VertexEmulator } from "../src/dev/vertex-emulator/index.js";
 import { createGcsStore } from "../src/stores/gcs.js";
+import { cliRunner } from "./support/cli.js";
 import { putDocument, searchApi, startStack, waitForJob, type Stack } from "./support/stack.js";
 
 /**
@@ -108,6 +111,19 @@ describe("Vertex batch rebuild", () => {
   it("refuses a rebuild of a LanceDB version (400) and of a version that does not exist (404)", async () => {
     expect(await post(stack.url, "/v1/indexes/v1/rebuild")).toMatchObject({ status: 400, body: { error: { message: expect.stringContaining("lancedb") } } });
     expect((await post(stack.url, "/v1/indexes/v9/rebuild")).status).toBe(404);
+  });
+
+  it("runs from `ragops index rebuild <version> --wait`, which says what it wrote, and refuses a LanceDB version with the reason", async () => {
+    const configFile = join(stack.config.dataDir, "cli-config.json");
+    writeFileSync(configFile, JSON.stringify(stack.config));
+    const ragops = cliRunner({ ...process.env, RAGOPS_CONFIG: configFile });
+    const rebuilt = await ragops("index", "rebuild", "v2", "--wait");
+    expect(rebuilt.status, rebuilt.err).toBe(0);
+    expect(rebuilt.out).toMatch(/rebuild of v2 queued: job rebuild-v2-/);
+    expect(rebuilt.out).toMatch(/v2 rebuilt from gs:\/\/staging\/rebuilds\/v2\/rebuild-v2-\S+\/: 3 datapoints in 2 files \(0 embedded\); Vertex read 3 records/);
+    const refused = await ragops("index", "rebuild", "v1");
+    expect(refused.status).not.toBe(0);
+    expect(refused.err).toMatch(/lancedb/);
   });
 
   it("applies a delta batch with a delete/ directory, and the emulator refuses a record of other dimensions by its error type", async () => {
