@@ -1,6 +1,10 @@
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { vectorSearchClients } from "../indexer/indexes/vertex-clients.js";
+import { vertexOperations } from "../indexer/indexes/vertex-operations.js";
+import { startGcsEmulator } from "../src/dev/gcs-emulator.js";
+import { startVertexEmulator } from "../src/dev/vertex-emulator/index.js";
 import { cliRunner } from "./support/cli.js";
 import { putDocument, searchApi, startStack, waitForJob, type Stack } from "./support/stack.js";
 
@@ -23,16 +27,64 @@ async function buildGreen(stack: Stack, body: Record<string, unknown>): Promise<
   return String(created.body.version);
 }
 
-describe("index lifecycle", () => {
+/** Where the suite runs: the embedded defaults, and the gcp adapters (GCS object store, Vertex AI Vector Search for every version) against their emulators. */
+interface Backend {
+  name: string;
+  provider: "lancedb" | "vertex";
+  start(): Promise<{ stack: Stack; stop(): Promise<void> }>;
+}
+
+const GCP_PARENT = "projects/ragops-test/locations/us-central1";
+
+const BACKENDS: Backend[] = [
+  {
+    name: "local directory and LanceDB",
+    provider: "lancedb",
+    start: async () => {
+      const stack = await startStack();
+      return { stack, stop: () => stack.stop() };
+    },
+  },
+  {
+    name: "GCS and Vertex AI Vector Search, emulated",
+    provider: "vertex",
+    start: async () => {
+      const gcs = await startGcsEmulator({ buckets: ["lifecycle"] });
+      const vertex = await startVertexEmulator();
+      const clients = vectorSearchClients({ location: "us-central1", vertexApiEndpoint: vertex.endpoint });
+      const operations = vertexOperations(clients, { maxAttempts: 3, baseDelayMs: 1, maxDelayMs: 5, timeoutMs: 10_000, pollMs: 1, pollMaxMs: 5 });
+      const indexEndpoint = (await operations.wait("createIndexEndpoint", await operations.startCreateIndexEndpoint(GCP_PARENT, "ragops"))).indexEndpoint as string;
+      const stack = await startStack({
+        objectStore: { provider: "gcs" },
+        index: { provider: "vertex" },
+        gcp: { project: "ragops-test", location: "us-central1", bucket: "lifecycle", storageApiEndpoint: gcs.url, vertexApiEndpoint: vertex.endpoint, vectorSearch: { indexEndpoint, algorithm: "bruteForce", operationPollMs: 2, operationPollMaxMs: 20 } },
+      });
+      // A fresh deployment on Vertex: the first worker creates and deploys v1's index.
+      expect((await waitForJob(stack.url, "build-v1-first")).state).toBe("completed");
+      return {
+        stack,
+        stop: async () => {
+          await stack.stop();
+          await clients.close();
+          await vertex.stop();
+          await gcs.close();
+        },
+      };
+    },
+  },
+];
+
+describe.each(BACKENDS)("index lifecycle on $name", (backend) => {
   let stack: Stack;
+  let stop: () => Promise<void> = async () => undefined;
 
   beforeAll(async () => {
-    stack = await startStack();
+    ({ stack, stop } = await backend.start());
     for (const [id, text] of Object.entries(DOCS)) await putDocument(stack.url, id, text);
   });
 
   afterAll(async () => {
-    await stack?.stop();
+    await stop();
   });
 
   it("starts with the configured version live", async () => {
@@ -45,8 +97,9 @@ describe("index lifecycle", () => {
     const green = await buildGreen(stack, { version: "v2", config: { embedder: { dimensions: 256 }, chunking: { sizeTokens: 300 } } });
     const record = (await (await fetch(`${stack.url}/v1/indexes/${green}`)).json()) as { state: string; counts: { documents: number; datapoints: number } };
     expect(record).toMatchObject({ state: "ready", counts: { documents: 3, datapoints: 3 } });
-    // How the version is searched: rows, the exact snapshot or LanceDB, and its ANN index (none below index.annMinRows).
-    expect(record).toMatchObject({ index: { provider: "lancedb", rows: 3, ann: { state: "none", minRows: 20_000 } } });
+    // How the version is searched: on LanceDB, rows, the exact snapshot or LanceDB, and its ANN index (none below index.annMinRows).
+    if (backend.provider === "lancedb") expect(record).toMatchObject({ index: { provider: "lancedb", rows: 3, ann: { state: "none", minRows: 20_000 } } });
+    else expect(record).toMatchObject({ config: { index: { provider: "vertex" } }, vertex: { deployedIndexId: "ragops_v2", deployed: true } });
     const fromGreen = await searchApi(stack.url, { query: "BP-48 battery pack", k: 1, index: "v2" });
     expect(fromGreen.body).toMatchObject({ index: "v2", results: [expect.objectContaining({ documentId: "battery" })] });
     const fromLive = await searchApi(stack.url, { query: "BP-48 battery pack", k: 1 });
