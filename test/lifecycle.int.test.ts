@@ -1,10 +1,7 @@
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { vectorSearchClients } from "../indexer/indexes/vertex-clients.js";
-import { vertexOperations } from "../indexer/indexes/vertex-operations.js";
-import { startGcsEmulator } from "../src/dev/gcs-emulator.js";
-import { startVertexEmulator } from "../src/dev/vertex-emulator/index.js";
+import { BACKENDS } from "./support/backends.js";
 import { cliRunner } from "./support/cli.js";
 import { putDocument, searchApi, startStack, waitForJob, type Stack } from "./support/stack.js";
 
@@ -26,53 +23,6 @@ async function buildGreen(stack: Stack, body: Record<string, unknown>): Promise<
   expect(job.state, job.failedReason).toBe("completed");
   return String(created.body.version);
 }
-
-/** Where the suite runs: the embedded defaults, and the gcp adapters (GCS object store, Vertex AI Vector Search for every version) against their emulators. */
-interface Backend {
-  name: string;
-  provider: "lancedb" | "vertex";
-  start(): Promise<{ stack: Stack; stop(): Promise<void> }>;
-}
-
-const GCP_PARENT = "projects/ragops-test/locations/us-central1";
-
-const BACKENDS: Backend[] = [
-  {
-    name: "local directory and LanceDB",
-    provider: "lancedb",
-    start: async () => {
-      const stack = await startStack();
-      return { stack, stop: () => stack.stop() };
-    },
-  },
-  {
-    name: "GCS and Vertex AI Vector Search, emulated",
-    provider: "vertex",
-    start: async () => {
-      const gcs = await startGcsEmulator({ buckets: ["lifecycle"] });
-      const vertex = await startVertexEmulator();
-      const clients = vectorSearchClients({ location: "us-central1", vertexApiEndpoint: vertex.endpoint });
-      const operations = vertexOperations(clients, { maxAttempts: 3, baseDelayMs: 1, maxDelayMs: 5, timeoutMs: 10_000, pollMs: 1, pollMaxMs: 5 });
-      const indexEndpoint = (await operations.wait("createIndexEndpoint", await operations.startCreateIndexEndpoint(GCP_PARENT, "ragops"))).indexEndpoint as string;
-      const stack = await startStack({
-        objectStore: { provider: "gcs" },
-        index: { provider: "vertex" },
-        gcp: { project: "ragops-test", location: "us-central1", bucket: "lifecycle", storageApiEndpoint: gcs.url, vertexApiEndpoint: vertex.endpoint, vectorSearch: { indexEndpoint, algorithm: "bruteForce", operationPollMs: 2, operationPollMaxMs: 20 } },
-      });
-      // A fresh deployment on Vertex: the first worker creates and deploys v1's index.
-      expect((await waitForJob(stack.url, "build-v1-first")).state).toBe("completed");
-      return {
-        stack,
-        stop: async () => {
-          await stack.stop();
-          await clients.close();
-          await vertex.stop();
-          await gcs.close();
-        },
-      };
-    },
-  },
-];
 
 describe.each(BACKENDS)("index lifecycle on $name", (backend) => {
   let stack: Stack;

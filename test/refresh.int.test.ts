@@ -8,6 +8,7 @@ import { createRefreshQueue, schedulerId } from "../src/queues/refresh-queue.js"
 import { createLocalDirSource } from "../src/sources/local-dir.js";
 import type { DocumentSource } from "../src/sources/source.js";
 import { runRefresh, type RefreshSummary } from "../src/documents/refresh.js";
+import { BACKENDS } from "./support/backends.js";
 import { indexContents, searchApi, startStack, type Stack } from "./support/stack.js";
 
 /** The local folder source, counting how many files the refresh really reads. */
@@ -17,8 +18,10 @@ async function countingSource(dir: string): Promise<DocumentSource & { reads: nu
   return source;
 }
 
-describe("refresh from a folder", () => {
+describe.each(BACKENDS)("refresh from a folder on $name", (backend) => {
   let stack: Stack;
+  let stop: () => Promise<void> = async () => undefined;
+  let liveIds: () => Promise<string[]>;
   let dir: string;
   const refresh = async (options: { dryRun?: boolean } = {}): Promise<{ summary: RefreshSummary; reads: number }> => {
     const source = await countingSource(dir);
@@ -31,13 +34,13 @@ describe("refresh from a folder", () => {
   };
 
   beforeAll(async () => {
-    stack = await startStack();
+    ({ stack, stop, liveIds } = await backend.start());
     dir = mkdtempSync(join(tmpdir(), "ragops-source-"));
     for (const name of ["charging-dock-setup.md", "error-code-reference.md", "travel-and-expenses-policy.txt", "safety-system.md"]) cpSync(join("examples", "corpus", name), join(dir, name));
   });
 
   afterAll(async () => {
-    await stack?.stop();
+    await stop();
     rmSync(dir, { recursive: true, force: true });
   });
 
@@ -71,12 +74,12 @@ describe("refresh from a folder", () => {
     const dry = await refresh({ dryRun: true });
     expect(dry.summary).toMatchObject({ dryRun: true, changed: 1, added: 1, deleted: 1, chunksEmbedded: 0 });
     expect(dry.summary.details).toMatchObject({ changed: ["charging-dock-setup.md"], added: ["new-note.md"], deleted: ["travel-and-expenses-policy.txt"] });
-    const before = await indexContents(stack);
+    const before = await indexContents(stack, liveIds);
 
     const { summary } = await refresh();
     expect(summary).toMatchObject({ changed: 1, added: 1, deleted: 1, failed: 0 });
     expect(summary.chunksEmbedded).toBeLessThanOrEqual(3);
-    const after = await indexContents(stack);
+    const after = await indexContents(stack, liveIds);
     expect([...after.values()].some((t) => t.includes("updates itself overnight"))).toBe(true);
     expect([...after.values()].some((t) => t.includes("Hotel"))).toBe(false);
     // Everything the edit did not touch kept its datapoint.

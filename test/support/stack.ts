@@ -114,8 +114,8 @@ export async function listIndexIds(index: VectorIndex): Promise<string[]> {
 }
 
 /** Every datapoint of the stack's index: id to the text its chunk store entry shows (every datapoint must have one). */
-export async function indexContents(stack: Stack): Promise<Map<string, string>> {
-  const ids = await listIndexIds(await stack.runtime.index());
+export async function indexContents(stack: Stack, heldIds?: () => Promise<string[]>): Promise<Map<string, string>> {
+  const ids = heldIds ? await heldIds() : await listIndexIds(await stack.runtime.index());
   const chunks = createChunkStore(stack.runtime.redis, registryPrefix(stack.config.redis.prefix, profileKey(stack.config)));
   const entries = await chunks.get(ids);
   const missing = ids.filter((id) => !entries.has(id));
