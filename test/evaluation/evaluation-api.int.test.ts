@@ -1,11 +1,12 @@
-import { readFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { cliRunner } from "../support/cli.js";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { evaluateRun, trecMeasures } from "../../indexer/evaluation/metrics.js";
 import type { EvaluationReport } from "../../indexer/evaluation/run.js";
 import { parseQrels, parseRun } from "../../indexer/evaluation/trec.js";
-import { putDocument, startStack, waitForJob, type Stack } from "../support/stack.js";
+import { BACKENDS } from "../support/backends.js";
+import { putDocument, waitForJob, type Stack } from "../support/stack.js";
 
 const DOCS: Record<string, string> = {
   dock: "# Charging dock\n\nMount the CD-10 charging dock against a solid wall with 1.2 metres of clear floor in front of it.\n",
@@ -26,18 +27,19 @@ const post = async (url: string, path: string, body: unknown) => {
   return { status: response.status, body: (await response.json()) as Record<string, unknown> & { error?: { code: string; message: string } } };
 };
 
-describe("evaluations over HTTP", () => {
+describe.each(BACKENDS)("evaluations over HTTP on $name", (backend) => {
   let stack: Stack;
+  let stop: () => Promise<void> = async () => undefined;
 
   beforeAll(async () => {
-    stack = await startStack();
+    ({ stack, stop } = await backend.start());
     for (const [id, text] of Object.entries(DOCS)) await putDocument(stack.url, id, text);
     const uploaded = await fetch(`${stack.url}/v1/golden-sets?name=mini`, { method: "POST", headers: { "content-type": "application/x-ndjson" }, body: GOLDEN });
     expect(uploaded.status).toBe(201);
   }, 120_000);
 
   afterAll(async () => {
-    await stack?.stop();
+    await stop();
   });
 
   it("queues an evaluation job with progress, then serves its report and its TREC run, which scores the same", async () => {
@@ -90,7 +92,10 @@ describe("evaluations over HTTP", () => {
   });
 
   it("runs from the CLI: ragops eval prints the metric table with CIs against live and the gate's verdict, and writes the TREC run", async () => {
-    const env = { ...process.env, RAGOPS_DATA_DIR: stack.config.dataDir, REDIS_URL: stack.config.redis.url, RAGOPS_REDIS_PREFIX: stack.config.redis.prefix };
+    // The stack's own config (its object store and index providers, the emulators' endpoints), as a file the CLI reads.
+    const configFile = join(stack.config.dataDir, "cli-config.json");
+    writeFileSync(configFile, JSON.stringify(stack.config));
+    const env = { ...process.env, RAGOPS_CONFIG: configFile };
     const cli = cliRunner(env);
     const trecOut = join(stack.config.dataDir, "cli-run.txt");
     const ran = await cli("eval", "v2", "--golden", "mini", "--k", "10", "--trec-out", trecOut);
