@@ -31,7 +31,7 @@ import { loadConfig } from "../config/load.js";
 import { createIngestQueue, createIngestQueueEvents } from "../src/queues/ingest-queue.js";
 import { ensureRedis } from "../src/dev/local-redis.js";
 import { generateCorpus, mulberry32, type CorpusDoc } from "./corpus.mjs";
-import { printTable, writeResults } from "./machine.js";
+import { printTable, writeResults, waitForReady } from "./machine.js";
 
 const SECONDS = Number(process.env.LOAD_SECONDS ?? 60);
 const UPLOADS_PER_S = Number(process.env.LOAD_UPLOADS_PER_S ?? 4);
@@ -348,17 +348,6 @@ function runFaultSuite(): { code: number | null; seconds: number; summary: strin
   return { code: run.status, seconds: round((Date.now() - began) / 1000), summary };
 }
 
-async function waitForReady(url: string, child: ChildProcess): Promise<void> {
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`the server exited (${child.exitCode}) before it was ready`);
-    try {
-      if ((await fetch(url)).ok) return;
-    } catch {
-      // not listening yet
-    }
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
 
 /** Resolves on the first stderr line of `child` matching `pattern` (its readiness line); rejects if it exits first. */
 function waitForLine(child: ChildProcess, pattern: RegExp): Promise<void> {

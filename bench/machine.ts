@@ -1,3 +1,4 @@
+import type { ChildProcess } from "node:child_process";
 import { cpus, totalmem } from "node:os";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
@@ -26,4 +27,17 @@ export function printTable(head: string[], rows: Array<Array<string | number>>):
   const table = new Table({ head, style: { head: [], border: [] } });
   for (const row of rows) table.push(row.map(String));
   console.log(table.toString());
+}
+
+/** Polls `url` until it answers 2xx (a server's /readyz), failing if the server's process exits first. */
+export async function waitForReady(url: string, child: ChildProcess): Promise<void> {
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`the server exited (${child.exitCode}) before it was ready`);
+    try {
+      if ((await fetch(url)).ok) return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
 }

@@ -30,7 +30,7 @@ import { createLanceDbIndex, type LanceDbIndex } from "../indexer/indexes/lanced
 import type { Datapoint } from "../indexer/indexes/vector-index.js";
 import { ensureRedis } from "../src/dev/local-redis.js";
 import { generateCorpus, mulberry32 } from "./corpus.mjs";
-import { printTable, writeResults } from "./machine.js";
+import { printTable, writeResults, waitForReady } from "./machine.js";
 
 const DIMS = 384;
 const K = 10;
@@ -152,17 +152,6 @@ async function syntheticTable(rows: number, root: string): Promise<TableFigures>
 
 const exited = (child: ChildProcess) => new Promise<number | null>((resolve) => (child.exitCode !== null ? resolve(child.exitCode) : child.once("exit", resolve)));
 
-async function waitForReady(url: string, child: ChildProcess): Promise<void> {
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`the server exited (${child.exitCode}) before it was ready`);
-    try {
-      if ((await fetch(url)).ok) return;
-    } catch {
-      // not listening yet
-    }
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
 
 function peakRssMb(pid: number): number {
   const match = /^VmHWM:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"));

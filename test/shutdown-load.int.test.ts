@@ -1,33 +1,15 @@
-import { spawn, type ChildProcess } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { request, type IncomingMessage, type ServerResponse } from "node:http";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { createInterface } from "node:readline";
-import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { loadConfig } from "../config/load.js";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Config } from "../config/schema.js";
 import { uploadKey } from "../core/documents.js";
 import { getDocument, submitDocument } from "../src/documents/service.js";
 import { startServer } from "../src/http/server.js";
-import { openRuntime, type Runtime } from "../src/runtime.js";
+import type { Runtime } from "../src/runtime.js";
+import { startCli } from "./support/cli.js";
+import { openFileStack, type FileStack } from "./support/file-stack.js";
 import { until } from "./support/until.js";
-
-/** `ragops <args>` with this config; resolves once stderr has a line matching `ready`, with what it matched. */
-function startRagops(configFile: string, args: string[], ready: RegExp): Promise<{ child: ChildProcess; match: RegExpExecArray; exited: Promise<number | null>; stderr: () => string }> {
-  const child = spawn(process.execPath, ["--import", "tsx", "src/cli/main.ts", ...args], { env: { ...process.env, RAGOPS_CONFIG: configFile }, stdio: ["ignore", "ignore", "pipe"] });
-  let stderr = "";
-  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
-  return new Promise((resolve, reject) => {
-    createInterface({ input: child.stderr as NodeJS.ReadableStream }).on("line", (line) => {
-      stderr += `${line}\n`;
-      const match = ready.exec(line);
-      if (match) resolve({ child, match, exited, stderr: () => stderr });
-    });
-    void exited.then((code) => reject(new Error(`ragops ${args.join(" ")} exited ${code} before it was ready:\n${stderr}`)));
-  });
-}
 
 /** A search on a connection of its own (no keep-alive), named by its x-request-id: its status, or the error that ended it. */
 function searchOnce(url: string, requestId: string): Promise<{ status?: number; error?: string }> {
@@ -49,25 +31,20 @@ function manual(sections: number): string {
 }
 
 describe("graceful shutdown under load", () => {
+  let fixture: FileStack;
   let config: Config;
   let configFile: string;
   let runtime: Runtime;
-  const children: ChildProcess[] = [];
+  let children: ChildProcess[];
 
   beforeAll(async () => {
-    const dataDir = mkdtempSync(join(tmpdir(), "ragops-shutdown-load-"));
-    configFile = join(dataDir, "ragops.json");
-    const settings = { dataDir, redis: { url: inject("redisUrl"), prefix: `sl${randomUUID().slice(0, 6)}` }, queue: { lockDurationMs: 1_500, stalledIntervalMs: 700, backoffMs: 50 }, http: { port: 0 }, log: { level: "info" } };
-    writeFileSync(configFile, JSON.stringify(settings));
-    config = loadConfig({ env: {}, file: configFile });
-    runtime = await openRuntime(config);
+    // The default job lock: a lock lapsing on a busy machine would count as an interruption, which this test rules out.
+    fixture = await openFileStack("shutdown-load", { queue: { lockDurationMs: 15_000, stalledIntervalMs: 5_000, backoffMs: 50 } });
+    ({ config, configFile, runtime, children } = fixture);
   });
 
   afterAll(async () => {
-    for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
-    await runtime?.queue.obliterate({ force: true }).catch(() => undefined);
-    await runtime?.close();
-    if (config) rmSync(config.dataDir, { recursive: true, force: true });
+    await fixture?.stop();
   });
 
   const submit = async (id: string, text: string) => {
@@ -77,12 +54,14 @@ describe("graceful shutdown under load", () => {
   };
 
   it("a worker on SIGTERM finishes the job it is running, then exits 0; nothing is left for another worker", async () => {
-    const worker = await startRagops(configFile, ["worker", "--concurrency", "1"], /worker running/);
+    const worker = startCli({ ...process.env, RAGOPS_CONFIG: configFile }, "worker", "--concurrency", "1");
     children.push(worker.child);
+    await worker.stderrMatches(/worker running/);
     const job = await submit("clamp-manual", manual(1500));
     await until(async () => ((await runtime.queue.getJob(job.jobId))?.progress as { stage?: string } | undefined)?.stage === "embedding" || undefined, "the job to reach embedding");
     worker.child.kill("SIGTERM");
-    expect(await worker.exited, worker.stderr()).toBe(0);
+    const ended = await worker.exited;
+    expect(ended.status, ended.err).toBe(0);
     const finished = await runtime.queue.getJob(job.jobId);
     expect(await finished?.getState()).toBe("completed");
     expect(finished?.stalledCounter ?? 0).toBe(0);

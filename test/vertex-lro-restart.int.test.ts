@@ -45,7 +45,8 @@ describe("a worker killed during a Vertex deploy", () => {
     const settings = {
       dataDir,
       redis: { url: inject("redisUrl"), prefix: `vr${randomUUID().slice(0, 6)}` },
-      queue: { lockDurationMs: 1_500, stalledIntervalMs: 700 },
+      // Locks short enough that a killed worker's job comes back within seconds, long enough that a busy machine keeps them renewed.
+      queue: { lockDurationMs: 5_000, stalledIntervalMs: 1_000, maxStalledCount: 3 },
       log: { level: "silent" },
       gcp: { project: "ragops-test", location: "us-central1", vertexApiEndpoint: emulator.endpoint, vectorSearch: { indexEndpoint, algorithm: "bruteForce", operationPollMs: 20, operationPollMaxMs: 50 } },
     };

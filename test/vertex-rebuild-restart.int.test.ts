@@ -7,16 +7,15 @@ import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { loadConfig } from "../config/load.js";
 import type { Config } from "../config/schema.js";
 import { uploadKey } from "../core/documents.js";
-import { vectorSearchClients, type ClientsHandle } from "../indexer/indexes/vertex-clients.js";
-import { vertexOperations } from "../indexer/indexes/vertex-operations.js";
 import { createAndBuild } from "../indexer/lifecycle/operations.js";
 import { getVersion } from "../indexer/lifecycle/versions.js";
 import { startGcsEmulator, type GcsEmulator } from "../src/dev/gcs-emulator.js";
-import { startVertexEmulator, type VertexEmulator } from "../src/dev/vertex-emulator/index.js";
+import type { VertexEmulator } from "../src/dev/vertex-emulator/index.js";
 import { getDocument, submitDocument } from "../src/documents/service.js";
 import { createLifecycleQueue, enqueueBuild, enqueueRebuild } from "../src/queues/lifecycle-queue.js";
 import { openRuntime, type Runtime } from "../src/runtime.js";
 import { until } from "./support/until.js";
+import { vertexWithEndpoint } from "./support/vertex.js";
 
 /**
  * A worker killed while it waits on a Vertex batch rebuild (updateIndex with
@@ -26,7 +25,6 @@ import { until } from "./support/until.js";
  * `ragops worker` processes, killed with SIGKILL; the emulator holds the
  * update until the second worker polls it.
  */
-const PARENT = "projects/ragops-test/locations/us-central1";
 const STAGING = "staging";
 
 function startWorker(configFile: string): ChildProcess {
@@ -38,7 +36,7 @@ const killed = (child: ChildProcess) => new Promise((resolve) => (child.exitCode
 describe("a worker killed during a Vertex batch rebuild", () => {
   let gcs: GcsEmulator;
   let emulator: VertexEmulator;
-  let clients: ClientsHandle;
+  let closeVertex: () => Promise<void> = async () => undefined;
   let config: Config;
   let configFile: string;
   let runtime: Runtime;
@@ -46,15 +44,14 @@ describe("a worker killed during a Vertex batch rebuild", () => {
 
   beforeAll(async () => {
     gcs = await startGcsEmulator();
-    emulator = await startVertexEmulator({ gcs });
-    clients = vectorSearchClients({ location: "us-central1", vertexApiEndpoint: emulator.endpoint });
-    const operations = vertexOperations(clients, { maxAttempts: 3, baseDelayMs: 1, maxDelayMs: 5, timeoutMs: 10_000, pollMs: 1, pollMaxMs: 5 });
-    const indexEndpoint = (await operations.wait("createIndexEndpoint", await operations.startCreateIndexEndpoint(PARENT, "ragops"))).indexEndpoint as string;
+    let indexEndpoint: string;
+    ({ emulator, indexEndpoint, close: closeVertex } = await vertexWithEndpoint({ gcs }));
     const dataDir = mkdtempSync(join(tmpdir(), "ragops-vertex-rebuild-restart-"));
     const settings = {
       dataDir,
       redis: { url: inject("redisUrl"), prefix: `vb${randomUUID().slice(0, 6)}` },
-      queue: { lockDurationMs: 1_500, stalledIntervalMs: 700 },
+      // Locks short enough that a killed worker's job comes back within seconds, long enough that a busy machine keeps them renewed.
+      queue: { lockDurationMs: 5_000, stalledIntervalMs: 1_000, maxStalledCount: 3 },
       log: { level: "silent" },
       gcp: {
         project: "ragops-test",
@@ -74,8 +71,7 @@ describe("a worker killed during a Vertex batch rebuild", () => {
     await Promise.all(workers.map(killed));
     await runtime?.queue.obliterate({ force: true }).catch(() => undefined);
     await runtime?.close();
-    await clients?.close();
-    await emulator?.stop();
+    await closeVertex();
     await gcs?.close();
     if (config) rmSync(config.dataDir, { recursive: true, force: true });
   });

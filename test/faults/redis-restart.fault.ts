@@ -1,29 +1,18 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { uploadKey } from "../../core/documents.js";
+import { freePort } from "../../src/dev/local-redis.js";
 import { submitDocument } from "../../src/documents/service.js";
 import { searchApi, startStack, type Stack } from "../support/stack.js";
 import { sectioned } from "../support/sync-fixtures.js";
 import { until } from "../support/until.js";
 import { allTerminal, corpusDamage, expectReconcileClean } from "./corpus.js";
 import { recordTally } from "./tally.js";
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 async function pings(url: string): Promise<true | undefined> {
   const client = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, enableOfflineQueue: false });

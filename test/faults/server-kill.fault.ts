@@ -1,15 +1,10 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import { randomUUID } from "node:crypto";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { createInterface } from "node:readline";
-import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { loadConfig } from "../../config/load.js";
-import type { Config } from "../../config/schema.js";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { readAlias } from "../../indexer/lifecycle/alias.js";
 import type { AuditEntry } from "../../indexer/lifecycle/audit.js";
-import { openRuntime, type Runtime } from "../../src/runtime.js";
+import type { Runtime } from "../../src/runtime.js";
+import { startCli } from "../support/cli.js";
+import { openFileStack, type FileStack } from "../support/file-stack.js";
 import { putDocument, searchApi, waitForJob } from "../support/stack.js";
 import { sectioned } from "../support/sync-fixtures.js";
 import { expectReconcileClean, reconcileDamage } from "./corpus.js";
@@ -19,17 +14,9 @@ const RAGOPS = ["--import", "tsx", "src/cli/main.ts"];
 
 /** A `ragops serve` process and its URL, read from its readiness line. */
 async function startServer(configFile: string, failpoint?: string): Promise<{ child: ChildProcess; url: string }> {
-  const env = { ...process.env, RAGOPS_CONFIG: configFile, ...(failpoint ? { RAGOPS_FAILPOINT: failpoint } : {}) };
-  const child = spawn(process.execPath, [...RAGOPS, "serve"], { env, stdio: ["ignore", "ignore", "pipe"] });
-  const lines = createInterface({ input: child.stderr as NodeJS.ReadableStream });
-  const url = await new Promise<string>((resolve, reject) => {
-    lines.on("line", (line) => {
-      const ready = /control plane on (http:\/\/\S+)/.exec(line);
-      if (ready?.[1]) resolve(ready[1]);
-    });
-    child.once("exit", (code) => reject(new Error(`ragops serve exited ${code} before it was ready`)));
-  });
-  return { child, url };
+  const serve = startCli({ ...process.env, RAGOPS_CONFIG: configFile, ...(failpoint ? { RAGOPS_FAILPOINT: failpoint } : {}) }, "serve");
+  const ready = await serve.stderrMatches(/control plane on (http:\/\/\S+)/);
+  return { child: serve.child, url: ready[1] as string };
 }
 
 const killed = (child: ChildProcess) => new Promise<void>((resolve) => (child.exitCode !== null || child.signalCode !== null ? resolve() : child.once("exit", () => resolve())));
@@ -48,25 +35,18 @@ const post = async (url: string, path: string, body: unknown) => {
  * each entry's `from` is the one before's `to`, and the last `to` is live.
  */
 describe("the control plane SIGKILLed mid-swap and restarted", () => {
-  let config: Config;
+  let fixture: FileStack;
   let configFile: string;
   let runtime: Runtime;
-  const children: ChildProcess[] = [];
+  let children: ChildProcess[];
 
   beforeAll(async () => {
-    const dataDir = mkdtempSync(join(tmpdir(), "ragops-fault-server-"));
-    configFile = join(dataDir, "ragops.json");
-    const settings = { dataDir, redis: { url: inject("redisUrl"), prefix: `fs${randomUUID().slice(0, 6)}` }, queue: { lockDurationMs: 1_500, stalledIntervalMs: 700, backoffMs: 50 }, http: { port: 0 }, log: { level: "warn" } };
-    writeFileSync(configFile, JSON.stringify(settings));
-    config = loadConfig({ env: {}, file: configFile });
-    runtime = await openRuntime(config);
+    fixture = await openFileStack("fault-server");
+    ({ configFile, runtime, children } = fixture);
   });
 
   afterAll(async () => {
-    for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
-    await runtime?.queue.obliterate({ force: true }).catch(() => undefined);
-    await runtime?.close();
-    if (config) rmSync(config.dataDir, { recursive: true, force: true });
+    await fixture?.stop();
   });
 
   it("keeps the alias on one version and its audit log whole, every time; reconcile clean", async () => {

@@ -1,11 +1,9 @@
 import { expect } from "vitest";
-import { vectorSearchClients } from "../../indexer/indexes/vertex-clients.js";
-import { vertexOperations } from "../../indexer/indexes/vertex-operations.js";
 import { startGcsEmulator } from "../../src/dev/gcs-emulator.js";
-import { startVertexEmulator } from "../../src/dev/vertex-emulator/index.js";
 import { readAlias } from "../../indexer/lifecycle/alias.js";
 import { getVersion } from "../../indexer/lifecycle/versions.js";
 import { listIndexIds, startStack, waitForJob, type Stack } from "./stack.js";
+import { vertexWithEndpoint } from "./vertex.js";
 
 /** Where the suite runs: the embedded defaults, and the gcp adapters (GCS object store, Vertex AI Vector Search for every version) against their emulators. */
 export interface Backend {
@@ -14,8 +12,6 @@ export interface Backend {
   /** The stack, its stop, and the ids the live version's index holds (read from the service: Vertex has no list call, its emulator does). */
   start(): Promise<{ stack: Stack; stop(): Promise<void>; liveIds(): Promise<string[]> }>;
 }
-
-const GCP_PARENT = "projects/ragops-test/locations/us-central1";
 
 export const BACKENDS: Backend[] = [
   {
@@ -31,10 +27,7 @@ export const BACKENDS: Backend[] = [
     provider: "vertex",
     start: async () => {
       const gcs = await startGcsEmulator({ buckets: ["lifecycle"] });
-      const vertex = await startVertexEmulator();
-      const clients = vectorSearchClients({ location: "us-central1", vertexApiEndpoint: vertex.endpoint });
-      const operations = vertexOperations(clients, { maxAttempts: 3, baseDelayMs: 1, maxDelayMs: 5, timeoutMs: 10_000, pollMs: 1, pollMaxMs: 5 });
-      const indexEndpoint = (await operations.wait("createIndexEndpoint", await operations.startCreateIndexEndpoint(GCP_PARENT, "ragops"))).indexEndpoint as string;
+      const { emulator: vertex, indexEndpoint, close } = await vertexWithEndpoint();
       const stack = await startStack({
         objectStore: { provider: "gcs" },
         index: { provider: "vertex" },
@@ -51,8 +44,7 @@ export const BACKENDS: Backend[] = [
         },
         stop: async () => {
           await stack.stop();
-          await clients.close();
-          await vertex.stop();
+          await close();
           await gcs.close();
         },
       };

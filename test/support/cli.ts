@@ -25,8 +25,8 @@ export function cliRunner(env: NodeJS.ProcessEnv): (...args: string[]) => Promis
 
 export interface RunningCli {
   child: ChildProcess;
-  /** Resolves once stderr so far matches, as the child writes it. */
-  stderrMatches(pattern: RegExp): Promise<void>;
+  /** Resolves once stderr so far matches, as the child writes it, with the match. */
+  stderrMatches(pattern: RegExp): Promise<RegExpExecArray>;
   exited: Promise<CliRun>;
 }
 
@@ -39,11 +39,12 @@ export function startCli(env: NodeJS.ProcessEnv, ...args: string[]): RunningCli 
   child.stderr.on("data", (d: Buffer) => (err += d.toString()));
   const exited = new Promise<CliRun>((resolve) => child.on("exit", (status) => resolve({ status, out, err })));
   const stderrMatches = (pattern: RegExp) =>
-    new Promise<void>((resolve, reject) => {
+    new Promise<RegExpExecArray>((resolve, reject) => {
       const check = () => {
-        if (!pattern.test(err)) return;
+        const match = pattern.exec(err);
+        if (!match) return;
         child.stderr.off("data", check);
-        resolve();
+        resolve(match);
       };
       child.stderr.on("data", check);
       child.once("exit", () => reject(new Error(`ragops exited before stderr matched ${pattern}:\n${err}`)));
