@@ -20,6 +20,7 @@
  *
  * Knobs: LOAD_SECONDS=60  LOAD_UPLOADS_PER_S=4  LOAD_SEARCH_CONNECTIONS=10  LOAD_FAULTS=1
  * LOAD_SERVER_NODE_ARGS (node flags for the control plane, e.g. --cpu-prof)
+ * LOAD_ROW_LINEAGE=0 (the default index.rowLineage off: searches during ingest fall back to LanceDB)
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -37,6 +38,7 @@ const SECONDS = Number(process.env.LOAD_SECONDS ?? 60);
 const UPLOADS_PER_S = Number(process.env.LOAD_UPLOADS_PER_S ?? 4);
 const SEARCH_CONNECTIONS = Number(process.env.LOAD_SEARCH_CONNECTIONS ?? 10);
 const FAULTS = process.env.LOAD_FAULTS !== "0";
+const ROW_LINEAGE = process.env.LOAD_ROW_LINEAGE !== "0";
 /** Extra node flags for the control plane, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` to see where its time goes. */
 const SERVER_NODE_ARGS = (process.env.LOAD_SERVER_NODE_ARGS ?? "").split(" ").filter(Boolean);
 const SAMPLE_MS = 2_000;
@@ -145,6 +147,8 @@ async function main(): Promise<void> {
       http: { port },
       log: { level: "warn" },
       limits: { rate: { searchPerToken: 0, searchPerAddress: 0, uploadsPerToken: 0, uploadsPerAddress: 0 } },
+      // Searches during ingest answer from the caught-up snapshot only on tables with row lineage (opt-in; LOAD_ROW_LINEAGE=0 measures the default).
+      index: { rowLineage: ROW_LINEAGE },
     };
     const configFile = join(root, "ragops.json");
     writeFileSync(configFile, JSON.stringify(settings));
@@ -309,7 +313,7 @@ async function main(): Promise<void> {
     if (faults) console.log(`\n${faults.summary}\n(fault suite exit ${faults.code}, ${faults.seconds} s)`);
     const path = writeResults("load", {
       command: "npm run bench:load",
-      settings: { seconds: SECONDS, uploadsPerSecond: UPLOADS_PER_S, searchConnections: SEARCH_CONNECTIONS, workers: 2, rateLimits: "off" },
+      settings: { seconds: SECONDS, uploadsPerSecond: UPLOADS_PER_S, searchConnections: SEARCH_CONNECTIONS, workers: 2, rateLimits: "off", rowLineage: ROW_LINEAGE },
       search,
       uploads: uploadsFigures,
       queueLag: lag,

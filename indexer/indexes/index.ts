@@ -15,6 +15,8 @@ export interface OpenIndexOptions {
   dimensions: number;
   /** config.index.memoryScanMaxRows */
   memoryScanMaxRows?: number;
+  /** LanceDB: create a new table with stable row ids (index.rowLineage). */
+  rowLineage?: boolean;
   /** config.index.annMinRows and annEf */
   ann?: { minRows: number; ef: number };
   /** config.gcp: a Vertex version's project, endpoint and request settings. */
@@ -37,6 +39,7 @@ export async function openVectorIndex(index: { provider: IndexProvider }, option
         dimensions: options.dimensions,
         ...(options.memoryScanMaxRows !== undefined ? { memoryScanMaxRows: options.memoryScanMaxRows } : {}),
         ...(options.ann ? { annMinRows: options.ann.minRows, annEf: options.ann.ef } : {}),
+        ...(options.rowLineage ? { rowLineage: true } : {}),
       });
     case "vertex": {
       const placement = options.vertex;

@@ -180,10 +180,10 @@ describe("LanceDB vector index", () => {
     await Promise.all([dense.close(), sparse.close(), writer.close()]);
   });
 
-  it("never catches up a table without row lineage (made before stable row ids): a rewrite of restricts alone is answered by LanceDB, and the state says why", async () => {
+  it("never catches up a table without row lineage (made without index.rowLineage): a rewrite of restricts alone is answered by LanceDB, and the state says why", async () => {
     const dir = freshDir();
     const point = (id: string, tag: string): Datapoint => ({ id, vector: [1, Number(id.slice(1)) / 10, 0, 0], restricts: { documentIds: [id], tags: [tag], contentTypes: [] }, numericRestricts: {} });
-    const writer = await createLanceDbIndex({ dir, version: "v1", dimensions: 4, memoryScanMaxRows: 0, withoutRowLineage: true });
+    const writer = await createLanceDbIndex({ dir, version: "v1", dimensions: 4, memoryScanMaxRows: 0 });
     const searcher = await createLanceDbIndex({ dir, version: "v1", dimensions: 4, minReloadGapMs: 3_600_000 });
     await writer.upsert(Array.from({ length: 5 }, (_, i) => point(`p${i}`, "a")));
     await searcher.query([1, 0, 0, 0], { k: 1 });
@@ -212,7 +212,7 @@ describe("LanceDB vector index", () => {
       numericRestricts: {},
     });
     // No full reload after the first: every later query must be answered by catching up.
-    const searcher = await createLanceDbIndex({ dir, version: "v1", dimensions: dims, minReloadGapMs: 3_600_000 });
+    const searcher = await createLanceDbIndex({ dir, version: "v1", dimensions: dims, minReloadGapMs: 3_600_000, rowLineage: true });
     const writer = await createLanceDbIndex({ dir, version: "v1", dimensions: dims, memoryScanMaxRows: 0 });
     await writer.upsert(Array.from({ length: 60 }, (_, i) => point(`p${i}`, "a")));
     await searcher.query([1, 0, 0, 0], { k: 1 });
