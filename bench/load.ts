@@ -32,7 +32,7 @@ import { loadConfig } from "../config/load.js";
 import { createIngestQueue, createIngestQueueEvents } from "../src/queues/ingest-queue.js";
 import { ensureRedis } from "../src/dev/local-redis.js";
 import { generateCorpus, mulberry32, type CorpusDoc } from "./corpus.mjs";
-import { printTable, writeResults, waitForReady } from "./machine.js";
+import { printTable, writeResults, waitForReady, corpusQuestions, exited, percentile } from "./machine.js";
 
 const SECONDS = Number(process.env.LOAD_SECONDS ?? 60);
 const UPLOADS_PER_S = Number(process.env.LOAD_UPLOADS_PER_S ?? 4);
@@ -46,9 +46,7 @@ const DRAIN_LIMIT_MS = 300_000;
 /** Uploads still unanswered past this many are counted as refused by the load generator, so a stalled server cannot grow it without bound. */
 const MAX_UPLOADS_IN_FLIGHT = 64;
 
-const percentile = (sorted: readonly number[], p: number) => (sorted.length ? (sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] as number) : 0);
 const round = (n: number, places = 1) => Number(n.toFixed(places));
-const exited = (child: ChildProcess) => new Promise<number | null>((resolve) => (child.exitCode !== null ? resolve(child.exitCode) : child.once("exit", resolve)));
 
 interface Latencies {
   count: number;
@@ -86,19 +84,6 @@ function treeRssMb(pid: number): number {
   };
   const walk = (id: number): number => rssOf(id) + childrenOf(id).reduce((sum, child) => sum + walk(child), 0);
   return Math.round(walk(pid));
-}
-
-/** Questions as bench:eval cuts them: 6-10 consecutive words of a document's body. */
-function corpusQuestions(docs: readonly CorpusDoc[], count: number): string[] {
-  const random = mulberry32(42);
-  const out: string[] = [];
-  while (out.length < count) {
-    const words = (docs[Math.floor(random() * docs.length)] as CorpusDoc).text.split(/\s+/).filter((w) => /^[\p{L}\p{N}]/u.test(w));
-    if (words.length < 20) continue;
-    const start = Math.floor(random() * (words.length - 10));
-    out.push(words.slice(start, start + 6 + Math.floor(random() * 5)).join(" "));
-  }
-  return out;
 }
 
 /** Small documents (a title and 3-6 paragraphs taken from the corpus, about 1-3 KB), each different. */

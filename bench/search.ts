@@ -21,7 +21,7 @@
  * Knobs: SEARCH_SIZES=10000,100000  SEARCH_SECONDS=10  SEARCH_HTTP=0 skips (b)
  *        SEARCH_SERVER_PROF=<dir>  the server writes a CPU profile there (open it in Chrome DevTools).
  */
-import { spawn, type ChildProcess } from "node:child_process";
+import { spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -30,7 +30,7 @@ import { createLanceDbIndex, type LanceDbIndex } from "../indexer/indexes/lanced
 import type { Datapoint } from "../indexer/indexes/vector-index.js";
 import { ensureRedis } from "../src/dev/local-redis.js";
 import { generateCorpus, mulberry32 } from "./corpus.mjs";
-import { printTable, writeResults, waitForReady } from "./machine.js";
+import { printTable, writeResults, waitForReady, corpusQuestions, exited, percentile } from "./machine.js";
 
 const DIMS = 384;
 const K = 10;
@@ -39,7 +39,6 @@ const SIZES = (process.env.SEARCH_SIZES ?? "10000,100000").split(",").map(Number
 const SECONDS = Number(process.env.SEARCH_SECONDS ?? 10);
 const HTTP = process.env.SEARCH_HTTP !== "0";
 
-const percentile = (sorted: readonly number[], p: number) => (sorted.length ? (sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] as number) : 0);
 const ms = (n: number) => Number(n.toFixed(2));
 const rssMb = () => Math.round(process.memoryUsage().rss / 2 ** 20);
 
@@ -150,25 +149,11 @@ async function syntheticTable(rows: number, root: string): Promise<TableFigures>
 
 // ---------------------------------------------------------------- HTTP
 
-const exited = (child: ChildProcess) => new Promise<number | null>((resolve) => (child.exitCode !== null ? resolve(child.exitCode) : child.once("exit", resolve)));
 
 
 function peakRssMb(pid: number): number {
   const match = /^VmHWM:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
   return match ? Math.round(Number(match[1]) / 1024) : 0;
-}
-
-/** Questions as bench:eval cuts them: 6-10 consecutive words of a document's body. */
-function corpusQuestions(docs: ReadonlyArray<{ text: string }>, count: number): string[] {
-  const random = mulberry32(42);
-  const out: string[] = [];
-  while (out.length < count) {
-    const words = (docs[Math.floor(random() * docs.length)] as { text: string }).text.split(/\s+/).filter((w) => /^[\p{L}\p{N}]/u.test(w));
-    if (words.length < 20) continue;
-    const start = Math.floor(random() * (words.length - 10));
-    out.push(words.slice(start, start + 6 + Math.floor(random() * 5)).join(" "));
-  }
-  return out;
 }
 
 interface HttpFigures {
