@@ -111,7 +111,7 @@ export interface LanceDbIndexOptions {
   awaitSnapshot?: boolean;
   /** Least time between two full snapshot loads (tests of the catch-up path set it long). @defaultValue 1,000 ms */
   minReloadGapMs?: number;
-  /** Create a new table with stable row ids, so its snapshot can be caught up with writes (see STABLE_ROW_IDS). @defaultValue false */
+  /** Create a new table with stable row ids, and catch its snapshot up with writes (see STABLE_ROW_IDS). @defaultValue false */
   rowLineage?: boolean;
   /** Rows from which the writing process builds and keeps an ANN index on the vectors; 0: never. @defaultValue 20,000 */
   annMinRows?: number;
@@ -283,6 +283,7 @@ export async function createLanceDbIndex(options: LanceDbIndexOptions): Promise<
   const lanceSparseQuery = (query: SparseVector, k: number, filter: IndexFilter | undefined) => scanSparseTopK(sparseRowsOf(lanceSparseRows(["id", ...SPARSE_COLUMNS], filter)), query, k);
   const lanceTermStats = (dimensions: readonly number[]) => scanTermStats(sparseRowsOf(lanceSparseRows(["id", ...SPARSE_COLUMNS], undefined)), dimensions);
   const snapshotColumns = [...restrictColumns, "vector", ...SPARSE_COLUMNS];
+  const memoryScanMaxRows = options.memoryScanMaxRows ?? DEFAULT_MEMORY_SCAN_MAX_ROWS;
   /** The table as of `version`, on a handle of its own: every read through it sees that version, whatever is written meanwhile. */
   const atVersion = async <T>(version: number, read: (pinned: Table) => Promise<T>): Promise<T> => {
     const pinned = await db.openTable(tableName);
@@ -294,15 +295,16 @@ export async function createLanceDbIndex(options: LanceDbIndexOptions): Promise<
     }
   };
   const snapshots = createSnapshotKeeper({
-    maxRows: options.memoryScanMaxRows ?? DEFAULT_MEMORY_SCAN_MAX_ROWS,
+    maxRows: memoryScanMaxRows,
     minReloadGapMs: options.minReloadGapMs ?? MIN_RELOAD_GAP_MS,
     version: () => table.version(),
     load: (version) =>
       atVersion(version, async (pinned) => {
         const rows = await pinned.countRows();
-        if (rows > (options.memoryScanMaxRows ?? DEFAULT_MEMORY_SCAN_MAX_ROWS)) return { rows };
+        if (rows > memoryScanMaxRows) return { rows };
         const snapshot = buildMemorySnapshot(options.dimensions, await readSnapshotRows(pinned, snapshotColumns));
-        return { rows, snapshot, lineage: await hasRowLineage(pinned) };
+        // Without index.rowLineage nothing is caught up, so the probe (a scan of every row's version when none has lineage) is skipped.
+        return { rows, snapshot, lineage: options.rowLineage === true && (await hasRowLineage(pinned)) };
       }),
     catchUp: (held, version) =>
       atVersion(version, async (pinned) => {
