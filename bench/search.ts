@@ -26,7 +26,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "nod
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import autocannon from "autocannon";
-import { createLanceDbIndex, type LanceDbIndex } from "../indexer/indexes/lancedb.js";
+import { createLanceDbIndex, DEFAULT_MEMORY_SCAN_MAX_ROWS, type LanceDbIndex } from "../indexer/indexes/lancedb.js";
 import type { Datapoint } from "../indexer/indexes/vector-index.js";
 import { ensureRedis } from "../src/dev/local-redis.js";
 import { generateCorpus, mulberry32 } from "./corpus.mjs";
@@ -114,7 +114,8 @@ async function syntheticTable(rows: number, root: string): Promise<TableFigures>
   await index.maintain();
   await index.annSettled();
   const annBuildSeconds = (performance.now() - started) / 1000;
-  const exact = await createLanceDbIndex({ dir, version: "bench", dimensions: DIMS, annMinRows: 0, awaitSnapshot: true });
+  // The truth comes from an exact in-memory scan even past the default snapshot limit (LanceDB's flat scan takes seconds a question at 1,000,000 rows).
+  const exact = await createLanceDbIndex({ dir, version: "bench", dimensions: DIMS, annMinRows: 0, awaitSnapshot: true, memoryScanMaxRows: Math.max(rows, DEFAULT_MEMORY_SCAN_MAX_ROWS) });
   const lancedb = await import("@lancedb/lancedb");
   const db = await lancedb.connect(dir);
   const raw = await db.openTable("chunks_bench");
@@ -130,9 +131,8 @@ async function syntheticTable(rows: number, root: string): Promise<TableFigures>
     process.stderr.write(`  ${rows} rows: ${kind} questions…\n`);
     const truth: string[][] = [];
     for (const q of queries) truth.push(await ids(exact, q));
-    const withinSnapshot = rows <= 100_000;
     paths[kind].push({ path: "ragops (snapshot or ANN, as chosen)", ...(await timeQueries(queries, (q) => ids(index, q), truth)) });
-    if (withinSnapshot) paths[kind].push({ path: "ragops exact snapshot", ...(await timeQueries(queries, (q) => ids(exact, q), truth)) });
+    paths[kind].push({ path: rows <= DEFAULT_MEMORY_SCAN_MAX_ROWS ? "ragops exact snapshot" : "exact snapshot (past ragops' default memoryScanMaxRows)", ...(await timeQueries(queries, (q) => ids(exact, q), truth)) });
     paths[kind].push({ path: "LanceDB with the same index (peer: the floor)", ...(await timeQueries(queries, (q) => rawIds(q, false), truth)) });
     // LanceDB's flat scan takes about a second per question at 100,000 rows: 20 questions say enough past 20,000.
     const flatCount = rows > 20_000 ? 20 : queries.length;
@@ -148,6 +148,18 @@ async function syntheticTable(rows: number, root: string): Promise<TableFigures>
 }
 
 // ---------------------------------------------------------------- HTTP
+
+function previousFigures(): { tables: Array<TableFigures & { measuredAt?: string }>; http?: { chunks: number; runs: HttpFigures[]; measuredAt?: string } } {
+  try {
+    const last = JSON.parse(readFileSync(new URL("results/search.json", import.meta.url), "utf8")) as { at: string; tables?: Array<TableFigures & { measuredAt?: string }>; http?: { chunks: number; runs: HttpFigures[]; measuredAt?: string } };
+    return {
+      tables: (last.tables ?? []).map((t) => ({ ...t, measuredAt: t.measuredAt ?? last.at })),
+      ...(last.http ? { http: { ...last.http, measuredAt: last.http.measuredAt ?? last.at } } : {}),
+    };
+  } catch {
+    return { tables: [] };
+  }
+}
 
 
 
@@ -225,18 +237,21 @@ async function httpSearch(root: string): Promise<{ chunks: number; runs: HttpFig
 async function main(): Promise<void> {
   const root = mkdtempSync(join(tmpdir(), "ragops-bench-search-"));
   try {
-    const tables: TableFigures[] = [];
-    for (const rows of SIZES) tables.push(await syntheticTable(rows, root));
+    const measured: TableFigures[] = [];
+    for (const rows of SIZES) measured.push(await syntheticTable(rows, root));
+    // A run of some sizes (or without HTTP) keeps the figures of the others from the last run, marked with their date.
+    const earlier = previousFigures();
+    const tables = [...measured, ...earlier.tables.filter((t) => !SIZES.includes(t.rows))].sort((a, b) => a.rows - b.rows);
     for (const table of tables) {
-      console.log(`\n${table.rows.toLocaleString("en")} rows of ${DIMS}-d vectors: written in ${table.writeSeconds} s, ANN index built in ${table.annBuildSeconds} s, process RSS ${table.rssMb} MB`);
+      console.log(`\n${table.rows.toLocaleString("en")} rows of ${DIMS}-d vectors: written in ${table.writeSeconds} s, ANN index built in ${table.annBuildSeconds} s, process RSS ${table.rssMb} MB${"measuredAt" in table && table.measuredAt ? ` (kept from the run of ${table.measuredAt})` : ""}`);
       printTable(
         ["questions", "path", "p50 (ms)", "p99 (ms)", "searches/s", "recall@10 vs exact"],
         (["dense", "offline"] as const).flatMap((kind) => table.paths[kind].map((p) => [kind, p.path, p.p50, p.p99, p.qps, p.recallAt10 ?? "–"])),
       );
     }
-    const http = HTTP ? await httpSearch(root) : undefined;
+    const http = HTTP ? await httpSearch(root) : earlier.http;
     if (http) {
-      console.log(`\nPOST /v1/search on the shared corpus (${http.chunks} chunks), ${SECONDS} s per row:`);
+      console.log(`\nPOST /v1/search on the shared corpus (${http.chunks} chunks), ${SECONDS} s per row${"measuredAt" in http && http.measuredAt ? ` (kept from the run of ${http.measuredAt})` : ""}:`);
       printTable(["connections", "requests", "searches/s", "p50 (ms)", "p99 (ms)", "errors", "server peak RSS (MB)"], http.runs.map((r) => [r.connections, r.requests, r.perSecond, r.p50, r.p99, r.errors, r.serverPeakRssMb]));
     }
     const at = (rows: number) => tables.find((t) => t.rows === rows);

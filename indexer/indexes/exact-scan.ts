@@ -161,6 +161,8 @@ export function createTopK(k: number, ids: readonly string[]) {
   };
   return {
     offer(row: number, score: number): void {
+      // Most rows of a scan lose to the worst kept: turned away before a candidate is allocated for them.
+      if (heap.length >= k && score < (heap[0] as Candidate).score) return;
       const candidate = { row, score };
       if (heap.length < k) {
         heap.push(candidate);

@@ -337,6 +337,32 @@ describe("LanceDB ANN index upkeep", () => {
     await index.close();
   });
 
+  it("does not compact while its index build runs, so the build is not preempted and thrown away (a 1,000,000-row build lost ten minutes so)", async () => {
+    const index = await createLanceDbIndex({ dir: freshDir(), version: "v1", dimensions: DIMS, annMinRows: 12_000 });
+    const vectors = clustered(13_000, 11);
+    for (let i = 0; i < 12_000; i += 2_000) await index.upsert(vectors.slice(i, i + 2_000).map((v, j) => point(`p${i + j}`, v)));
+    await index.maintain(); // compacts, then starts the build in the background
+    // Rows keep arriving and maintenance keeps running while it builds: each compaction would rewrite the fragments the build read.
+    let maintainedDuringBuild = 0;
+    for (let i = 12_000; i < 13_000; i += 100) {
+      await index.upsert(vectors.slice(i, i + 100).map((v, j) => point(`p${i + j}`, v)));
+      if ((await index.describe()).ann.state !== "building") continue;
+      await index.maintain();
+      maintainedDuringBuild += 1;
+    }
+    await index.annSettled();
+    expect(maintainedDuringBuild).toBeGreaterThan(0);
+    const ann = (await index.describe()).ann;
+    expect(ann.lastError).toBeUndefined();
+    expect(ann.state).toBe("ready");
+    // Once it is built, maintenance compacts again and folds the rows written meanwhile into the index.
+    await index.maintain();
+    await index.annSettled();
+    expect((await index.describe()).ann).toMatchObject({ state: "ready", unindexedRows: 0 });
+    expect(await index.count()).toBe(13_000);
+    await index.close();
+  });
+
   it("never builds one when annMinRows is 0", async () => {
     const index = await createLanceDbIndex({ dir: freshDir(), version: "v1", dimensions: DIMS, annMinRows: 0 });
     await index.upsert(clustered(300, 3).map((v, i) => point(`p${i}`, v)));

@@ -1,5 +1,6 @@
 import type { Connection, Table } from "@lancedb/lancedb";
 import { InvalidRequestError, UnavailableError } from "../../core/errors.js";
+import { freshRead } from "../../core/fresh-read.js";
 import type { SnapshotRow } from "./exact-scan.js";
 import { candidateDepth, reciprocalRankFusion } from "./fusion.js";
 import { datapointTable, loadArrow } from "./lancedb-batch.js";
@@ -225,15 +226,27 @@ export async function createLanceDbIndex(options: LanceDbIndexOptions): Promise<
   let writes: Promise<unknown> = Promise.resolve();
   let sinceCompaction = 0;
   let idIndexed = await hasIdIndex(table);
-  const ann = createAnnKeeper(table, { minRows: options.annMinRows ?? DEFAULT_ANN_MIN_ROWS });
+  // Every search asks for the table's version (a listing of its versions on disk with readConsistencyInterval 0), up to three times for a hybrid one: concurrent askers share one fresh read.
+  const tableVersion = freshRead(() => table.version());
+  const ann = createAnnKeeper(table, { minRows: options.annMinRows ?? DEFAULT_ANN_MIN_ROWS, version: tableVersion });
   const annEf = options.annEf ?? DEFAULT_ANN_EF;
   const exactScanBudget = options.exactScanBudget ?? EXACT_SCAN_BUDGET;
+  /**
+   * Folds fragments (and new rows into the indexes), unless this process is
+   * building the ANN index: a compaction committed during a build preempts it
+   * (LanceDB refuses the index over rewritten fragments), and a 1,000,000-row
+   * build lost ten minutes that way. Fragments wait for the build instead.
+   */
+  const compact = async (): Promise<void> => {
+    if (ann.building()) return;
+    await table.optimize({ cleanupOlderThan: new Date(Date.now() - 60_000) });
+  };
   const serialized = <T>(fn: () => Promise<T>): Promise<T> => {
     const run = writes.then(fn, fn).then(async (value) => {
       // Every write adds a fragment that queries must scan; compact now and then (optimize also folds new rows into the indexes).
       if ((sinceCompaction += 1) >= COMPACT_EVERY_WRITES) {
         sinceCompaction = 0;
-        await table.optimize({ cleanupOlderThan: new Date(Date.now() - 60_000) }).catch(() => undefined);
+        await compact().catch(() => undefined);
         if (!idIndexed) idIndexed = await indexIdsWhenLarge(table);
         await ann.maintain();
       }
@@ -297,7 +310,7 @@ export async function createLanceDbIndex(options: LanceDbIndexOptions): Promise<
   const snapshots = createSnapshotKeeper({
     maxRows: memoryScanMaxRows,
     minReloadGapMs: options.minReloadGapMs ?? MIN_RELOAD_GAP_MS,
-    version: () => table.version(),
+    version: tableVersion,
     load: (version) =>
       atVersion(version, async (pinned) => {
         const rows = await pinned.countRows();
@@ -377,7 +390,7 @@ export async function createLanceDbIndex(options: LanceDbIndexOptions): Promise<
     describe: async () => ({ provider: "lancedb", rows: await table.countRows(), searchPath: await snapshots.state(), ann: await ann.state() }),
     maintain: () =>
       serialized(async () => {
-        await table.optimize({ cleanupOlderThan: new Date(Date.now() - 60_000) });
+        await compact();
         await ann.maintain();
       }),
     annSettled: () => ann.settled(),
@@ -570,7 +583,7 @@ function nonZeros(vector: ArrayLike<number>): number {
  * Whether the table has the index is read from LanceDB (another process may
  * have built it) and kept per table version.
  */
-function createAnnKeeper(table: Table, options: { minRows: number }) {
+function createAnnKeeper(table: Table, options: { minRows: number; version: () => Promise<number> }) {
   let building: Promise<void> | undefined;
   let stopped = false;
   let lastError: string | undefined;
@@ -605,10 +618,11 @@ function createAnnKeeper(table: Table, options: { minRows: number }) {
       const stale = current !== undefined && ((current.numIndices ?? 1) > MAX_ANN_DELTAS || current.numUnindexedRows > MAX_UNINDEXED_SHARE * rows);
       if (current === undefined || stale) build(rows);
     },
+    building: (): boolean => building !== undefined,
     /** Whether the table has an ANN index now (cached per table version). */
     async ready(): Promise<boolean> {
       if (options.minRows <= 0) return false;
-      const version = await table.version();
+      const version = await options.version();
       if (known?.version !== version) known = { version, ready: (await stats()) !== undefined };
       return known.ready;
     },
