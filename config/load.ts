@@ -10,6 +10,7 @@ export const envBindings = [
   { env: "REDIS_URL", path: ["redis", "url"], type: "string" },
   { env: "RAGOPS_REDIS_PREFIX", path: ["redis", "prefix"], type: "string" },
   { env: "RAGOPS_HOST", path: ["http", "host"], type: "string" },
+  { env: "RAGOPS_HTTP_PROCESSES", path: ["http", "processes"], type: "number" },
   { env: "PORT", path: ["http", "port"], type: "number" },
   { env: "RAGOPS_MAX_UPLOAD_BYTES", path: ["http", "maxUploadBytes"], type: "number" },
   { env: "RAGOPS_ALLOWED_HOSTS", path: ["http", "allowedHosts"], type: "list" },

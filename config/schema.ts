@@ -27,6 +27,13 @@ export const httpSchema = z.strictObject({
   port: z.number().int().min(0).max(65535).default(8080).describe("HTTP port of the control plane (0 picks a free port)."),
   maxUploadBytes: z.number().int().positive().default(50 * MiB).describe("Largest accepted upload, bytes. Larger uploads get 413 while streaming."),
   shutdownGraceMs: z.number().int().min(0).default(10_000).describe("How long SIGTERM waits for in-flight requests, ms."),
+  processes: z
+    .number()
+    .int()
+    .min(0)
+    .max(64)
+    .default(1)
+    .describe("Control-plane processes sharing the port (Node's cluster); one event loop answers a few hundred hybrid searches a second, so more processes serve more on more cores. 0: one per CPU core. Each holds its own in-memory snapshot of the versions it searches, and its own search.maxInFlight."),
   allowedHosts: z
     .array(z.string().regex(/^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(:\d{1,5})?$/, "a host is a name or address with an optional port, e.g. rag.internal or rag.internal:8080").transform((host) => host.toLowerCase()))
     .default([])

@@ -17,6 +17,12 @@ export const positiveInt = (value: string) => {
   return n;
 };
 
+export const nonNegativeInt = (value: string) => {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError("must be a whole number, 0 or more");
+  return n;
+};
+
 export const finiteNumber = (value: string) => {
   const n = Number(value);
   if (value.trim() === "" || !Number.isFinite(n)) throw new InvalidArgumentError("must be a number");

@@ -1,0 +1,66 @@
+import { mkdtempSync, readFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, inject, it } from "vitest";
+import { startCli } from "./support/cli.js";
+
+const env = () => ({ ...process.env, REDIS_URL: inject("redisUrl"), RAGOPS_DATA_DIR: mkdtempSync(join(tmpdir(), "ragops-cluster-")), RAGOPS_REDIS_PREFIX: `cluster${process.pid}${Math.random().toString(36).slice(2, 6)}`, PORT: "0" });
+
+/** The serving processes the primary has forked, by pid. */
+const childrenOf = (pid: number): number[] =>
+  readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8")
+    .trim()
+    .split(/\s+/)
+    .filter(Boolean)
+    .map(Number);
+
+const searchOnce = async (url: string) => {
+  const response = await fetch(`${url}/v1/search`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ query: "anything" }) });
+  return response.status;
+};
+
+describe("ragops serve --processes", () => {
+  it("serves from every process on one port, replaces a process that dies, and stops them all on SIGTERM with status 0", async () => {
+    const serve = startCli(env(), "serve", "--processes", "2");
+    const [, url] = await serve.stderrMatches(/control plane on (http:\/\/\S+) \(2 processes/);
+    const primary = serve.child.pid as number;
+    const [first, second] = childrenOf(primary);
+    expect([first, second].every((pid) => pid !== undefined)).toBe(true);
+    expect(await searchOnce(url as string)).toBe(200);
+
+    // Each of the first two dies in turn; the one left (then its replacement) answers throughout.
+    process.kill(first as number, "SIGKILL");
+    await serve.stderrMatches(/control-plane process replaced \(2 running\)/);
+    expect(await searchOnce(url as string)).toBe(200);
+    process.kill(second as number, "SIGKILL");
+    await serve.stderrMatches(/replaced \(2 running\)[\s\S]*replaced \(2 running\)/);
+    expect(childrenOf(primary)).toHaveLength(2);
+    expect(childrenOf(primary)).not.toContain(first);
+    expect(childrenOf(primary)).not.toContain(second);
+    for (let i = 0; i < 10; i++) expect(await searchOnce(url as string)).toBe(200);
+
+    const serving = childrenOf(primary);
+    serve.child.kill("SIGTERM");
+    const { status, err } = await serve.exited;
+    expect(status).toBe(0);
+    // Each serving process finished its own shutdown (closing its server and runtime), not merely died with the primary.
+    expect(err.match(/shutting down the control plane/g)).toHaveLength(serving.length);
+    for (const pid of serving) expect(() => process.kill(pid, 0)).toThrow();
+  });
+
+  it("exits non-zero, saying why, when its processes cannot listen", async () => {
+    const taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, "127.0.0.1", resolve));
+    const port = (taken.address() as { port: number }).port;
+    try {
+      const serve = startCli({ ...env(), PORT: String(port) }, "serve", "--processes", "2");
+      const { status, err } = await serve.exited;
+      expect(status).not.toBe(0);
+      expect(err).toMatch(/EADDRINUSE|address already in use/i);
+      expect(err).toMatch(/exited \(code 1\) before it listened/);
+    } finally {
+      taken.close();
+    }
+  });
+});
