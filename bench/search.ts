@@ -18,7 +18,8 @@
  *    from the corpus at 1 and 10 connections (autocannon, SEARCH_SECONDS each),
  *    then 50 connections while the server's peak RSS is read.
  *
- *    Each with `ragops serve --processes` 1 and 2 (SEARCH_PROCESSES), reporting
+ *    The server runs compiled (npm run build, then node bin/ragops.js, as the
+ *    Dockerfile runs it). Each with `ragops serve --processes` 1 and 2 (SEARCH_PROCESSES), reporting
  *    the server's CPU per search and its processes' peak RSS summed.
  * Knobs: SEARCH_SIZES=10000,100000  SEARCH_SECONDS=10  SEARCH_HTTP=0 skips (b)  SEARCH_PROCESSES=1,2
  *        SEARCH_SERVER_PROF=<dir>  the server writes a CPU profile there (open it in Chrome DevTools).
@@ -211,6 +212,10 @@ async function httpSearch(root: string): Promise<{ chunks: number; runs: HttpFig
   writeFileSync(configFile, JSON.stringify({ dataDir: join(root, "data"), redis: { url: redis.url, prefix: `search${process.pid}` }, http: { port }, log: { level: "warn" } }));
   const env = { ...process.env, RAGOPS_CONFIG: configFile };
   const ragops = (args: string[], flags: string[] = []) => spawn(process.execPath, [...flags, "--import", "tsx", "src/cli/main.ts", ...args], { env, stdio: ["ignore", "ignore", "inherit"] });
+  // The server runs as it ships (compiled, `node bin/ragops.js`, as the Dockerfile runs it): tsx's loader adds memory and start-up work a deployment has not.
+  process.stderr.write("  HTTP: compiling (npm run build)…\n");
+  if ((await exited(spawn("npm", ["run", "build", "--silent"], { stdio: ["ignore", "ignore", "inherit"] }))) !== 0) throw new Error("npm run build failed");
+  const shipped = (args: string[], flags: string[] = []) => spawn(process.execPath, [...flags, "bin/ragops.js", ...args], { env, stdio: ["ignore", "ignore", "inherit"] });
   const docs = generateCorpus();
   const folder = join(root, "corpus");
   mkdirSync(folder);
@@ -224,7 +229,7 @@ async function httpSearch(root: string): Promise<{ chunks: number; runs: HttpFig
   const runs: HttpFigures[] = [];
   for (const processes of PROCESSES) {
     const profile = process.env.SEARCH_SERVER_PROF;
-    const server = ragops(["serve", "--processes", String(processes)], profile ? ["--cpu-prof", "--cpu-prof-dir", profile] : []);
+    const server = shipped(["serve", "--processes", String(processes)], profile ? ["--cpu-prof", "--cpu-prof-dir", profile] : []);
     try {
       await waitForReady(`${base}/readyz`, server);
       // With more than one process, /readyz answers once the first listens: wait for all of them.

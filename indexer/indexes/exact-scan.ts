@@ -64,7 +64,7 @@ export function buildSnapshot(dimensions: number, rows: readonly SnapshotRow[]):
 export function scanTopK(snapshot: ScanSnapshot, query: ArrayLike<number>, k: number, filter?: IndexFilter, skip?: Uint8Array): Neighbor[] {
   const { rows, dimensions, columns, norms } = snapshot;
   if (k <= 0 || rows === 0) return [];
-  const dots = new Float64Array(rows);
+  const dots = scratchDots(rows);
   let queryNorm = 0;
   for (let d = 0; d < dimensions; d++) {
     const weight = query[d] ?? 0;
@@ -84,6 +84,20 @@ export function scanTopK(snapshot: ScanSnapshot, query: ArrayLike<number>, k: nu
     best.offer(r, (dots[r] as number) / norm);
   }
   return best.sorted().map(({ row, score }) => ({ id: snapshot.ids[row] as string, score }));
+}
+
+let dotsBuffer = new Float64Array(0);
+
+/**
+ * Zeroed room for one scan's dot products. A scan runs synchronously from
+ * start to end, so one buffer serves every scan of the process; a fresh
+ * array per query (88 kB at 11,000 rows) was a good part of the collector's work under load.
+ */
+function scratchDots(rows: number): Float64Array {
+  if (dotsBuffer.length < rows) dotsBuffer = new Float64Array(rows);
+  const dots = dotsBuffer.subarray(0, rows);
+  dots.fill(0);
+  return dots;
 }
 
 /** Whether stored restricts satisfy a filter, with the port's semantics (vector-index.ts): allow any, deny none, numeric comparisons, AND across all. */

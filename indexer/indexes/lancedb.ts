@@ -328,8 +328,10 @@ export async function createLanceDbIndex(options: LanceDbIndexOptions): Promise<
       }),
   });
   const denseSide = async (view: SearchView | undefined, vector: Float32Array | number[], k: number, filter: IndexFilter | undefined) => {
+    // A question the exact scan affords is answered without asking whether an ANN index exists (one table version read less).
+    if (view && nonZeros(vector) * view.base.rows <= exactScanBudget) return viewTopK(view, vector, k, filter);
     const annReady = await ann.ready();
-    if (view && (nonZeros(vector) * view.base.rows <= exactScanBudget || !annReady)) return viewTopK(view, vector, k, filter);
+    if (view && !annReady) return viewTopK(view, vector, k, filter);
     if (annReady) ann.answered();
     return lanceQuery(vector, k, filter);
   };

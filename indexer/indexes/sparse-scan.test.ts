@@ -53,6 +53,21 @@ describe("sparse search over an inverted index in memory", () => {
     );
   });
 
+  it("answers a run of queries on one index as the definition does, with weights of both signs whose sums cancel to 0", () => {
+    const signedArb = fc.uniqueArray(fc.tuple(fc.integer({ min: 0, max: 5 }), fc.constantFrom(-2, -1, 1, 2)), { selector: ([d]) => d, maxLength: 5 }).map((pairs): SparseVector => ({ dimensions: pairs.map(([d]) => d), values: pairs.map(([, v]) => v) }));
+    const signedRowsArb = fc.uniqueArray(fc.record({ id: fc.string({ minLength: 1, maxLength: 3 }), sparse: fc.option(signedArb, { nil: undefined }), restricts: fc.constant(stored([], [])) }), { selector: (r) => r.id, maxLength: 30 });
+    fc.assert(
+      fc.property(signedRowsArb, fc.array(signedArb, { minLength: 1, maxLength: 4 }), fc.integer({ min: 1, max: 40 }), (rows, queries, k) => {
+        const index = buildInvertedIndex(rows.map((r) => r.sparse));
+        for (const query of queries) {
+          const got = sparseTopK({ rows: rows.length, ids: rows.map((r) => r.id), restricts: rows.map((r) => r.restricts) }, index, query, k);
+          const want = reference(rows, query, k, undefined);
+          expect(got.map((n) => n.id)).toEqual(want.map((n) => n.id));
+        }
+      }),
+    );
+  });
+
   it("counts the datapoints holding a sparse vector, and per term how many hold it", () => {
     fc.assert(
       fc.property(rowsArb, fc.array(fc.integer({ min: 0, max: 9 }), { maxLength: 6 }), (rows, dims) => {

@@ -108,11 +108,14 @@ export interface SparseRows {
  * filter, best first, equal scores in id order; rows whose dot product is 0
  * (no shared term) are not returned.
  */
+let scoreBuffer = new Float64Array(0);
+
 export function sparseTopK(rows: SparseRows, index: InvertedIndex, query: SparseVector, k: number, filter?: IndexFilter, skip?: Uint8Array): Neighbor[] {
   if (k <= 0 || rows.rows === 0) return [];
-  const scores = new Float64Array(rows.rows);
+  // Shared scratch (a scan is synchronous); every row touched is reset to 0 below, before the scan returns.
+  if (scoreBuffer.length < rows.rows) scoreBuffer = new Float64Array(rows.rows);
+  const scores = scoreBuffer;
   const touched: number[] = [];
-  const seen = new Uint8Array(rows.rows);
   for (let q = 0; q < query.dimensions.length; q++) {
     const weight = query.values[q] as number;
     const at = weight === 0 ? -1 : find(index.terms, query.dimensions[q] as number);
@@ -120,17 +123,17 @@ export function sparseTopK(rows: SparseRows, index: InvertedIndex, query: Sparse
     const end = index.offsets[at + 1] as number;
     for (let p = index.offsets[at] as number; p < end; p++) {
       const row = index.postingRows[p] as number;
-      if (!seen[row]) {
-        seen[row] = 1;
-        touched.push(row);
-      }
-      scores[row] = (scores[row] as number) + weight * (index.postingWeights[p] as number);
+      const before = scores[row] as number;
+      // Listed when its sum is 0: on its first touch, or again after weights of both signs cancelled (the second listing finds it reset below and is skipped).
+      if (before === 0) touched.push(row);
+      scores[row] = before + weight * (index.postingWeights[p] as number);
     }
   }
   const admits = filter ? filterMatcher(filter) : undefined;
   const best = createTopK(k, rows.ids);
   for (const row of touched) {
     const score = scores[row] as number;
+    scores[row] = 0;
     if (score === 0 || skip?.[row] || (admits && !admits(rows.restricts[row] as StoredRestricts))) continue;
     best.offer(row, score);
   }
