@@ -209,7 +209,9 @@ async function httpSearch(root: string): Promise<{ chunks: number; runs: HttpFig
   const redis = await ensureRedis(process.env.REDIS_URL ?? "redis://127.0.0.1:1", { dir: join(root, "redis"), preferUrlPort: false });
   const port = 19_000 + Math.floor(Math.random() * 1000);
   const configFile = join(root, "ragops.json");
-  writeFileSync(configFile, JSON.stringify({ dataDir: join(root, "data"), redis: { url: redis.url, prefix: `search${process.pid}` }, http: { port }, log: { level: "warn" } }));
+  writeFileSync(configFile, JSON.stringify({ dataDir: join(root, "data"), redis: { url: redis.url, prefix: `search${process.pid}` }, http: { port }, log: { level: "warn" }, limits: { rate: { searchPerAddress: 0 } } }));
+  // One load generator stands for many clients: the per-address search limit (limits.rate.searchPerAddress, 500/s
+  // sustained by default) would answer it 429 past that, so it is off here; everything else is the default.
   const env = { ...process.env, RAGOPS_CONFIG: configFile };
   const ragops = (args: string[], flags: string[] = []) => spawn(process.execPath, [...flags, "--import", "tsx", "src/cli/main.ts", ...args], { env, stdio: ["ignore", "ignore", "inherit"] });
   // The server runs as it ships (compiled, `node bin/ragops.js`, as the Dockerfile runs it): tsx's loader adds memory and start-up work a deployment has not.
@@ -304,13 +306,13 @@ async function main(): Promise<void> {
     const ragopsP50 = (rows: number) => at(rows)?.paths.dense[0]?.p50;
     // The targets read the process count that served most at 10 connections.
     const ten = http?.runs.filter((r) => r.connections === 10).sort((a, b) => b.perSecond - a.perSecond)[0];
-    const fifty = http?.runs.find((r) => r.connections === 50 && (r.processes ?? 1) === (ten?.processes ?? 1));
+    const fiftyRuns = http?.runs.filter((r) => r.connections === 50) ?? [];
     const targets = [
-      { target: "HTTP on the shared corpus: ≥ 1,000 searches/s at 10 connections", measured: ten ? `${ten.perSecond}/s (${ten.processes ?? 1} process(es))` : "not run", met: ten ? ten.perSecond >= 1000 : false },
+      { target: "HTTP on the shared corpus: ≥ 1,000 searches/s at 10 connections", measured: ten ? `${ten.perSecond}/s (${ten.processes ?? 1} process(es))` : "not run", met: ten ? ten.perSecond >= 1000 && ten.errors === 0 : false },
       { target: "HTTP on the shared corpus: p99 ≤ 20 ms at 10 connections", measured: ten ? `${ten.p99} ms` : "not run", met: ten ? ten.p99 <= 20 : false },
       { target: "100,000 chunks: p50 ≤ 10 ms in-process (dense questions)", measured: ragopsP50(100_000) !== undefined ? `${ragopsP50(100_000)} ms` : "not run", met: (ragopsP50(100_000) ?? Infinity) <= 10 },
       { target: "1,000,000 chunks: p50 ≤ 50 ms in-process", measured: ragopsP50(1_000_000) !== undefined ? `${ragopsP50(1_000_000)} ms` : "not run (SEARCH_SIZES=…,1000000)", met: (ragopsP50(1_000_000) ?? Infinity) <= 50 },
-      { target: "50 concurrent clients: server RSS ≤ 600 MB", measured: fifty ? `${fifty.serverPeakRssMb} MB (${fifty.processes ?? 1} process(es), summed)` : "not run", met: fifty ? fifty.serverPeakRssMb <= 600 : false },
+      ...fiftyRuns.map((r) => ({ target: `50 concurrent clients: server RSS ≤ 600 MB (${r.processes ?? 1} process(es), summed)`, measured: `${r.serverPeakRssMb} MB`, met: r.serverPeakRssMb <= 600 })),
       { target: "ANN recall@10 vs exact ≥ 0.95", measured: tables.map((t) => `${t.rows}: ${t.paths.dense[0]?.recallAt10}`).join(", "), met: tables.every((t) => (t.paths.dense[0]?.recallAt10 ?? 0) >= 0.95) },
     ];
     console.log();
