@@ -1,3 +1,4 @@
+import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -47,6 +48,21 @@ describe("ragops serve --processes", () => {
     // Each serving process finished its own shutdown (closing its server and runtime), not merely died with the primary.
     expect(err.match(/shutting down the control plane/g)).toHaveLength(serving.length);
     for (const pid of serving) expect(() => process.kill(pid, 0)).toThrow();
+  });
+
+  it("stops every process gracefully on a Ctrl-C, which signals the whole process group (each gets SIGINT, then the primary's SIGTERM)", async () => {
+    const child = spawn(process.execPath, ["--import", "tsx", "src/cli/main.ts", "serve", "--processes", "2"], { env: env(), detached: true, stdio: ["ignore", "ignore", "pipe"] });
+    let err = "";
+    child.stderr.on("data", (d: Buffer) => (err += d.toString()));
+    const exited = new Promise<number | null>((resolve) => child.once("exit", resolve));
+    await new Promise<void>((resolve, reject) => {
+      child.stderr.on("data", () => /control plane on http/.test(err) && resolve());
+      void exited.then((code) => reject(new Error(`exited early with ${code}: ${err}`)));
+    });
+    process.kill(-(child.pid as number), "SIGINT");
+    expect(await exited).toBe(0);
+    expect(err.match(/shutting down the control plane/g)).toHaveLength(2);
+    expect(err).not.toMatch(/ended its shutdown with/);
   });
 
   it("exits non-zero, saying why, when its processes cannot listen", async () => {

@@ -52,12 +52,15 @@ export function quietConfigFrom(command: Command): Config {
   return configFrom(command, { log: { level: command.optsWithGlobals<GlobalOptions>().logLevel ?? "warn" } });
 }
 
-/** Runs `stop` once on SIGTERM or SIGINT; a second signal exits at once. */
-export function onShutdown(stop: (signal: string) => Promise<void>): void {
+/** Runs `stop` once on SIGTERM or SIGINT; a second signal exits at once (unless `forceOnSecondSignal` is false: it is then ignored). */
+export function onShutdown(stop: (signal: string) => Promise<void>, options: { forceOnSecondSignal: boolean } = { forceOnSecondSignal: true }): void {
   let stopping = false;
   for (const signal of ["SIGTERM", "SIGINT"] as const) {
     process.on(signal, () => {
-      if (stopping) process.exit(130);
+      if (stopping) {
+        if (options.forceOnSecondSignal) process.exit(130);
+        return;
+      }
       stopping = true;
       void stop(signal).then(
         () => process.exit(0),

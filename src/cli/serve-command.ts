@@ -30,10 +30,11 @@ export function addServeCommand(program: Command): void {
       const server = await startServer(runtime);
       if (isClusterWorker()) reportListening(server.url);
       else console.error(`ragops: control plane on ${server.url} (index ${config.index.version}, data ${config.dataDir})`);
+      // A serving process of a cluster may get a signal twice (the terminal's SIGINT and the primary's SIGTERM): the second must not cut its shutdown short.
       onShutdown(async (signal) => {
         runtime.logger.info({ signal }, "shutting down the control plane");
         await server.close();
         await runtime.close();
-      });
+      }, { forceOnSecondSignal: !isClusterWorker() });
     });
 }

@@ -64,7 +64,14 @@ export function runClusterPrimary(options: ClusterOptions): Promise<number> {
         worker.on("exit", (code, signal) => {
           workers.delete(worker);
           notListening(new Error(`control-plane process ${worker.process.pid} exited (${signal ?? `code ${code}`}) before it listened`));
-          if (stopping) return finishIfDone();
+          if (stopping) {
+            // A process that did not finish its shutdown cleanly makes the whole stop a failure.
+            if (code !== 0) {
+              log(`control-plane process ${worker.process.pid} ended its shutdown with ${signal ?? `code ${code}`}`);
+              failed = true;
+            }
+            return finishIfDone();
+          }
           log(`control-plane process ${worker.process.pid} exited (${signal ?? `code ${code}`})`);
           if (!ready) return;
           const now = Date.now();
@@ -85,9 +92,15 @@ export function runClusterPrimary(options: ClusterOptions): Promise<number> {
 
     for (const signal of ["SIGTERM", "SIGINT"] as const) {
       process.on(signal, () => {
-        if (stopping) return;
+        if (stopping) {
+          // A second signal while they finish their requests: as a single process does, stop at once.
+          log(`${signal} again: killing ${workers.size} control-plane processes`);
+          for (const worker of workers) worker.process.kill("SIGKILL");
+          process.exit(130);
+        }
         log(`${signal}: stopping ${workers.size} control-plane processes`);
-        stopAll(signal);
+        // SIGTERM whatever came: a Ctrl-C in a terminal has already sent SIGINT to every process of the group.
+        stopAll("SIGTERM");
       });
     }
 
