@@ -130,7 +130,12 @@ describe("a job interrupted more often than queue.maxStalledCount", () => {
     const version = await until(async () => {
       const v = await getVersion(rt.store, "green");
       return v.state === "failed" ? v : undefined;
-    }, "the build to fail");
+    }, "the build to fail").catch(async (error: Error) => {
+      // Seen twice on a busy machine: say where the job and the version stood.
+      const job = await lifecycle?.getJob(jobId);
+      const detail = { version: (await getVersion(rt.store, "green")).state, job: await job?.getState(), failedReason: job?.failedReason, stalledCounter: job?.stalledCounter, inherited: workers?.inherited };
+      throw new Error(`${error.message}: ${JSON.stringify(detail)}`);
+    });
     expect(version.error).toMatch(/interrupted too many times/);
     const entries = await until(async () => ((await listFailures(rt.store)).length ? listFailures(rt.store) : undefined), "the ledger entry");
     expect(entries.map((e) => [e.id, e.class])).toEqual([["build:green", "transient"]]);
