@@ -6,7 +6,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import type { Config } from "../config/schema.js";
 import { uploadKey } from "../core/documents.js";
 import { retire } from "../indexer/lifecycle/operations.js";
-import { createVersion, getVersion } from "../indexer/lifecycle/versions.js";
+import { createVersion, getVersion, patchVersion } from "../indexer/lifecycle/versions.js";
 import { deleteDocument, getDocument, submitDocument } from "../src/documents/service.js";
 import { listFailures } from "../src/failures/ledger.js";
 import { retryFailures } from "../src/failures/retry.js";
@@ -124,6 +124,9 @@ describe("a job interrupted more often than queue.maxStalledCount", () => {
     lifecycle = createLifecycleQueue(config);
     await createVersion(rt.store, { version: "green", config: {}, actor: "test", maxTopK: config.index.maxTopK, defaultIndexProvider: config.index.provider });
     const jobId = await enqueueBuild(lifecycle, "green");
+    // As createAndBuild does: a version building with no build job recorded is given a fresh one by the next worker to
+    // start (buildUnbuiltVersions), which on a busy machine built it before the stalled job was failed (seen in the job events).
+    await patchVersion(rt.store, "green", { buildJobId: jobId });
     await interruptTwice(config, rt.redis, LIFECYCLE_QUEUE, jobId);
 
     workers = await startWorkers(rt);
@@ -131,7 +134,7 @@ describe("a job interrupted more often than queue.maxStalledCount", () => {
       const v = await getVersion(rt.store, "green");
       return v.state === "failed" ? v : undefined;
     }, "the build to fail").catch(async (error: Error) => {
-      // Seen twice on a busy machine: say where the job and the version stood.
+      // Where the job and the version stood, if it ever times out again.
       const job = await lifecycle?.getJob(jobId);
       const detail = { version: (await getVersion(rt.store, "green")).state, job: await job?.getState(), failedReason: job?.failedReason, stalledCounter: job?.stalledCounter, inherited: workers?.inherited };
       throw new Error(`${error.message}: ${JSON.stringify(detail)}`);
