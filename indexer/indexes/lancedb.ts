@@ -226,7 +226,7 @@ export async function createLanceDbIndex(options: LanceDbIndexOptions): Promise<
   let writes: Promise<unknown> = Promise.resolve();
   let sinceCompaction = 0;
   let idIndexed = await hasIdIndex(table);
-  // Every search asks for the table's version (a listing of its versions on disk with readConsistencyInterval 0), up to three times for a hybrid one: concurrent askers share one fresh read.
+  // Every search asks for the table's version (a listing of its versions on disk with readConsistencyInterval 0), twice for a hybrid one: concurrent askers share one fresh read.
   const tableVersion = freshRead(() => table.version());
   const ann = createAnnKeeper(table, { minRows: options.annMinRows ?? DEFAULT_ANN_MIN_ROWS, version: tableVersion });
   const annEf = options.annEf ?? DEFAULT_ANN_EF;

@@ -103,13 +103,14 @@ export interface SparseRows {
   readonly restricts: readonly StoredRestricts[];
 }
 
+/** Scratch scores of sparseTopK, shared by every scan (a scan is synchronous) and left all 0 by each. */
+let scoreBuffer = new Float64Array(0);
+
 /**
  * The k rows with the highest dot product with the query that match the
  * filter, best first, equal scores in id order; rows whose dot product is 0
  * (no shared term) are not returned.
  */
-let scoreBuffer = new Float64Array(0);
-
 export function sparseTopK(rows: SparseRows, index: InvertedIndex, query: SparseVector, k: number, filter?: IndexFilter, skip?: Uint8Array): Neighbor[] {
   if (k <= 0 || rows.rows === 0) return [];
   // Shared scratch (a scan is synchronous); every row touched is reset to 0 below, before the scan returns.

@@ -11,17 +11,14 @@ export interface GlobalOptions {
   logLevel?: string;
 }
 
-export const positiveInt = (value: string) => {
+const integerAtLeast = (least: number, message: string) => (value: string) => {
   const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError("must be a positive integer");
+  if (!Number.isInteger(n) || n < least) throw new InvalidArgumentError(message);
   return n;
 };
 
-export const nonNegativeInt = (value: string) => {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError("must be a whole number, 0 or more");
-  return n;
-};
+export const positiveInt = integerAtLeast(1, "must be a positive integer");
+export const nonNegativeInt = integerAtLeast(0, "must be a whole number, 0 or more");
 
 export const finiteNumber = (value: string) => {
   const n = Number(value);

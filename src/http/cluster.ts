@@ -2,12 +2,12 @@ import cluster, { type Worker } from "node:cluster";
 
 /**
  * The control plane on several processes sharing one port (Node's cluster):
- * one event loop answers about 400 hybrid searches a second, so a machine
- * with more cores serves more with more processes. The primary holds no
- * runtime of its own: it starts the processes one after another (the first
+ * one event loop answers several hundred hybrid searches a second, so a
+ * machine with more cores serves more with more processes. The primary holds
+ * no runtime of its own: it starts the processes one after another (the first
  * one bootstraps the registry alone), says when all listen, replaces one that
- * dies, and on SIGTERM or SIGINT passes the signal on and waits for every one
- * to finish its requests.
+ * dies, and on SIGTERM or SIGINT sends each SIGTERM and waits for every one
+ * to finish its requests (a second signal kills them).
  */
 export interface ClusterOptions {
   processes: number;
@@ -49,9 +49,9 @@ export function runClusterPrimary(options: ClusterOptions): Promise<number> {
     const finishIfDone = () => {
       if (workers.size === 0) resolve(failed ? 1 : 0);
     };
-    const stopAll = (signal: NodeJS.Signals) => {
+    const stopAll = () => {
       stopping = true;
-      for (const worker of workers) worker.process.kill(signal);
+      for (const worker of workers) worker.process.kill("SIGTERM");
       finishIfDone();
     };
     const fork = (): Promise<string> =>
@@ -80,7 +80,7 @@ export function runClusterPrimary(options: ClusterOptions): Promise<number> {
           if (restarts.length > MAX_RESTARTS) {
             log(`${restarts.length} control-plane processes died within ${RESTART_WINDOW_MS / 1000} s: stopping them all`);
             failed = true;
-            stopAll("SIGTERM");
+            stopAll();
             return;
           }
           fork().then(
@@ -100,7 +100,7 @@ export function runClusterPrimary(options: ClusterOptions): Promise<number> {
         }
         log(`${signal}: stopping ${workers.size} control-plane processes`);
         // SIGTERM whatever came: a Ctrl-C in a terminal has already sent SIGINT to every process of the group.
-        stopAll("SIGTERM");
+        stopAll();
       });
     }
 
@@ -112,7 +112,7 @@ export function runClusterPrimary(options: ClusterOptions): Promise<number> {
       } catch (error) {
         log((error as Error).message);
         failed = true;
-        stopAll("SIGTERM");
+        stopAll();
         return;
       }
       if (stopping) return;
