@@ -1,4 +1,5 @@
 import { ConflictError, UnavailableError } from "../../core/errors.js";
+import { freshRead } from "../../core/fresh-read.js";
 import type { ObjectStore } from "../../core/object-store.js";
 import { isFenced, readAlias, type AliasRecord } from "./alias.js";
 import type { ChangeSignal } from "./change-signal.js";
@@ -47,10 +48,12 @@ interface Snapshot {
 export function createServing(deps: ServingDeps): Serving {
   const now = deps.now ?? Date.now;
   let held: Snapshot | undefined;
+  // Concurrent searches share a read of the stamp, each one begun after the search asked: one GET per Redis round trip under load, not one per search.
+  const readStamp = freshRead(() => deps.signal.stamp());
 
   const current = async (): Promise<Snapshot> => {
     // Redis unreadable: no stamp, so nothing held is trusted and the store is read.
-    const stamp = await deps.signal.stamp().catch(() => undefined);
+    const stamp = await readStamp().catch(() => undefined);
     if (held && stamp !== undefined && held.stamp === stamp && now() - held.readAt < deps.recheckMs) return held;
     const snapshot: Snapshot = { stamp, readAt: now(), alias: readAlias(deps.store).then((read) => read.alias), records: new Map() };
     // A failed read is not held: the next request tries again.
