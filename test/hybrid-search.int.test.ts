@@ -55,6 +55,17 @@ describe("hybrid retrieval through POST /v1/search", () => {
     expect(versionRetrieval(await getVersion(stack.runtime.store, "v1"))).toMatchObject({ mode: "hybrid", bm25: { k1: 1.2, b: 0.75, avgdl: 102 } });
   });
 
+  it("sends the answer as UTF-8 JSON framed by its length in bytes, with the request id echoed", async () => {
+    const response = await fetch(`${stack.url}/v1/search`, { method: "POST", headers: { "content-type": "application/json", "x-request-id": "trace-1" }, body: JSON.stringify({ query: "hotel receipt — 180 € per night" }) });
+    const bytes = Buffer.from(await response.arrayBuffer());
+    expect(response.status).toBe(200);
+    expect(response.headers.get("content-type")).toBe("application/json; charset=utf-8");
+    expect(response.headers.get("content-length")).toBe(String(bytes.length));
+    expect(response.headers.get("x-request-id")).toBe("trace-1");
+    const body = JSON.parse(bytes.toString("utf8")) as SearchResponse;
+    expect(body.results[0]?.documentId).toBe("travel");
+  });
+
   it("scores text mode by BM25 over chunk text and heading path, with IDF from what the index holds now", async () => {
     const texts = await indexContents(stack);
     const { bm25 } = versionRetrieval(await getVersion(stack.runtime.store, "v1"));
