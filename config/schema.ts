@@ -33,7 +33,7 @@ export const httpSchema = z.strictObject({
     .min(0)
     .max(64)
     .default(1)
-    .describe("Control-plane processes sharing the port (Node's cluster); one event loop answers a few hundred hybrid searches a second, so more processes serve more on more cores. 0: one per CPU core. Each holds its own in-memory snapshot of the versions it searches, and its own search.maxInFlight."),
+    .describe("Control-plane processes sharing the port (Node's cluster); one event loop answers about a thousand hybrid searches a second on 11,000 chunks, so more processes serve more on more cores. 0: one per CPU core. Each holds its own in-memory snapshot of the versions it searches, and its own search.maxInFlight."),
   allowedHosts: z
     .array(z.string().regex(/^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(:\d{1,5})?$/, "a host is a name or address with an optional port, e.g. rag.internal or rag.internal:8080").transform((host) => host.toLowerCase()))
     .default([])
