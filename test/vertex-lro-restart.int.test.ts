@@ -69,7 +69,7 @@ describe("a worker killed during a Vertex deploy", () => {
     const hold = emulator.vectorSearch.operations.hold({ method: "DeployIndex" });
     const queue = createLifecycleQueue(config);
     try {
-      await createAndBuild({ store: runtime.store, catalog: runtime.catalog, startBuild: (version) => enqueueBuild(queue, version), maxTopK: config.index.maxTopK, defaultIndexProvider: "lancedb" }, { version: "v2", config: { retrieval: { mode: "dense" }, index: { provider: "vertex" } }, actor: "test" });
+      await createAndBuild({ store: runtime.store, catalog: runtime.catalog, startBuild: (version, jobId) => enqueueBuild(queue, version, jobId), maxTopK: config.index.maxTopK, defaultIndexProvider: "lancedb" }, { version: "v2", config: { retrieval: { mode: "dense" }, index: { provider: "vertex" } }, actor: "test" });
     } finally {
       await queue.close();
     }

@@ -88,7 +88,7 @@ describe("a worker killed during a Vertex batch rebuild", () => {
     await until(async () => ((await Promise.all(Object.keys(texts).map(async (id) => (await getDocument({ store: runtime.store }, id)).status))).every((s) => s === "indexed") || undefined), "the documents to be indexed");
     const queue = createLifecycleQueue(config);
     try {
-      await createAndBuild({ store: runtime.store, catalog: runtime.catalog, startBuild: (version) => enqueueBuild(queue, version), maxTopK: config.index.maxTopK, defaultIndexProvider: "lancedb" }, { version: "v2", config: { retrieval: { mode: "dense" }, index: { provider: "vertex" } }, actor: "test" });
+      await createAndBuild({ store: runtime.store, catalog: runtime.catalog, startBuild: (version, jobId) => enqueueBuild(queue, version, jobId), maxTopK: config.index.maxTopK, defaultIndexProvider: "lancedb" }, { version: "v2", config: { retrieval: { mode: "dense" }, index: { provider: "vertex" } }, actor: "test" });
       await until(async () => ((await getVersion(runtime.store, "v2")).state === "ready" || undefined), "v2 to be built");
 
       const hold = emulator.vectorSearch.operations.hold({ method: "UpdateIndex" });

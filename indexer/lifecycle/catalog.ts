@@ -251,7 +251,15 @@ function sparseOf(record: IndexVersion): Pick<SyncTarget, "sparse"> {
   return needsSparse(retrieval.mode) ? { sparse: retrieval.bm25 } : {};
 }
 
-/** Versions building with no build job (a fresh Vertex deployment's first version): a worker queues their builds at start. */
-export async function unbuiltVersions(store: ObjectStore): Promise<string[]> {
-  return (await listVersions(store)).filter((v) => v.state === "building" && !v.buildJobId).map((v) => v.version);
+/**
+ * Versions building with no build job (a fresh Vertex deployment's first
+ * version: bootstrapVersions), or whose recorded job the queue does not know
+ * (created, then the process died before it queued the job; or Redis lost
+ * it): a worker queues these builds at start, under the recorded id where
+ * there is one, so a build queued meanwhile by its creator is the same job.
+ */
+export async function buildsToQueue(store: ObjectStore, queued: (jobId: string) => Promise<boolean>): Promise<Array<{ version: string; jobId?: string }>> {
+  const building = (await listVersions(store)).filter((v) => v.state === "building");
+  const missing = await Promise.all(building.map(async (v) => (v.buildJobId === undefined || !(await queued(v.buildJobId)) ? [{ version: v.version, ...(v.buildJobId ? { jobId: v.buildJobId } : {}) }] : [])));
+  return missing.flat();
 }

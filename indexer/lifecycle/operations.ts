@@ -2,7 +2,7 @@ import type { IndexHealth } from "../indexes/vector-index.js";
 import { fenceRetired, flushAliasJournal, readAlias, rollbackLive, swapLive, type AliasRecord } from "./alias.js";
 import { appendAudit } from "./audit.js";
 import { admitsPromotion, nextState } from "./states.js";
-import { cannotServe, createVersion, effectiveState, getVersion, listVersions, moveVersion, patchVersion, versionIndex, type IndexVersion } from "./versions.js";
+import { cannotServe, createVersion, effectiveState, getVersion, listVersions, moveVersion, newBuildJobId, patchVersion, versionIndex, type IndexVersion } from "./versions.js";
 import type { Config, EmbedderConfig, IndexProvider } from "../../config/schema.js";
 import { ConflictError, InvalidRequestError } from "../../core/errors.js";
 import { getGoldenSetRecord } from "../evaluation/golden-store.js";
@@ -14,8 +14,8 @@ import type { VersionCatalog } from "./catalog.js";
 export interface LifecycleDeps {
   store: ObjectStore;
   catalog: VersionCatalog;
-  /** Queues a version's build; returns the build job's id. */
-  startBuild(version: string): Promise<string>;
+  /** Queues a version's build as job `jobId` (already recorded on the version); returns the job's id. */
+  startBuild(version: string, jobId: string): Promise<string>;
   /** The service's index.maxTopK: a new version's defaultTopK may not exceed it. */
   maxTopK: number;
   /** The index adapter of a version whose config names none (config index.provider). */
@@ -46,10 +46,12 @@ export type ShownVersion = IndexVersion & { state: ReturnType<typeof effectiveSt
 
 export async function createAndBuild(deps: LifecycleDeps, request: { version?: string; config?: unknown; actor: string }): Promise<IndexVersion> {
   const version = request.version ?? `v${(await listVersions(deps.store)).length + 1}`;
-  await createVersion(deps.store, { version, config: withDefaultEmbedder(request.config ?? {}, deps.defaultEmbedder), actor: request.actor, maxTopK: deps.maxTopK, defaultIndexProvider: deps.defaultIndexProvider });
+  // The job id is on the record from its first write: a worker starting before the job is queued sees a version with a build coming (buildsToQueue).
+  const buildJobId = newBuildJobId(version);
+  const record = await createVersion(deps.store, { version, config: withDefaultEmbedder(request.config ?? {}, deps.defaultEmbedder), actor: request.actor, maxTopK: deps.maxTopK, defaultIndexProvider: deps.defaultIndexProvider, buildJobId });
   await appendAudit(deps.store, { actor: request.actor, action: "create", version });
-  const jobId = await deps.startBuild(version);
-  return patchVersion(deps.store, version, { buildJobId: jobId });
+  await deps.startBuild(version, buildJobId);
+  return record;
 }
 
 export async function showVersions(deps: Pick<LifecycleDeps, "store" | "catalog">): Promise<{ alias: AliasRecord; versions: ShownVersion[] }> {

@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import { z } from "zod";
 import {
   chunkingSchema,
@@ -112,14 +113,20 @@ export const versionKey = (version: string) => `indexes/${version}.json`;
  * Creates a version record, building. `maxTopK` is the service's index.maxTopK, which the version's defaultTopK
  * must not exceed; `defaultIndexProvider` (config index.provider) is pinned when the version's config names none.
  */
-export async function createVersion(store: ObjectStore, request: { version: string; config: unknown; actor: string; maxTopK: number; defaultIndexProvider: IndexProvider }): Promise<IndexVersion> {
+/** A fresh id for a build job of this version. */
+export function newBuildJobId(version: string): string {
+  return `build-${version}-${randomUUID().slice(0, 8)}`;
+}
+
+/** `buildJobId`: the job that will build it, recorded with the version itself so no reader ever sees it building without one. */
+export async function createVersion(store: ObjectStore, request: { version: string; config: unknown; actor: string; maxTopK: number; defaultIndexProvider: IndexProvider; buildJobId?: string }): Promise<IndexVersion> {
   const version = versionNameSchema.parse(request.version);
   const parsed = indexVersionConfigSchema.parse(request.config ?? {});
   const config: IndexVersionConfig = { ...parsed, index: parsed.index ?? { provider: request.defaultIndexProvider }, retrieval: pinRetrieval(parsed.retrieval ?? retrievalSchema.parse({}), parsed.chunking) };
   const topKProblem = defaultTopKProblem(config.defaultTopK, request.maxTopK);
   if (topKProblem) throw new InvalidRequestError(`index version ${version}: ${topKProblem}; every search without k would be refused`, { details: { version } });
   const now = new Date().toISOString();
-  const record: IndexVersion = { version, state: "building", config, embedder: embedderIdentity(config.embedder), counts: { documents: 0, chunks: 0, datapoints: 0 }, createdAt: now, createdBy: request.actor, updatedAt: now };
+  const record: IndexVersion = { version, state: "building", config, embedder: embedderIdentity(config.embedder), counts: { documents: 0, chunks: 0, datapoints: 0 }, createdAt: now, createdBy: request.actor, updatedAt: now, ...(request.buildJobId ? { buildJobId: request.buildJobId } : {}) };
   try {
     await writeJson(store, versionKey(version), record, 0);
   } catch (error) {

@@ -25,7 +25,7 @@ export async function withLifecycle<T>(config: Config, fn: (deps: CliLifecycle) 
   const runtime = await openRuntime(config);
   const lifecycleQueue = createLifecycleQueue(config);
   try {
-    return await fn({ store: runtime.store, catalog: runtime.catalog, lifecycleQueue, redis: runtime.redis, startBuild: (version) => enqueueBuild(lifecycleQueue, version), startRetire: (version) => enqueueRetire(lifecycleQueue, version), maxTopK: config.index.maxTopK, defaultIndexProvider: config.index.provider, ...profileDefaults(config) });
+    return await fn({ store: runtime.store, catalog: runtime.catalog, lifecycleQueue, redis: runtime.redis, startBuild: (version, jobId) => enqueueBuild(lifecycleQueue, version, jobId), startRetire: (version) => enqueueRetire(lifecycleQueue, version), maxTopK: config.index.maxTopK, defaultIndexProvider: config.index.provider, ...profileDefaults(config) });
   } finally {
     await lifecycleQueue.close();
     await runtime.close();

@@ -49,7 +49,7 @@ function actorOf(_req: Request, res: Response): string {
 export function lifecycleRoutes(runtime: Runtime): { router: Router; queue: Queue; close(): Promise<void> } {
   const { store } = runtime;
   const queue = createLifecycleQueue(runtime.config);
-  const deps = { store, catalog: runtime.catalog, startBuild: (version: string) => enqueueBuild(queue, version), startRetire: (version: string) => enqueueRetire(queue, version), maxTopK: runtime.config.index.maxTopK, defaultIndexProvider: runtime.config.index.provider, ...profileDefaults(runtime.config) };
+  const deps = { store, catalog: runtime.catalog, startBuild: (version: string, jobId: string) => enqueueBuild(queue, version, jobId), startRetire: (version: string) => enqueueRetire(queue, version), maxTopK: runtime.config.index.maxTopK, defaultIndexProvider: runtime.config.index.provider, ...profileDefaults(runtime.config) };
   const router = strictRouter();
   const json = express.json({ limit: "64kb" });
   const { aliasChanges } = metricsFor(runtime);

@@ -3,6 +3,7 @@ import { randomUUID } from "node:crypto";
 import { Queue } from "bullmq";
 import { z } from "zod";
 import type { Config } from "../../config/schema.js";
+import { newBuildJobId } from "../../indexer/lifecycle/versions.js";
 import { queueConnection } from "./ingest-queue.js";
 
 /** Index builds and evaluations: long jobs on a queue of their own, so they never hold an ingest slot. */
@@ -43,7 +44,7 @@ export function createLifecycleQueue(config: Config): Queue {
 }
 
 /** Queues a build; a fixed `jobId` makes racing callers queue one job (BullMQ keeps the first of one id). */
-export async function enqueueBuild(queue: Queue, version: string, jobId = `build-${version}-${randomUUID().slice(0, 8)}`): Promise<string> {
+export async function enqueueBuild(queue: Queue, version: string, jobId = newBuildJobId(version)): Promise<string> {
   await queue.add("build", { version }, { jobId });
   return jobId;
 }

@@ -2,7 +2,7 @@ import type { Worker } from "bullmq";
 import { availableParallelism } from "node:os";
 import { createParsePool } from "../../ingest/parsers/isolated.js";
 import { createCommitter } from "../../indexer/sync/commit-group.js";
-import { byProfile, unbuiltVersions } from "../../indexer/lifecycle/catalog.js";
+import { buildsToQueue, byProfile } from "../../indexer/lifecycle/catalog.js";
 import { patchVersion } from "../../indexer/lifecycle/versions.js";
 import { createLifecycleQueue, enqueueBuild } from "../queues/lifecycle-queue.js";
 import { rebuildChunkStoreIfMissing } from "../../indexer/sync/chunk-store-rebuild.js";
@@ -96,14 +96,13 @@ async function restoreEmbeddingLookups(runtime: Runtime): Promise<void> {
  * one job: its id is fixed.
  */
 async function buildUnbuiltVersions(runtime: Runtime): Promise<void> {
-  const versions = await unbuiltVersions(runtime.store);
-  if (versions.length === 0) return;
   const queue = createLifecycleQueue(runtime.config);
   try {
-    for (const version of versions) {
-      const jobId = await enqueueBuild(queue, version, `build-${version}-first`);
-      await patchVersion(runtime.store, version, { buildJobId: jobId });
-      runtime.logger.info({ version, jobId }, `index version ${version} has no build yet: queued one`);
+    const builds = await buildsToQueue(runtime.store, async (jobId) => (await queue.getJob(jobId)) !== undefined);
+    for (const { version, jobId: recorded } of builds) {
+      const jobId = await enqueueBuild(queue, version, recorded ?? `build-${version}-first`);
+      if (!recorded) await patchVersion(runtime.store, version, { buildJobId: jobId });
+      runtime.logger.info({ version, jobId }, recorded ? `index version ${version} is building but its build job ${jobId} is not queued: queued it` : `index version ${version} has no build yet: queued one`);
     }
   } finally {
     await queue.close();
