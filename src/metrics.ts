@@ -46,6 +46,8 @@ export function createMetrics(): Metrics {
     help: "Jobs on each queue by state, read from Redis at each scrape.",
     labelNames: ["queue", "state"],
     registers,
+    // Every process reads the same counts from Redis: aggregated across `serve --processes`, one of them, not their sum.
+    aggregator: "first",
     async collect() {
       this.reset();
       await Promise.all(

@@ -65,6 +65,35 @@ describe("ragops serve --processes", () => {
     expect(err).not.toMatch(/ended its shutdown with/);
   });
 
+  it("answers GET /metrics with the sum over every process, whichever process the scrape reaches", async () => {
+    const serve = startCli(env(), "serve", "--processes", "2");
+    try {
+      const [, url] = await serve.stderrMatches(/control plane on (http:\/\/\S+) \(2 processes/);
+      // A connection of its own each: the primary hands new connections to the processes in turn.
+      const searches = 24;
+      for (let i = 0; i < searches; i++) {
+        const response = await fetch(`${url}/v1/search`, { method: "POST", headers: { "content-type": "application/json", connection: "close" }, body: JSON.stringify({ query: "anything" }) });
+        expect(response.status).toBe(200);
+      }
+      // No worker runs: the upload's job waits on the ingest queue.
+      const form = new FormData();
+      form.append("file", new Blob(["# Dock\n\nMount the dock on a wall.\n"], { type: "text/markdown" }), "dock.md");
+      expect((await fetch(`${url}/v1/documents/dock`, { method: "PUT", body: form, headers: { connection: "close" } })).status).toBe(202);
+      const counted = (text: string) => Number(/^ragops_http_request_duration_seconds_count\{[^}]*route="\/v1\/search"[^}]*status="200"[^}]*\} (\d+)$/m.exec(text)?.[1]);
+      for (let scrape = 0; scrape < 4; scrape++) {
+        const response = await fetch(`${url}/metrics`, { headers: { connection: "close" } });
+        expect(response.status).toBe(200);
+        const text = await response.text();
+        expect(counted(text)).toBe(searches);
+        // A gauge read from Redis is the same in every process: shown once, not summed.
+        expect(text).toMatch(/^ragops_queue_jobs\{queue="ingest",state="waiting"\} 1$/m);
+      }
+    } finally {
+      serve.child.kill("SIGTERM");
+      await serve.exited;
+    }
+  });
+
   it("exits non-zero, saying why, when its processes cannot listen", async () => {
     const taken = createServer();
     await new Promise<void>((resolve) => taken.listen(0, "127.0.0.1", resolve));

@@ -1,4 +1,5 @@
 import cluster, { type Worker } from "node:cluster";
+import { AggregatorRegistry, type Registry } from "prom-client";
 
 /**
  * The control plane on several processes sharing one port (Node's cluster):
@@ -22,7 +23,22 @@ interface ListeningMessage {
   url: string;
 }
 
-const isListening = (message: unknown): message is ListeningMessage => typeof message === "object" && message !== null && (message as { ragops?: unknown }).ragops === "listening";
+/** A serving process asking the primary for every process's metrics (GET /metrics), and the answer. */
+interface MetricsRequest {
+  ragops: "metrics";
+  id: number;
+}
+interface MetricsReply {
+  ragops: "metrics-reply";
+  id: number;
+  text?: string;
+  error?: string;
+}
+
+const ragopsMessage = <T extends { ragops: string }>(kind: T["ragops"]) => (message: unknown): message is T => typeof message === "object" && message !== null && (message as { ragops?: unknown }).ragops === kind;
+const isListening = ragopsMessage<ListeningMessage>("listening");
+const isMetricsRequest = ragopsMessage<MetricsRequest>("metrics");
+const isMetricsReply = ragopsMessage<MetricsReply>("metrics-reply");
 
 /** More deaths than this within RESTART_WINDOW_MS and the primary gives up: something is wrong with every process, not one. */
 const MAX_RESTARTS = 5;
@@ -36,6 +52,40 @@ export function reportListening(url: string): void {
   process.send?.(message);
 }
 
+/**
+ * In a serving process: lets the primary read this registry. A scrape of
+ * /metrics reaches whichever process the primary hands the connection to, so
+ * it answers with the primary's aggregation of all of them (counters and
+ * histograms summed; a gauge as its `aggregator` says), never with one
+ * process's share, which would make counters go back and forth between scrapes.
+ */
+export function shareMetricsWithPrimary(registry: Registry): void {
+  new AggregatorRegistry(); // installs this process's answer to the primary's requests
+  AggregatorRegistry.setRegistries([registry]);
+}
+
+const pendingMetrics = new Map<number, { resolve(text: string): void; reject(error: Error): void }>();
+let nextMetricsRequest = 0;
+
+/** In a serving process: every serving process's metrics in Prometheus text, from the primary. */
+export function clusterMetricsText(): Promise<string> {
+  if (nextMetricsRequest === 0) {
+    process.on("message", (message: unknown) => {
+      if (!isMetricsReply(message)) return;
+      const pending = pendingMetrics.get(message.id);
+      pendingMetrics.delete(message.id);
+      if (message.text !== undefined) pending?.resolve(message.text);
+      else pending?.reject(new Error(`the primary could not gather the processes' metrics: ${message.error ?? "no reason given"}`));
+    });
+  }
+  const id = ++nextMetricsRequest;
+  return new Promise<string>((resolve, reject) => {
+    pendingMetrics.set(id, { resolve, reject });
+    const request: MetricsRequest = { ragops: "metrics", id };
+    process.send?.(request);
+  });
+}
+
 /** Runs the primary until every process has exited; resolves with the exit code the primary should end with. */
 export function runClusterPrimary(options: ClusterOptions): Promise<number> {
   const { processes, log } = options;
@@ -44,6 +94,14 @@ export function runClusterPrimary(options: ClusterOptions): Promise<number> {
   let stopping = false;
   let ready = false;
   let failed = false;
+  // Gathers the serving processes' registries (prom-client asks each over IPC; a process that does not answer within 5 s fails the scrape).
+  const metrics = new AggregatorRegistry();
+  const answerMetrics = (worker: Worker, id: number) => {
+    metrics.clusterMetrics().then(
+      (text) => worker.send({ ragops: "metrics-reply", id, text } satisfies MetricsReply),
+      (error: unknown) => worker.send({ ragops: "metrics-reply", id, error: (error as Error).message } satisfies MetricsReply),
+    );
+  };
 
   return new Promise<number>((resolve) => {
     const finishIfDone = () => {
@@ -60,6 +118,7 @@ export function runClusterPrimary(options: ClusterOptions): Promise<number> {
         workers.add(worker);
         worker.on("message", (message: unknown) => {
           if (isListening(message)) listening(message.url);
+          else if (isMetricsRequest(message)) answerMetrics(worker, message.id);
         });
         worker.on("exit", (code, signal) => {
           workers.delete(worker);

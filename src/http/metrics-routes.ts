@@ -1,14 +1,17 @@
 import type { RequestHandler, Router } from "express";
 import type { Metrics } from "../metrics.js";
+import { clusterMetricsText, isClusterWorker, shareMetricsWithPrimary } from "./cluster.js";
 import { route, strictRouter } from "./route.js";
 
-/** GET /metrics: Prometheus text format (operator role, see route-policy.ts). */
+/** GET /metrics: Prometheus text format (operator role, see route-policy.ts); under `serve --processes`, the sum over every process. */
 export function metricsRoutes(metrics: Metrics): Router {
   const router = strictRouter();
+  const clustered = isClusterWorker();
+  if (clustered) shareMetricsWithPrimary(metrics.registry);
   router.get(
     "/metrics",
     route(async (_req, res) => {
-      res.set("content-type", metrics.registry.contentType).send(await metrics.registry.metrics());
+      res.set("content-type", metrics.registry.contentType).send(clustered ? await clusterMetricsText() : await metrics.registry.metrics());
     }),
   );
   return router;
