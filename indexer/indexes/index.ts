@@ -1,7 +1,7 @@
 import { join } from "node:path";
 import type { GcpConfig, IndexProvider } from "../../config/schema.js";
 import { UnavailableError } from "../../core/errors.js";
-import { createLanceDbIndex } from "./lancedb.js";
+import { createLanceDbIndex, type TableLease } from "./lancedb.js";
 import type { ClientsHandle } from "./vertex-clients.js";
 import { vectorSearchEndpointConfig, vertexCallSettings, type VertexPlacement } from "./vertex-settings.js";
 import type { TermStatsStore } from "./term-stats.js";
@@ -15,6 +15,8 @@ export interface OpenIndexOptions {
   dimensions: number;
   /** config.index.memoryScanMaxRows */
   memoryScanMaxRows?: number;
+  /** LanceDB: shared by every process writing the table, so one at a time compacts it or builds its ANN index. */
+  maintenanceLease?: TableLease;
   /** LanceDB: create a new table with stable row ids (index.rowLineage). */
   rowLineage?: boolean;
   /** config.index.annMinRows and annEf */
@@ -40,6 +42,7 @@ export async function openVectorIndex(index: { provider: IndexProvider }, option
         ...(options.memoryScanMaxRows !== undefined ? { memoryScanMaxRows: options.memoryScanMaxRows } : {}),
         ...(options.ann ? { annMinRows: options.ann.minRows, annEf: options.ann.ef } : {}),
         ...(options.rowLineage ? { rowLineage: true } : {}),
+        ...(options.maintenanceLease ? { maintenanceLease: options.maintenanceLease } : {}),
       });
     case "vertex": {
       const placement = options.vertex;

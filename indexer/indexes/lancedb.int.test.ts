@@ -2,9 +2,11 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import fc from "fast-check";
-import { describe, expect, it } from "vitest";
+import { describe, expect, inject, it } from "vitest";
+import { Redis } from "ioredis";
+import { ifLeaseFree } from "../sync/corpus-lock.js";
 import { vectorIndexConformance } from "../../test/conformance/vector-index.js";
-import { createLanceDbIndex, toPredicate } from "./lancedb.js";
+import { createLanceDbIndex, toPredicate, type TableLease } from "./lancedb.js";
 import { DimensionMismatchError, type Datapoint, type IndexFilter } from "./vector-index.js";
 
 const freshDir = () => mkdtempSync(join(tmpdir(), "ragops-lance-"));
@@ -361,6 +363,38 @@ describe("LanceDB ANN index upkeep", () => {
     expect((await index.describe()).ann).toMatchObject({ state: "ready", unindexedRows: 0 });
     expect(await index.count()).toBe(13_000);
     await index.close();
+  });
+
+  it("lets no other process compact the table or build a second index while one builds it: the table's maintenance lease", async () => {
+    const redis = new Redis(inject("redisUrl"));
+    const dir = freshDir();
+    const lease: TableLease = { run: (work) => ifLeaseFree(redis, `lancedbLease${process.pid}:${dir}`, 10_000, work) };
+    // Two workers' adapters on one table, as two processes have them.
+    const builder = await createLanceDbIndex({ dir, version: "v1", dimensions: DIMS, annMinRows: 12_000, maintenanceLease: lease });
+    const vectors = clustered(13_000, 11);
+    for (let i = 0; i < 12_000; i += 2_000) await builder.upsert(vectors.slice(i, i + 2_000).map((v, j) => point(`p${i + j}`, v)));
+    const other = await createLanceDbIndex({ dir, version: "v1", dimensions: DIMS, annMinRows: 12_000, maintenanceLease: lease });
+    try {
+      await builder.maintain(); // starts the build in the background
+      let maintainedDuringBuild = 0;
+      for (let i = 12_000; i < 13_000; i += 100) {
+        await other.upsert(vectors.slice(i, i + 100).map((v, j) => point(`p${i + j}`, v)));
+        if ((await builder.describe()).ann.state !== "building") continue;
+        await other.maintain();
+        maintainedDuringBuild += 1;
+      }
+      await builder.annSettled();
+      await other.annSettled();
+      expect(maintainedDuringBuild).toBeGreaterThan(0);
+      expect((await builder.describe()).ann).toMatchObject({ state: "ready" });
+      expect((await builder.describe()).ann.lastError).toBeUndefined();
+      expect((await other.describe()).ann.lastError).toBeUndefined();
+      expect(await other.count()).toBe(13_000);
+    } finally {
+      await other.close();
+      await builder.close();
+      redis.disconnect();
+    }
   });
 
   it("never builds one when annMinRows is 0", async () => {

@@ -120,7 +120,23 @@ export interface LanceDbIndexOptions {
   annEf?: number;
   /** Multiply-adds up to which a dense query is answered exactly from the snapshot even when an ANN index exists. @defaultValue EXACT_SCAN_BUDGET */
   exactScanBudget?: number;
+  /** Shared by every process that writes this table (each worker): one at a time compacts it or builds its ANN index. @defaultValue this process alone */
+  maintenanceLease?: TableLease;
 }
+
+/**
+ * Who rewrites a table's files now, across processes. A compaction or an
+ * index build committed while another process builds the table's ANN index
+ * preempts that build (LanceDB refuses the index as a commit conflict), and
+ * two processes building it at once waste one build; both skip their turn
+ * when another process holds the lease, and the next maintenance tries again.
+ */
+export interface TableLease {
+  /** Runs `work` holding the lease, or resolves undefined at once when another process holds it. */
+  run<T>(work: () => Promise<T>): Promise<T | undefined>;
+}
+
+const unshared: TableLease = { run: (work) => work() };
 
 /** The ANN index of a table, as GET /v1/indexes/:version reports it. */
 export interface AnnState {
@@ -228,7 +244,8 @@ export async function createLanceDbIndex(options: LanceDbIndexOptions): Promise<
   let idIndexed = await hasIdIndex(table);
   // Every search asks for the table's version (a listing of its versions on disk with readConsistencyInterval 0), twice for a hybrid one: concurrent askers share one fresh read.
   const tableVersion = freshRead(() => table.version());
-  const ann = createAnnKeeper(table, { minRows: options.annMinRows ?? DEFAULT_ANN_MIN_ROWS, version: tableVersion });
+  const lease = options.maintenanceLease ?? unshared;
+  const ann = createAnnKeeper(table, { minRows: options.annMinRows ?? DEFAULT_ANN_MIN_ROWS, version: tableVersion, lease });
   const annEf = options.annEf ?? DEFAULT_ANN_EF;
   const exactScanBudget = options.exactScanBudget ?? EXACT_SCAN_BUDGET;
   /**
@@ -239,7 +256,7 @@ export async function createLanceDbIndex(options: LanceDbIndexOptions): Promise<
    */
   const compact = async (): Promise<void> => {
     if (ann.building()) return;
-    await table.optimize({ cleanupOlderThan: new Date(Date.now() - 60_000) });
+    await lease.run(() => table.optimize({ cleanupOlderThan: new Date(Date.now() - 60_000) }));
   };
   const serialized = <T>(fn: () => Promise<T>): Promise<T> => {
     const run = writes.then(fn, fn).then(async (value) => {
@@ -585,7 +602,7 @@ function nonZeros(vector: ArrayLike<number>): number {
  * Whether the table has the index is read from LanceDB (another process may
  * have built it) and kept per table version.
  */
-function createAnnKeeper(table: Table, options: { minRows: number; version: () => Promise<number> }) {
+function createAnnKeeper(table: Table, options: { minRows: number; version: () => Promise<number>; lease: TableLease }) {
   let building: Promise<void> | undefined;
   let stopped = false;
   let lastError: string | undefined;
@@ -599,9 +616,15 @@ function createAnnKeeper(table: Table, options: { minRows: number; version: () =
       const started = Date.now();
       try {
         const { Index } = await import("@lancedb/lancedb");
-        await table.createIndex("vector", { config: Index.hnswSq({ distanceType: "cosine", numPartitions: Math.max(1, Math.round(rows / ROWS_PER_ANN_PARTITION)) }), replace: true, name: VECTOR_INDEX_NAME });
-        lastError = undefined;
-        lastBuildSeconds = (Date.now() - started) / 1000;
+        const built = await options.lease.run(async () => {
+          await table.createIndex("vector", { config: Index.hnswSq({ distanceType: "cosine", numPartitions: Math.max(1, Math.round(rows / ROWS_PER_ANN_PARTITION)) }), replace: true, name: VECTOR_INDEX_NAME });
+          return true;
+        });
+        // Another process holds the table's lease (compacting, or building this index itself): its turn, not an error.
+        if (built) {
+          lastError = undefined;
+          lastBuildSeconds = (Date.now() - started) / 1000;
+        }
       } catch (error) {
         // Searches go on without it (exact or flat); the next maintenance tries again.
         if (!stopped) lastError = (error as Error).message;

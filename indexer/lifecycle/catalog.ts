@@ -17,6 +17,8 @@ import { createRedisTermStats } from "../indexes/term-stats.js";
 import { provisionVertexIndex, teardownVertexIndex, type ResourceProgress, type VertexResourceDeps } from "./vertex-resources.js";
 import type { ObjectStore } from "../../core/object-store.js";
 import type { Redis } from "ioredis";
+import type { TableLease } from "../indexes/lancedb.js";
+import { ifLeaseFree } from "../sync/corpus-lock.js";
 import type { ParsePool } from "../../ingest/parsers/isolated.js";
 import type { Logger } from "../../core/logger.js";
 import { profileKey, registryPrefix } from "../sync/profile.js";
@@ -29,6 +31,9 @@ import type { Committer } from "../sync/commit-group.js";
  * The index versions a process works with, opened on demand: each version's
  * embedder, embedding cache and index, and the chunking profile it follows.
  */
+/** A table maintenance lease lapses this long after its holder died (it is renewed while held, through a build of many minutes). */
+const TABLE_LEASE_TTL_MS = 60_000;
+
 export interface OpenVersion {
   record: IndexVersion;
   profile: string;
@@ -109,6 +114,8 @@ export function createVersionCatalog(deps: CatalogDeps, embedderFor?: (config: E
   });
   // Vertex counts no document frequencies: a version holding sparse vectors keeps them in Redis (term-stats.ts).
   const vertexTermStats = (record: IndexVersion) => (needsSparse(versionRetrieval(record).mode) ? createRedisTermStats(deps.redis, config.redis.prefix, record.version) : undefined);
+  // Every process writing a LanceDB table (each worker) takes turns compacting it and building its ANN index (lancedb.ts, TableLease).
+  const tableLease = (version: string): TableLease => ({ run: (work) => ifLeaseFree(deps.redis, `${config.redis.prefix}:lancedb:${version}:maintenance`, TABLE_LEASE_TTL_MS, work) });
   const openRecord = (record: IndexVersion): Promise<OpenVersion> => {
     let found = opened.get(record.version);
     if (!found) {
@@ -117,7 +124,7 @@ export function createVersionCatalog(deps: CatalogDeps, embedderFor?: (config: E
         const embedder = withEmbedLatency(makeEmbedder(record.config.embedder), config.simulate.embedLatencyMs);
         const provider = versionIndex(record);
         const vertex = provider.provider === "vertex" ? { gcp: config.gcp, vertex: record.vertex, vertexClients: clientsForVertex(), termStats: vertexTermStats(record) } : {};
-        const opened = await openVectorIndex(provider, { dataDir: config.dataDir, version: record.version, dimensions: embedder.identity.dimensions, memoryScanMaxRows: config.index.memoryScanMaxRows, ann: { minRows: config.index.annMinRows, ef: config.index.annEf }, rowLineage: config.index.rowLineage, ...vertex });
+        const opened = await openVectorIndex(provider, { dataDir: config.dataDir, version: record.version, dimensions: embedder.identity.dimensions, memoryScanMaxRows: config.index.memoryScanMaxRows, ann: { minRows: config.index.annMinRows, ef: config.index.annEf }, rowLineage: config.index.rowLineage, maintenanceLease: tableLease(record.version), ...vertex });
         const index = withIndexWriteLatency(opened, config.simulate.indexWriteLatencyMs);
         return { record, profile: profileKey(record.config), embedder, cache: cacheFor(embedder), index };
       })();

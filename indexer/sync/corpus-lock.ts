@@ -34,7 +34,12 @@ async function acquireCorpusLease(redis: Redis, key: string, options: { ttlMs: n
     await new Promise((resolve) => setTimeout(resolve, delay + Math.random() * delay));
     delay = Math.min(delay * 2, 20);
   }
-  const renewal = setInterval(() => void redis.eval(RENEW, 1, key, token, String(options.ttlMs)).catch(() => undefined), Math.max(50, options.ttlMs / 3));
+  return heldLease(redis, key, token, options.ttlMs);
+}
+
+/** A lease this process just took: renewed every third of its TTL until released (a process that dies lets it lapse). */
+function heldLease(redis: Redis, key: string, token: string, ttlMs: number): CorpusLease {
+  const renewal = setInterval(() => void redis.eval(RENEW, 1, key, token, String(ttlMs)).catch(() => undefined), Math.max(50, ttlMs / 3));
   renewal.unref();
   return {
     key,
@@ -45,6 +50,22 @@ async function acquireCorpusLease(redis: Redis, key: string, options: { ttlMs: n
       await redis.eval(RELEASE, 1, key, token);
     },
   };
+}
+
+/**
+ * Runs `fn` holding the lease at `key` if no other process holds it now;
+ * otherwise returns undefined at once (work that someone else is doing, or
+ * that can wait for the next round, such as a table's maintenance).
+ */
+export async function ifLeaseFree<T>(redis: Redis, key: string, ttlMs: number, fn: () => Promise<T>): Promise<T | undefined> {
+  const token = randomUUID();
+  if ((await redis.set(key, token, "PX", ttlMs, "NX")) !== "OK") return undefined;
+  const lease = heldLease(redis, key, token, ttlMs);
+  try {
+    return await fn();
+  } finally {
+    await lease.release().catch(() => undefined);
+  }
 }
 
 export async function withCorpusLease<T>(redis: Redis, key: string, options: { ttlMs: number; waitMs: number }, fn: (lease: CorpusLease) => Promise<T>): Promise<T> {

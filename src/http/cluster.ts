@@ -3,7 +3,7 @@ import { AggregatorRegistry, type Registry } from "prom-client";
 
 /**
  * The control plane on several processes sharing one port (Node's cluster):
- * one event loop answers several hundred hybrid searches a second, so a
+ * one event loop answers about a thousand hybrid searches a second, so a
  * machine with more cores serves more with more processes. The primary holds
  * no runtime of its own: it starts the processes one after another (the first
  * one bootstraps the registry alone), says when all listen, replaces one that
