@@ -27,13 +27,13 @@ import { createChunkStore } from "../sync/chunk-store.js";
 import type { SyncDeps, SyncTarget } from "../sync/sync-document.js";
 import type { Committer } from "../sync/commit-group.js";
 
+/** A table maintenance lease lapses this long after its holder died (it is renewed while held, through a build of many minutes). */
+const TABLE_LEASE_TTL_MS = 60_000;
+
 /**
  * The index versions a process works with, opened on demand: each version's
  * embedder, embedding cache and index, and the chunking profile it follows.
  */
-/** A table maintenance lease lapses this long after its holder died (it is renewed while held, through a build of many minutes). */
-const TABLE_LEASE_TTL_MS = 60_000;
-
 export interface OpenVersion {
   record: IndexVersion;
   profile: string;

@@ -109,16 +109,17 @@ export interface LastEvaluation {
 
 export const versionKey = (version: string) => `indexes/${version}.json`;
 
-/**
- * Creates a version record, building. `maxTopK` is the service's index.maxTopK, which the version's defaultTopK
- * must not exceed; `defaultIndexProvider` (config index.provider) is pinned when the version's config names none.
- */
 /** A fresh id for a build job of this version. */
 export function newBuildJobId(version: string): string {
   return `build-${version}-${randomUUID().slice(0, 8)}`;
 }
 
-/** `buildJobId`: the job that will build it, recorded with the version itself so no reader ever sees it building without one. */
+/**
+ * Creates a version record, building. `maxTopK` is the service's index.maxTopK, which the version's defaultTopK
+ * must not exceed; `defaultIndexProvider` (config index.provider) is pinned when the version's config names none.
+ * `buildJobId`: the job that will build it, recorded with the version from its first write, so no reader ever
+ * sees it building without one (a starting worker would queue a second build: catalog.ts, buildsToQueue).
+ */
 export async function createVersion(store: ObjectStore, request: { version: string; config: unknown; actor: string; maxTopK: number; defaultIndexProvider: IndexProvider; buildJobId?: string }): Promise<IndexVersion> {
   const version = versionNameSchema.parse(request.version);
   const parsed = indexVersionConfigSchema.parse(request.config ?? {});

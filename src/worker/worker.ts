@@ -92,8 +92,10 @@ async function restoreEmbeddingLookups(runtime: Runtime): Promise<void> {
 
 /**
  * A version left building without a build job (a fresh Vertex deployment's
- * first version: bootstrapVersions) gets one. Workers starting together queue
- * one job: its id is fixed.
+ * first version: bootstrapVersions) gets one, and one whose recorded job is
+ * not in the queue (its creator died before queuing it) gets that job.
+ * Workers starting together, or beside the creator, queue one job: its id is
+ * fixed (BullMQ keeps the first of one id).
  */
 async function buildUnbuiltVersions(runtime: Runtime): Promise<void> {
   const queue = createLifecycleQueue(runtime.config);
