@@ -6,7 +6,7 @@ import { describe, expect, inject, it } from "vitest";
 import { Redis } from "ioredis";
 import { ifLeaseFree } from "../sync/corpus-lock.js";
 import { vectorIndexConformance } from "../../test/conformance/vector-index.js";
-import { createLanceDbIndex, toPredicate, type TableLease } from "./lancedb.js";
+import { createLanceDbIndex, toPredicate, type LanceDbIndex, type TableLease } from "./lancedb.js";
 import { DimensionMismatchError, type Datapoint, type IndexFilter } from "./vector-index.js";
 
 const freshDir = () => mkdtempSync(join(tmpdir(), "ragops-lance-"));
@@ -339,21 +339,26 @@ describe("LanceDB ANN index upkeep", () => {
     await index.close();
   });
 
+  /** Writes `vectors` (ids p12000 on) through `writer` 100 at a time, running its maintenance after each write while `builder` builds; how many maintenances ran during the build. */
+  const writeAndMaintainWhileBuilding = async (builder: LanceDbIndex, writer: LanceDbIndex, vectors: number[][]): Promise<number> => {
+    let maintained = 0;
+    for (let i = 0; i < vectors.length; i += 100) {
+      await writer.upsert(vectors.slice(i, i + 100).map((v, j) => point(`p${12_000 + i + j}`, v)));
+      if ((await builder.describe()).ann.state !== "building") continue;
+      await writer.maintain();
+      maintained += 1;
+    }
+    return maintained;
+  };
+
   it("does not compact while its index build runs, so the build is not preempted and thrown away (a 1,000,000-row build lost ten minutes so)", async () => {
     const index = await createLanceDbIndex({ dir: freshDir(), version: "v1", dimensions: DIMS, annMinRows: 12_000 });
     const vectors = clustered(13_000, 11);
     for (let i = 0; i < 12_000; i += 2_000) await index.upsert(vectors.slice(i, i + 2_000).map((v, j) => point(`p${i + j}`, v)));
     await index.maintain(); // compacts, then starts the build in the background
     // Rows keep arriving and maintenance keeps running while it builds: each compaction would rewrite the fragments the build read.
-    let maintainedDuringBuild = 0;
-    for (let i = 12_000; i < 13_000; i += 100) {
-      await index.upsert(vectors.slice(i, i + 100).map((v, j) => point(`p${i + j}`, v)));
-      if ((await index.describe()).ann.state !== "building") continue;
-      await index.maintain();
-      maintainedDuringBuild += 1;
-    }
+    expect(await writeAndMaintainWhileBuilding(index, index, vectors.slice(12_000))).toBeGreaterThan(0);
     await index.annSettled();
-    expect(maintainedDuringBuild).toBeGreaterThan(0);
     const ann = (await index.describe()).ann;
     expect(ann.lastError).toBeUndefined();
     expect(ann.state).toBe("ready");
@@ -376,16 +381,9 @@ describe("LanceDB ANN index upkeep", () => {
     const other = await createLanceDbIndex({ dir, version: "v1", dimensions: DIMS, annMinRows: 12_000, maintenanceLease: lease });
     try {
       await builder.maintain(); // starts the build in the background
-      let maintainedDuringBuild = 0;
-      for (let i = 12_000; i < 13_000; i += 100) {
-        await other.upsert(vectors.slice(i, i + 100).map((v, j) => point(`p${i + j}`, v)));
-        if ((await builder.describe()).ann.state !== "building") continue;
-        await other.maintain();
-        maintainedDuringBuild += 1;
-      }
+      expect(await writeAndMaintainWhileBuilding(builder, other, vectors.slice(12_000))).toBeGreaterThan(0);
       await builder.annSettled();
       await other.annSettled();
-      expect(maintainedDuringBuild).toBeGreaterThan(0);
       expect((await builder.describe()).ann).toMatchObject({ state: "ready" });
       expect((await builder.describe()).ann.lastError).toBeUndefined();
       expect((await other.describe()).ann.lastError).toBeUndefined();
