@@ -120,7 +120,7 @@ export interface LanceDbIndexOptions {
   annEf?: number;
   /** Multiply-adds up to which a dense query is answered exactly from the snapshot even when an ANN index exists. @defaultValue EXACT_SCAN_BUDGET */
   exactScanBudget?: number;
-  /** Shared by every process that writes this table (each worker): one at a time compacts it or builds its ANN index. @defaultValue this process alone */
+  /** Shared by every process that writes this table (each worker): one at a time compacts it or builds its ANN index. @defaultValue held within this process only */
   maintenanceLease?: TableLease;
 }
 
@@ -136,7 +136,21 @@ export interface TableLease {
   run<T>(work: () => Promise<T>): Promise<T | undefined>;
 }
 
-const unshared: TableLease = { run: (work) => work() };
+/** The lease of a table no other process writes: this process's own compactions and build take turns. */
+function processLease(): TableLease {
+  let held = false;
+  return {
+    run: async (work) => {
+      if (held) return undefined;
+      held = true;
+      try {
+        return await work();
+      } finally {
+        held = false;
+      }
+    },
+  };
+}
 
 /** The ANN index of a table, as GET /v1/indexes/:version reports it. */
 export interface AnnState {
@@ -244,18 +258,18 @@ export async function createLanceDbIndex(options: LanceDbIndexOptions): Promise<
   let idIndexed = await hasIdIndex(table);
   // Every search asks for the table's version (a listing of its versions on disk with readConsistencyInterval 0), twice for a hybrid one: concurrent askers share one fresh read.
   const tableVersion = freshRead(() => table.version());
-  const lease = options.maintenanceLease ?? unshared;
+  const lease = options.maintenanceLease ?? processLease();
   const ann = createAnnKeeper(table, { minRows: options.annMinRows ?? DEFAULT_ANN_MIN_ROWS, version: tableVersion, lease });
   const annEf = options.annEf ?? DEFAULT_ANN_EF;
   const exactScanBudget = options.exactScanBudget ?? EXACT_SCAN_BUDGET;
   /**
-   * Folds fragments (and new rows into the indexes), unless this process is
-   * building the ANN index: a compaction committed during a build preempts it
-   * (LanceDB refuses the index over rewritten fragments), and a 1,000,000-row
-   * build lost ten minutes that way. Fragments wait for the build instead.
+   * Folds fragments (and new rows into the indexes), unless a build of the ANN
+   * index (this process's or another's) holds the table's lease: a compaction
+   * committed during a build preempts it (LanceDB refuses the index over
+   * rewritten fragments), and a 1,000,000-row build lost ten minutes that way.
+   * Fragments wait for the build instead.
    */
   const compact = async (): Promise<void> => {
-    if (ann.building()) return;
     await lease.run(() => table.optimize({ cleanupOlderThan: new Date(Date.now() - 60_000) }));
   };
   const serialized = <T>(fn: () => Promise<T>): Promise<T> => {
@@ -643,7 +657,6 @@ function createAnnKeeper(table: Table, options: { minRows: number; version: () =
       const stale = current !== undefined && ((current.numIndices ?? 1) > MAX_ANN_DELTAS || current.numUnindexedRows > MAX_UNINDEXED_SHARE * rows);
       if (current === undefined || stale) build(rows);
     },
-    building: (): boolean => building !== undefined,
     /** Whether the table has an ANN index now (cached per table version). */
     async ready(): Promise<boolean> {
       if (options.minRows <= 0) return false;

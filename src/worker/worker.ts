@@ -1,4 +1,4 @@
-import type { Worker } from "bullmq";
+import type { Queue, Worker } from "bullmq";
 import { availableParallelism } from "node:os";
 import { createParsePool } from "../../ingest/parsers/isolated.js";
 import { createCommitter } from "../../indexer/sync/commit-group.js";
@@ -98,16 +98,18 @@ async function restoreEmbeddingLookups(runtime: Runtime): Promise<void> {
  * fixed (BullMQ keeps the first of one id).
  */
 async function buildUnbuiltVersions(runtime: Runtime): Promise<void> {
-  const queue = createLifecycleQueue(runtime.config);
+  // Opened only when a version is building: most starts have none, and need no queue connection for it.
+  let opened: Queue | undefined;
+  const queue = () => (opened ??= createLifecycleQueue(runtime.config));
   try {
-    const builds = await buildsToQueue(runtime.store, async (jobId) => (await queue.getJob(jobId)) !== undefined);
+    const builds = await buildsToQueue(runtime.store, async (jobId) => (await queue().getJob(jobId)) !== undefined);
     for (const { version, jobId: recorded } of builds) {
-      const jobId = await enqueueBuild(queue, version, recorded ?? `build-${version}-first`);
+      const jobId = await enqueueBuild(queue(), version, recorded ?? `build-${version}-first`);
       if (!recorded) await patchVersion(runtime.store, version, { buildJobId: jobId });
       runtime.logger.info({ version, jobId }, recorded ? `index version ${version} is building but its build job ${jobId} is not queued: queued it` : `index version ${version} has no build yet: queued one`);
     }
   } finally {
-    await queue.close();
+    await opened?.close();
   }
 }
 
