@@ -16,8 +16,8 @@ const childrenOf = (pid: number): number[] =>
     .filter(Boolean)
     .map(Number);
 
-const searchOnce = async (url: string) => {
-  const response = await fetch(`${url}/v1/search`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ query: "anything" }) });
+const searchOnce = async (url: string, headers: Record<string, string> = {}) => {
+  const response = await fetch(`${url}/v1/search`, { method: "POST", headers: { "content-type": "application/json", ...headers }, body: JSON.stringify({ query: "anything" }) });
   return response.status;
 };
 
@@ -71,10 +71,7 @@ describe("ragops serve --processes", () => {
       const [, url] = await serve.stderrMatches(/control plane on (http:\/\/\S+) \(2 processes/);
       // A connection of its own each: the primary hands new connections to the processes in turn.
       const searches = 24;
-      for (let i = 0; i < searches; i++) {
-        const response = await fetch(`${url}/v1/search`, { method: "POST", headers: { "content-type": "application/json", connection: "close" }, body: JSON.stringify({ query: "anything" }) });
-        expect(response.status).toBe(200);
-      }
+      for (let i = 0; i < searches; i++) expect(await searchOnce(url as string, { connection: "close" })).toBe(200);
       // No worker runs: the upload's job waits on the ingest queue.
       const form = new FormData();
       form.append("file", new Blob(["# Dock\n\nMount the dock on a wall.\n"], { type: "text/markdown" }), "dock.md");

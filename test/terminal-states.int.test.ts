@@ -6,7 +6,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import type { Config } from "../config/schema.js";
 import { uploadKey } from "../core/documents.js";
 import { retire } from "../indexer/lifecycle/operations.js";
-import { createVersion, getVersion, patchVersion } from "../indexer/lifecycle/versions.js";
+import { createVersion, getVersion, newBuildJobId } from "../indexer/lifecycle/versions.js";
 import { deleteDocument, getDocument, submitDocument } from "../src/documents/service.js";
 import { listFailures } from "../src/failures/ledger.js";
 import { retryFailures } from "../src/failures/retry.js";
@@ -122,11 +122,11 @@ describe("a job interrupted more often than queue.maxStalledCount", () => {
   it("ends a build failed, not building: the version can be retired", async () => {
     const { config, rt } = await open();
     lifecycle = createLifecycleQueue(config);
-    await createVersion(rt.store, { version: "green", config: {}, actor: "test", maxTopK: config.index.maxTopK, defaultIndexProvider: config.index.provider });
-    const jobId = await enqueueBuild(lifecycle, "green");
-    // As createAndBuild does: a version building with no build job recorded is given a fresh one by the next worker to
-    // start (buildUnbuiltVersions), which on a busy machine built it before the stalled job was failed (seen in the job events).
-    await patchVersion(rt.store, "green", { buildJobId: jobId });
+    // As createAndBuild does: the build job is recorded with the version. A version building with no job recorded is given a fresh
+    // one by the next worker to start (buildUnbuiltVersions), which on a busy machine built it before the stalled job was failed.
+    const jobId = newBuildJobId("green");
+    await createVersion(rt.store, { version: "green", config: {}, actor: "test", maxTopK: config.index.maxTopK, defaultIndexProvider: config.index.provider, buildJobId: jobId });
+    await enqueueBuild(lifecycle, "green", jobId);
     await interruptTwice(config, rt.redis, LIFECYCLE_QUEUE, jobId);
 
     workers = await startWorkers(rt);
