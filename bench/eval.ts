@@ -40,7 +40,7 @@ import { registryPrefix } from "../indexer/sync/profile.js";
 import { parseQrels, parseRun } from "../indexer/evaluation/trec.js";
 import type { OpenVersion } from "../indexer/lifecycle/catalog.js";
 import { readManifest, type ManifestChunk } from "../indexer/sync/manifest.js";
-import { RETRIEVAL_MODES, type RetrievalMode } from "../config/schema.js";
+import { FUSION_METHODS, RETRIEVAL_MODES, type FusionMethod, type RetrievalMode } from "../config/schema.js";
 import { runRefresh } from "../src/documents/refresh.js";
 import { ensureRedis } from "../src/dev/local-redis.js";
 import { createIngestQueueEvents } from "../src/queues/ingest-queue.js";
@@ -334,22 +334,25 @@ async function measure(deps: EvaluateDeps, live: OpenVersion, questions: readonl
 
 interface ModeFigures {
   mode: RetrievalMode;
+  /** Hybrid: how the rankings were fused. */
+  fusion?: FusionMethod;
   seconds: number;
   means: Record<string, number>;
 }
 
-/** One version evaluated on one golden set in each retrieval mode. */
+/** One version evaluated on one golden set in each retrieval mode, hybrid once per fusion method. */
 async function compareModes(deps: EvaluateDeps, version: string, goldenSet: string, k: number): Promise<ModeFigures[]> {
   const out: ModeFigures[] = [];
-  for (const mode of RETRIEVAL_MODES) {
-    const { value, seconds: s } = await timed(() => evaluateVersion(deps, { version, goldenSet: { name: goldenSet, version: "latest" }, k, mode }));
-    out.push({ mode, seconds: Number(s.toFixed(3)), means: Object.fromEntries(Object.entries(value.aggregates).map(([name, a]) => [name, Number(a.mean.toFixed(4))])) });
+  const asks: { mode: RetrievalMode; fusion?: FusionMethod }[] = RETRIEVAL_MODES.flatMap((mode): { mode: RetrievalMode; fusion?: FusionMethod }[] => (mode === "hybrid" ? FUSION_METHODS.map((fusion) => ({ mode, fusion })) : [{ mode }]));
+  for (const ask of asks) {
+    const { value, seconds: s } = await timed(() => evaluateVersion(deps, { version, goldenSet: { name: goldenSet, version: "latest" }, k, ...ask }));
+    out.push({ ...ask, seconds: Number(s.toFixed(3)), means: Object.fromEntries(Object.entries(value.aggregates).map(([name, a]) => [name, Number(a.mean.toFixed(4))])) });
   }
   return out;
 }
 
 function printModes(title: string, figures: readonly ModeFigures[]): void {
-  printTable([title, ...MODE_METRICS, "seconds"], figures.map((f) => [f.mode, ...MODE_METRICS.map((m) => f.means[m] ?? "-"), f.seconds.toFixed(2)]));
+  printTable([title, ...MODE_METRICS, "seconds"], figures.map((f) => [f.fusion ? `${f.mode} (${f.fusion})` : f.mode, ...MODE_METRICS.map((m) => f.means[m] ?? "-"), f.seconds.toFixed(2)]));
 }
 
 /** The demo's corpus and golden set in a runtime of their own: the three modes, k as an evaluation defaults to. */
@@ -450,7 +453,7 @@ async function main(): Promise<void> {
       target: { k: 10, seconds: TARGET_SECONDS_K10, met: metTarget },
       peer: "none named by the issue for this benchmark",
       searchPath: { ...flat, lanceFlatSeconds: Number(flat.lanceFlatSeconds.toFixed(3)), servedSeconds: Number(flat.servedSeconds.toFixed(3)) },
-      retrievalModes: { mode: live.record.config.retrieval?.mode ?? "dense", benchEval: { k: 10, modes }, northwind: { corpus: "examples/corpus", ...demo } },
+      retrievalModes: { mode: live.record.config.retrieval?.mode ?? "dense", fusion: live.record.config.retrieval?.fusion ?? "rrf", benchEval: { k: 10, modes }, northwind: { corpus: "examples/corpus", ...demo } },
       results: results.map((r) => ({
         k: r.k,
         seconds: Number(r.total.toFixed(3)),

@@ -249,14 +249,24 @@ export type RetrievalMode = z.infer<typeof retrievalModeSchema>;
 /** A chunk of sizeTokens tokens holds about this many BM25 terms per token (0.17-0.28 measured on the demo and shared corpora at 256-1024 tokens: stop words, punctuation and markup are not terms). */
 export const TERMS_PER_TOKEN = 0.2;
 
+/** How a hybrid version's dense and BM25 rankings become one (indexer/indexes/fusion.ts). */
+export const FUSION_METHODS = ["relative-score", "rrf"] as const;
+export const fusionMethodSchema = z.enum(FUSION_METHODS);
+export type FusionMethod = z.infer<typeof fusionMethodSchema>;
+
 export const retrievalSchema = z.strictObject({
   mode: retrievalModeSchema
     .default("hybrid")
-    .describe("How a new index version retrieves: 'hybrid' fuses the embedder's ranking and BM25's by reciprocal rank fusion, 'dense' the embedder's only, 'text' BM25's only. Pinned in the version; 'hybrid' and 'text' versions hold a BM25 sparse vector per chunk."),
+    .describe("How a new index version retrieves: 'hybrid' fuses the embedder's ranking and BM25's (retrieval.fusion), 'dense' the embedder's only, 'text' BM25's only. Pinned in the version; 'hybrid' and 'text' versions hold a BM25 sparse vector per chunk."),
+  fusion: fusionMethodSchema
+    .default("relative-score")
+    .describe(
+      "How a hybrid version fuses its two rankings: 'relative-score' adds each side's scores min-max scaled over its candidates (Weaviate's relativeScoreFusion), 'rrf' adds weight / (k + rank). Both weigh the dense side by rrf.alpha and draw from rrf.candidates a side. Pinned in the version; versions created before this setting fuse by 'rrf'.",
+    ),
   rrf: z
     .strictObject({
-      k: z.number().int().min(1).max(1000).default(60).describe("Reciprocal rank fusion's rank constant: a chunk ranked r on one side adds weight / (k + r)."),
-      alpha: z.number().min(0).max(1).default(0.5).describe("Weight of the dense ranking in the fusion, 0-1 (Vertex AI Vector Search's rrf.alpha); BM25's ranking gets 1 - alpha."),
+      k: z.number().int().min(1).max(1000).default(60).describe("Reciprocal rank fusion's rank constant (fusion 'rrf'): a chunk ranked r on one side adds weight / (k + r)."),
+      alpha: z.number().min(0).max(1).default(0.5).describe("Weight of the dense side in the fusion, either method, 0-1 (Vertex AI Vector Search's rrf.alpha); BM25's side gets 1 - alpha."),
       candidates: z.number().int().min(1).max(10_000).default(100).describe("Chunks each side ranks before they are fused (at least 2 x the k asked for)."),
     })
     .prefault({}),
@@ -468,7 +478,7 @@ export const vectorSearchSchema = z.strictObject({
   hybridFusion: z
     .enum(["ragops", "vertex"])
     .default("ragops")
-    .describe("Who fuses a hybrid query on Vertex: 'ragops' asks the dense and the sparse ranking in one findNeighbors call and fuses them with the version's rrf settings (k, alpha, candidates), as LanceDB does; 'vertex' sends one query with rrf.alpha and Vertex fuses (its own rank constant and depth, scores by position)."),
+    .describe("Who fuses a hybrid query on Vertex: 'ragops' asks the dense and the sparse ranking in one findNeighbors call and fuses them as the version pins (retrieval.fusion and rrf), as LanceDB does; 'vertex' sends one query with rrf.alpha and Vertex fuses (its own rank constant and depth, scores by position): versions fusing by rrf only, as Vertex fuses by rank."),
   batchFileVectors: z.number().int().min(1).default(10_000).describe("Vectors per JSON Lines file of a batch rebuild (more when the version has over 5,000 files' worth)."),
 });
 

@@ -1,8 +1,8 @@
 import type { RetrievalMode } from "../config/schema.js";
 import { InvalidRequestError } from "../core/errors.js";
-import type { IndexFilter, Neighbor, SparseVector, VectorIndex } from "./indexes/vector-index.js";
+import type { FusionMethod, IndexFilter, Neighbor, SparseVector, VectorIndex } from "./indexes/vector-index.js";
 import type { OpenVersion } from "./lifecycle/catalog.js";
-import { needsSparse, versionRetrieval, type IndexVersion } from "./lifecycle/versions.js";
+import { needsSparse, versionFusion, versionRetrieval, type IndexVersion } from "./lifecycle/versions.js";
 import { countTerms } from "./sparse/analyze.js";
 import { queryVector } from "./sparse/bm25.js";
 
@@ -11,7 +11,7 @@ import { queryVector } from "./sparse/bm25.js";
  * retrieval mode, or another one it can answer, for comparisons): the
  * questions embedded by its embedder for the dense side, analysed into BM25
  * query vectors with its index's term statistics for the text side, and fused
- * with its RRF settings in hybrid mode. What search (src/search.ts) and the
+ * as it pins (retrieval.fusion, rrf) in hybrid mode. What search (src/search.ts) and the
  * evaluation (evaluation/retrieve.ts) both ask.
  */
 export interface VersionQuery {
@@ -19,6 +19,8 @@ export interface VersionQuery {
   filter?: IndexFilter | undefined;
   /** Another mode than the version's own (a dense version answers only dense). */
   mode?: RetrievalMode | undefined;
+  /** Another fusion method than the version's own, for a hybrid question (comparisons: fusion is chosen at query time, the vectors are the same). */
+  fusion?: FusionMethod | undefined;
 }
 
 /** The mode a question of this version is answered in: the one asked for, or the version's own; a mode needing sparse vectors of a version that holds none is refused. */
@@ -38,7 +40,7 @@ export function queryMode(record: IndexVersion, requested?: RetrievalMode): Retr
 export async function queryVersion(target: Pick<OpenVersion, "record" | "embedder" | "index">, questions: readonly string[], options: VersionQuery): Promise<Neighbor[][]> {
   const mode = queryMode(target.record, options.mode);
   if (questions.length === 0) return [];
-  const { rrf } = versionRetrieval(target.record);
+  const fusion = { ...versionFusion(versionRetrieval(target.record)), ...(options.fusion ? { method: options.fusion } : {}) };
   const vectors = mode === "text" ? undefined : await target.embedder.embed(questions, { purpose: "query" });
   const sparse = mode === "dense" ? undefined : await bm25Queries(target.index, questions);
   const out: Neighbor[][] = [];
@@ -49,7 +51,7 @@ export async function queryVersion(target: Pick<OpenVersion, "record" | "embedde
         k: options.k,
         ...(options.filter ? { filter: options.filter } : {}),
         ...(sparse ? { sparse: sparse[i] as SparseVector } : {}),
-        ...(mode === "hybrid" ? { fusion: rrf } : {}),
+        ...(mode === "hybrid" ? { fusion } : {}),
       }),
     );
   }

@@ -1,12 +1,12 @@
 import { z } from "zod";
-import { retrievalModeSchema, type RetrievalMode } from "../config/schema.js";
-import type { IndexFilter } from "../indexer/indexes/vector-index.js";
+import { fusionMethodSchema, retrievalModeSchema, type RetrievalMode } from "../config/schema.js";
+import type { FusionMethod, IndexFilter } from "../indexer/indexes/vector-index.js";
 import { queryMode, queryVersion } from "../indexer/query-version.js";
 import { matchedTerms } from "../indexer/sparse/analyze.js";
 import { createChunkStore, type ChunkRecord } from "../indexer/sync/chunk-store.js";
 import { registryPrefix } from "../indexer/sync/profile.js";
 import { InvalidRequestError } from "../core/errors.js";
-import { versionNameSchema } from "../indexer/lifecycle/versions.js";
+import { versionNameSchema, versionRetrieval } from "../indexer/lifecycle/versions.js";
 import { documentIdSchema } from "./queues/ingest-queue.js";
 import type { Runtime } from "./runtime.js";
 import { atLeast, bestPerDocument, candidatesFor } from "./search-shapes.js";
@@ -20,6 +20,8 @@ export const searchRequestSchema = z.strictObject({
   k: z.number().int().min(1).optional(),
   /** Retrieve this way instead of the version's own mode, to compare (a dense-only version answers only dense). */
   mode: retrievalModeSchema.optional(),
+  /** Fuse a hybrid answer this way instead of the version's own fusion, to compare. */
+  fusion: fusionMethodSchema.optional(),
   filter: z
     .strictObject({
       documentId: oneOrMany(documentIdSchema).optional(),
@@ -38,7 +40,7 @@ export type SearchRequest = z.infer<typeof searchRequestSchema>;
 /** One hit: where it ranks, and what the chunk store holds of the chunk (see indexer/sync/chunk-store.ts). */
 export interface SearchResult extends ChunkRecord {
   rank: number;
-  /** Cosine similarity (dense), BM25 score (text) or reciprocal rank fusion score (hybrid). */
+  /** Cosine similarity (dense), BM25 score (text) or the fused score (hybrid: 0-1 by relative score, about 1/61 at best by rrf). */
   score: number;
   chunkId: string;
   /** Text mode: the query's terms (as BM25 analyses them) the chunk holds. */
@@ -49,6 +51,8 @@ export interface SearchResponse {
   index: string;
   /** How the answer was retrieved: the version's mode, or the one the request asked for. */
   mode: RetrievalMode;
+  /** Hybrid: how the two rankings were fused (the version's fusion, or the one the request asked for). */
+  fusion?: FusionMethod;
   k: number;
   results: SearchResult[];
 }
@@ -67,8 +71,9 @@ export async function search(runtime: Pick<Runtime, "config" | "catalog" | "redi
   if (k > config.index.maxTopK) throw new InvalidRequestError(`k must be at most ${config.index.maxTopK} (index.maxTopK); got ${k}`);
   const mode = queryMode(target.record, request.mode);
   const filter = narrow(requestFilter(request.filter), target.record.config.filter);
-  if (filter === "nothing") return { index: target.record.version, mode, k, results: [] };
-  const [neighbors = []] = await queryVersion(target, [request.query], { k: candidatesFor({ k, group: request.group, maxTopK: config.index.maxTopK }), filter: toIndexFilter(filter), mode });
+  const fusion = mode === "hybrid" ? { fusion: request.fusion ?? versionRetrieval(target.record).fusion } : {};
+  if (filter === "nothing") return { index: target.record.version, mode, ...fusion, k, results: [] };
+  const [neighbors = []] = await queryVersion(target, [request.query], { k: candidatesFor({ k, group: request.group, maxTopK: config.index.maxTopK }), filter: toIndexFilter(filter), mode, ...fusion });
   const records = await createChunkStore(runtime.redis, registryPrefix(config.redis.prefix, target.profile)).get(neighbors.map((n) => n.id));
   // A hit without an entry left the index between the query and the lookup (or is a failed version's leftover): nothing to show.
   const shown = neighbors.flatMap((n) => {
@@ -77,7 +82,7 @@ export async function search(runtime: Pick<Runtime, "config" | "catalog" | "redi
   });
   const highlights = (text: string) => (mode === "text" ? { highlights: matchedTerms(request.query, text) } : {});
   const hits = shown.map(({ neighbor, record }) => ({ score: Number(neighbor.score.toFixed(6)), chunkId: neighbor.id, ...record, ...highlights(record.text) }));
-  return { index: target.record.version, mode, k, results: shaped(hits, request, k).map((hit, i) => ({ rank: i + 1, ...hit })) };
+  return { index: target.record.version, mode, ...fusion, k, results: shaped(hits, request, k).map((hit, i) => ({ rank: i + 1, ...hit })) };
 }
 
 /** The hits the request's shape keeps (minScore on the scores shown, then one per document when grouping), at most k. */

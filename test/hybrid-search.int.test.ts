@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { reciprocalRankFusion } from "../indexer/indexes/fusion.js";
+import { reciprocalRankFusion, relativeScoreFusion } from "../indexer/indexes/fusion.js";
 import { versionRetrieval, getVersion } from "../indexer/lifecycle/versions.js";
 import { analyze } from "../indexer/sparse/analyze.js";
 import type { SearchResponse } from "../src/search.js";
@@ -93,14 +93,23 @@ describe("hybrid retrieval through POST /v1/search", () => {
     expect((await search(stack, { query: "zebra xylophone", mode: "dense", k: 3 })).body.results).toHaveLength(3);
   });
 
-  it("fuses in hybrid mode the dense and the text rankings by reciprocal rank fusion with the version's settings", async () => {
-    const { rrf } = versionRetrieval(await getVersion(stack.runtime.store, "v1"));
+  it("fuses in hybrid mode the dense and the text rankings by the version's fusion (relative score by default), or by the one a request asks for", async () => {
+    const pinned = versionRetrieval(await getVersion(stack.runtime.store, "v1"));
+    expect(pinned.fusion).toBe("relative-score");
     for (const query of ["robot connection to the fleet manager", "battery charge storage", "wall"]) {
       const ranking = async (mode: string) => (await search(stack, { query, k: 100, mode })).body.results.map((r) => ({ id: r.chunkId, score: r.score }));
-      const want = reciprocalRankFusion(await ranking("dense"), await ranking("text"), rrf, 3);
-      const { body } = await search(stack, { query, k: 3, mode: "hybrid" });
-      expect(body.results.map((r) => r.chunkId)).toEqual(want.map((n) => n.id));
+      const [dense, text] = [await ranking("dense"), await ranking("text")];
+      const own = await search(stack, { query, k: 3, mode: "hybrid" });
+      expect(own.body.fusion).toBe("relative-score");
+      expect(own.body.results.map((r) => ({ id: r.chunkId, score: r.score }))).toEqual(relativeScoreFusion(dense, text, pinned.rrf, 3).map((n) => ({ id: n.id, score: expect.closeTo(n.score, 4) })));
+      const ranks = await search(stack, { query, k: 3, mode: "hybrid", fusion: "rrf" });
+      expect(ranks.body.fusion).toBe("rrf");
+      expect(ranks.body.results.map((r) => r.chunkId)).toEqual(reciprocalRankFusion(dense, text, pinned.rrf, 3).map((n) => n.id));
     }
+    expect((await search(stack, { query: "wall", mode: "text" })).body.fusion).toBeUndefined();
+    const refused = await search(stack, { query: "wall", fusion: "borda" });
+    expect(refused.status).toBe(400);
+    expect(refused.body.error?.message).toMatch(/fusion/);
   });
 
   it("applies the request's filter in text and hybrid mode", async () => {

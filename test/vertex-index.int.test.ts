@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { Redis } from "ioredis";
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from "vitest";
-import { reciprocalRankFusion } from "../indexer/indexes/fusion.js";
+import { reciprocalRankFusion, relativeScoreFusion } from "../indexer/indexes/fusion.js";
 import { createRedisTermStats } from "../indexer/indexes/term-stats.js";
 import { vectorSearchClients, type ClientsHandle } from "../indexer/indexes/vertex-clients.js";
 import { vertexOperations, type VertexIndexSpec, type VertexOperations } from "../indexer/indexes/vertex-operations.js";
@@ -95,6 +95,18 @@ describe("Vertex vector index at the wire: hybrid queries", () => {
       expect(fused.map((n) => n.id)).toEqual(reciprocalRankFusion(dense, sparseHits, fusion, 4).map((n) => n.id));
       fused.forEach((n, i) => expect(n.score).toBeCloseTo(1 / (61 + i), 12));
     }
+  });
+
+  it("with hybridFusion 'vertex', still fuses a relative-score version itself (Vertex fuses by rank only)", async () => {
+    const index = await open(4, { hybridFusion: "vertex" });
+    await index.upsert(points);
+    const fusion = { method: "relative-score" as const, k: 60, alpha: 0.5, candidates: 100 };
+    const before = emulator.calls("FindNeighbors");
+    const fused = await index.query(at(0), { k: 4, sparse: query, fusion });
+    expect(emulator.calls("FindNeighbors") - before).toBe(1);
+    const dense = await index.query(at(0), { k: 100 });
+    const sparseHits = await index.query(null, { k: 100, sparse: query });
+    expect(fused).toEqual(relativeScoreFusion(dense, sparseHits, fusion, 4));
   });
 
   it("keeps term statistics in Redis, dropped with the index on destroy", async () => {

@@ -1,7 +1,6 @@
 import type { Redis } from "ioredis";
-import type { RetrievalMode } from "../../config/schema.js";
 import type { IndexFilter } from "../indexes/vector-index.js";
-import { queryVersion } from "../query-version.js";
+import { queryVersion, type VersionQuery } from "../query-version.js";
 import type { OpenVersion } from "../lifecycle/catalog.js";
 import { createChunkStore } from "../sync/chunk-store.js";
 import { registryPrefix } from "../sync/profile.js";
@@ -29,20 +28,20 @@ export interface RetrieveDeps {
   redisPrefix: string;
 }
 
-/** The top k chunks of each query, in the index's order (in the version's retrieval mode, or `mode`); `onQuery` after each query answered. */
+/** The top k chunks of each query, in the index's order (in the version's retrieval mode and fusion, or those `how` names); `onQuery` after each query answered. */
 export async function retrieveAll(
   deps: RetrieveDeps,
   target: OpenVersion,
   queries: readonly string[],
   k: number,
   onQuery: (done: number) => Promise<void> | void = () => undefined,
-  mode?: RetrievalMode,
+  how: Pick<VersionQuery, "mode" | "fusion"> = {},
 ): Promise<RetrievedChunk[][]> {
   const chunks = createChunkStore(deps.redis, registryPrefix(deps.redisPrefix, target.profile));
   const filter = pinnedFilter(target);
   const out: RetrievedChunk[][] = [];
   for (let start = 0; start < queries.length; start += EMBED_BATCH) {
-    for (const neighbors of await queryVersion(target, queries.slice(start, start + EMBED_BATCH), { k, filter, mode })) {
+    for (const neighbors of await queryVersion(target, queries.slice(start, start + EMBED_BATCH), { k, filter, ...how })) {
       const records = await chunks.get(neighbors.map((n) => n.id));
       // A hit without a chunk store entry left the index meanwhile: search would not show it either.
       out.push(

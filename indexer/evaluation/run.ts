@@ -6,6 +6,8 @@ import { InvalidRequestError, NotFoundError } from "../../core/errors.js";
 import { readJson, writeJson } from "../../core/json-records.js";
 import type { ObjectStore } from "../../core/object-store.js";
 import type { OpenVersion, VersionCatalog } from "../lifecycle/catalog.js";
+import type { FusionMethod } from "../indexes/vector-index.js";
+import { versionRetrieval } from "../lifecycle/versions.js";
 import { readManifest } from "../sync/manifest.js";
 import { bootstrapMeanCI, streamSeed } from "./bootstrap.js";
 import type { GateVerdict } from "./gate.js";
@@ -90,6 +92,8 @@ export interface EvaluationReport {
   version: string;
   /** How the version retrieved: its own mode unless the request named another (reports written before modes existed have none: dense). */
   mode?: RetrievalMode;
+  /** How a hybrid evaluation fused its two rankings (reports written before there was a choice have none: rrf). */
+  fusion?: FusionMethod;
   goldenSet: { name: string; version: number; judgmentLevel: JudgmentLevel };
   /** Chunks retrieved per question. */
   k: number;
@@ -119,6 +123,8 @@ export interface EvaluateRequest {
   k?: number | undefined;
   /** Measure the version retrieving in another mode than its own (comparisons, benchmarks); the gate never asks for one. */
   mode?: RetrievalMode | undefined;
+  /** Likewise another fusion method for a hybrid evaluation. */
+  fusion?: FusionMethod | undefined;
   /** Called after each question is retrieved. */
   onProgress?: (done: number, total: number) => Promise<void> | void;
 }
@@ -132,7 +138,8 @@ export async function evaluateVersion(deps: EvaluateDeps, request: EvaluateReque
   const cutoffs = [...deps.evaluation.cutoffs].sort((a, b) => a - b);
   const total = set.questions.length;
   const mode = queryMode(target.record, request.mode);
-  const hits = await retrieveAll(deps, target, set.questions.map((q) => q.question), k, (done) => request.onProgress?.(done, total), mode);
+  const fusion = mode === "hybrid" ? (request.fusion ?? versionRetrieval(target.record).fusion) : undefined;
+  const hits = await retrieveAll(deps, target, set.questions.map((q) => q.question), k, (done) => request.onProgress?.(done, total), { mode, fusion });
   const resolve = await chunkRefResolver(deps.store, target, set.questions);
   const scored = set.questions.map((question, i) => scoreQuestion(question, hits[i] as RetrievedChunk[], set.judgmentLevel, cutoffs, resolve));
 
@@ -142,6 +149,7 @@ export async function evaluateVersion(deps: EvaluateDeps, request: EvaluateReque
     id,
     version: request.version,
     mode,
+    ...(fusion ? { fusion } : {}),
     goldenSet: { name: record.name, version: record.version, judgmentLevel: set.judgmentLevel },
     k,
     cutoffs,

@@ -1,12 +1,18 @@
-import type { Neighbor, RrfFusion } from "./vector-index.js";
+import type { Fusion, Neighbor } from "./vector-index.js";
 
 /**
- * Reciprocal rank fusion (Cormack, Clarke and Büttcher, 2009) of a dense and
- * a sparse ranking, weighted as Vertex AI Vector Search weighs them (its
- * rrf.alpha on the dense side). Ranks, not scores, are fused: a cosine and a
- * BM25 score have no common scale.
+ * The two ways a dense and a sparse ranking become one, both weighted by
+ * alpha on the dense side (Vertex AI Vector Search's rrf.alpha):
  *
- * Every adapter fuses with this function, so one version config means one
+ * - Relative score fusion (Weaviate's relativeScoreFusion; the convex
+ *   combination Bruch, Gai and Ingber found ahead of RRF, ACM TOIS 2023):
+ *   each side's scores min-max scaled over its candidates, then summed with
+ *   the weights. A cosine and a BM25 score have no common unit; scaled, they
+ *   share 0 to 1 and keep how far apart the candidates are, which ranks
+ *   throw away (measured on our golden sets: bench/RESULTS.md).
+ * - Reciprocal rank fusion (Cormack, Clarke and Büttcher, 2009): ranks only.
+ *
+ * Every adapter fuses with `fuse`, so one version config means one
  * retrieval whatever the provider. Vertex's findNeighbors takes `rrf.alpha`
  * but no rank constant or candidate depth, so the Vertex adapter asks the
  * dense and the sparse query as two queries of one findNeighbors call
@@ -16,12 +22,21 @@ import type { Neighbor, RrfFusion } from "./vector-index.js";
  */
 
 /** How many neighbours each side ranks before fusion: never fewer than twice the k returned, so an id ranked just below k on both sides still competes. */
-export function candidateDepth(fusion: RrfFusion, k: number): number {
+export function candidateDepth(fusion: Pick<Fusion, "candidates">, k: number): number {
   return Math.max(fusion.candidates, 2 * k);
 }
 
-/** The fused ranking, at most `limit` long, best first; equal scores in id order. Ids with no weight on any side they appear in are left out. Pure. */
-export function reciprocalRankFusion(dense: readonly Neighbor[], sparse: readonly Neighbor[], fusion: RrfFusion, limit: number): Neighbor[] {
+/**
+ * The fused ranking by the fusion's method (reciprocal rank when it names
+ * none: what versions pinned before there was a choice fused by), at most
+ * `limit` long, best first; equal scores in id order. Ids with no weight on
+ * any side they appear in are left out. Both rankings best first. Pure.
+ */
+export function fuse(dense: readonly Neighbor[], sparse: readonly Neighbor[], fusion: Fusion, limit: number): Neighbor[] {
+  return fusion.method === "relative-score" ? relativeScoreFusion(dense, sparse, fusion, limit) : reciprocalRankFusion(dense, sparse, fusion, limit);
+}
+
+export function reciprocalRankFusion(dense: readonly Neighbor[], sparse: readonly Neighbor[], fusion: Fusion, limit: number): Neighbor[] {
   const scores = new Map<string, number>();
   const add = (ranking: readonly Neighbor[], weight: number) => {
     if (weight <= 0) return;
@@ -29,6 +44,25 @@ export function reciprocalRankFusion(dense: readonly Neighbor[], sparse: readonl
   };
   add(dense, fusion.alpha);
   add(sparse, 1 - fusion.alpha);
+  return best(scores, limit);
+}
+
+/** Scores 0 to 1: a side's best candidate adds its whole weight, its worst nothing; a side whose candidates all score alike adds its whole weight to each. */
+export function relativeScoreFusion(dense: readonly Neighbor[], sparse: readonly Neighbor[], fusion: Fusion, limit: number): Neighbor[] {
+  const scores = new Map<string, number>();
+  const add = (ranking: readonly Neighbor[], weight: number) => {
+    if (weight <= 0 || ranking.length === 0) return;
+    let [min, max] = [Infinity, -Infinity];
+    for (const { score } of ranking) [min, max] = [Math.min(min, score), Math.max(max, score)];
+    const span = max - min;
+    for (const n of ranking) scores.set(n.id, (scores.get(n.id) ?? 0) + weight * (span > 0 ? (n.score - min) / span : 1));
+  };
+  add(dense, fusion.alpha);
+  add(sparse, 1 - fusion.alpha);
+  return best(scores, limit);
+}
+
+function best(scores: ReadonlyMap<string, number>, limit: number): Neighbor[] {
   return [...scores]
     .map(([id, score]) => ({ id, score }))
     .sort((a, b) => b.score - a.score || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))

@@ -2,7 +2,7 @@ import type { Connection, Table } from "@lancedb/lancedb";
 import { InvalidRequestError, UnavailableError } from "../../core/errors.js";
 import { freshRead } from "../../core/fresh-read.js";
 import type { SnapshotRow } from "./exact-scan.js";
-import { candidateDepth, reciprocalRankFusion } from "./fusion.js";
+import { candidateDepth, fuse } from "./fusion.js";
 import { datapointTable, loadArrow } from "./lancedb-batch.js";
 import { scanSparseTopK, scanTermStats, type SparseRow } from "./sparse-scan.js";
 import { buildMemorySnapshot, catchUpView, needsLiveIds, positionsOf, viewRows, viewSparseTopK, viewTermStats, viewTopK, type MemorySnapshot, type SearchView } from "./snapshot-view.js";
@@ -406,12 +406,12 @@ export async function createLanceDbIndex(options: LanceDbIndexOptions): Promise<
       if (vector) checkDimensions(vector, "the query vector");
       if (sparse) checkSparse(sparse, "the query");
       if (!vector && !sparse) throw new InvalidRequestError("a query needs a dense vector, a sparse vector or both");
-      if (vector && sparse && !fusion) throw new InvalidRequestError("a query with a dense and a sparse vector needs a fusion (rrf k and alpha) to combine their rankings");
+      if (vector && sparse && !fusion) throw new InvalidRequestError("a query with a dense and a sparse vector needs a fusion (method, alpha, candidates) to combine their rankings");
       const snapshot = await snapshots.current({ wait: options.awaitSnapshot === true, loadFirst: sparse !== undefined });
       if (vector && sparse && fusion) {
         const depth = candidateDepth(fusion, k);
         const [dense, sparseHits] = await Promise.all([denseSide(snapshot, vector, depth, filter), sparseSide(snapshot, sparse, depth, filter)]);
-        return reciprocalRankFusion(dense, sparseHits, fusion, k);
+        return fuse(dense, sparseHits, fusion, k);
       }
       return vector ? denseSide(snapshot, vector, k, filter) : sparseSide(snapshot, sparse as SparseVector, k, filter);
     },

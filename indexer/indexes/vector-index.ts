@@ -1,4 +1,5 @@
 import { RagopsError } from "../../core/errors.js";
+import type { FusionMethod } from "../../config/schema.js";
 
 /**
  * Vector index port: one index version's datapoints, and nothing an index
@@ -106,15 +107,21 @@ export interface Neighbor {
   score: number;
 }
 
+/** How a hybrid query's two rankings become one (fusion.ts); config's retrieval.fusion. */
+export type { FusionMethod };
+
 /**
- * Reciprocal rank fusion of a dense and a sparse ranking (fusion.ts): each
- * side ranks its best max(candidates, 2k) datapoints, and a datapoint scores
- * alpha / (k + dense rank) + (1 - alpha) / (k + sparse rank), a side it is
- * missing from adding nothing. `alpha` is Vertex's rrf.alpha: 1 only dense,
- * 0 only sparse.
+ * How a hybrid query fuses its dense and sparse rankings (fusion.ts): each
+ * side ranks its best max(candidates, 2k) datapoints; by relative score a
+ * datapoint scores alpha x its min-max scaled dense score + (1 - alpha) x its
+ * scaled sparse score, by rrf alpha / (k + dense rank) + (1 - alpha) / (k +
+ * sparse rank), a side it is missing from adding nothing. `alpha` is Vertex's
+ * rrf.alpha: 1 only dense, 0 only sparse.
  */
-export interface RrfFusion {
-  /** The rank constant. @defaultValue 60 */
+export interface Fusion {
+  /** Absent: "rrf", what every version fused by before there was a choice. */
+  method?: FusionMethod;
+  /** Reciprocal rank fusion's rank constant. @defaultValue 60 */
   k: number;
   /** Weight of the dense ranking, 0 to 1; the sparse one gets 1 - alpha. */
   alpha: number;
@@ -127,7 +134,7 @@ export interface QueryOptions {
   filter?: IndexFilter;
   /** The sparse side of the query; with a dense vector too, `fusion` says how the two rankings combine. */
   sparse?: SparseVector;
-  fusion?: RrfFusion;
+  fusion?: Fusion;
 }
 
 /** What BM25's IDF needs: datapoints with a sparse vector, and for each asked dimension how many of them hold it. */

@@ -4,7 +4,7 @@ import { vectorSearchCall, vectorSearchClients, type CallPolicy, type ClientsHan
 import { fromWireRestricts, toWireDatapoint, toWireHybridQuery, toWireQuery, toWireRestrictsUpdate, toWireSparseQuery } from "./vertex-datapoints.js";
 import { vertexOperations, type OperationPoll, type OperationPolicy, type VertexOperations } from "./vertex-operations.js";
 import { InvalidRequestError } from "../../core/errors.js";
-import { candidateDepth, reciprocalRankFusion } from "./fusion.js";
+import { candidateDepth, fuse } from "./fusion.js";
 import type { TermStatsStore } from "./term-stats.js";
 import { DimensionMismatchError, sparseProblem, type Datapoint, type Neighbor, type StoredRestricts, type VectorIndex } from "./vector-index.js";
 
@@ -38,7 +38,8 @@ import { DimensionMismatchError, sparseProblem, type Datapoint, type Neighbor, t
  *   ranking and scores as LanceDB for the same version config. With 'vertex'
  *   it sends one query with rrf.alpha and Vertex fuses; Vertex's rank
  *   constant and depth are its own (not settable), and its answer carries no
- *   fused score, so scores are 1 / (60 + position).
+ *   fused score, so scores are 1 / (60 + position). Vertex fuses by rank
+ *   only, so a version fusing by relative score is fused by ragops either way.
  * - count: the index's indexStats.vectorsCount; Vertex updates it some time
  *   after writes, so it lags them (the emulator does not).
  * - destroy: undeploys the version and deletes its index, following both
@@ -80,7 +81,7 @@ export interface VertexIndexOptions extends VectorSearchEndpointConfig {
   clients?: ClientsHandle;
   /** Where this version's BM25 term statistics are kept; absent: the adapter refuses sparse vectors (a dense version needs none). */
   termStats?: TermStatsStore;
-  /** Who fuses a hybrid query: ragops (two rankings from one call, fusion.ts) or Vertex (rrf.alpha). @defaultValue "ragops" */
+  /** Who fuses a hybrid query of a version fusing by rrf: ragops (two rankings from one call, fusion.ts) or Vertex (rrf.alpha). @defaultValue "ragops" */
   hybridFusion?: "ragops" | "vertex";
 }
 
@@ -196,14 +197,15 @@ export function createVertexIndex(options: VertexIndexOptions): VertexIndex {
         return denseHits(hits ?? []).slice(0, k);
       }
       if (!fusion) throw new InvalidRequestError("a query with a dense and a sparse vector needs fusion (the version's rrf settings) to combine their rankings");
-      if (hybridFusion === "vertex") {
+      // Vertex fuses by reciprocal rank only: a relative-score version is fused here whatever hybridFusion says.
+      if (hybridFusion === "vertex" && (fusion.method ?? "rrf") === "rrf") {
         const [hits] = await ask([toWireHybridQuery(vector, sparse, { k, alpha: fusion.alpha, filter })]);
         return (hits ?? []).slice(0, k).map((n, i) => ({ id: n.datapoint?.datapointId ?? "", score: 1 / (60 + i + 1) }));
       }
       const depth = candidateDepth(fusion, k);
       const queries = [toWireQuery(vector, { k: depth, filter }), ...(sparse.dimensions.length > 0 ? [toWireSparseQuery(sparse, { k: depth, filter })] : [])];
       const [dense, sparseSide] = await ask(queries);
-      return reciprocalRankFusion(denseHits(dense ?? []), sparseHits(sparseSide ?? []), fusion, k);
+      return fuse(denseHits(dense ?? []), sparseHits(sparseSide ?? []), fusion, k);
     },
     termStats: async (dimensions) => {
       if (!termStats) throw noTermStats("term statistics were asked");

@@ -22,7 +22,7 @@ import { isFenced, type AliasRecord } from "./alias.js";
 import { embedderIdentity } from "../embedders/index.js";
 import type { VertexPlacement } from "../indexes/vertex-settings.js";
 import type { EmbedderIdentity } from "../embedders/embedder.js";
-import type { RrfFusion } from "../indexes/vector-index.js";
+import type { Fusion, FusionMethod } from "../indexes/vector-index.js";
 import type { Bm25Params } from "../sparse/bm25.js";
 import { nextState, type IndexEvent, type IndexState } from "./states.js";
 
@@ -145,7 +145,8 @@ export function versionIndex(record: IndexVersion): VersionIndex {
 /** How a version retrieves, everything pinned: its mode, the fusion of its two rankings, and BM25's parameters. */
 export interface VersionRetrieval {
   mode: RetrievalMode;
-  rrf: RrfFusion;
+  fusion: FusionMethod;
+  rrf: Omit<Fusion, "method">;
   bm25: Bm25Params;
 }
 
@@ -154,9 +155,16 @@ export function pinRetrieval(retrieval: RetrievalConfig, chunking: Pick<Chunking
   return { ...retrieval, bm25: { ...retrieval.bm25, avgdl: retrieval.bm25.avgdl ?? Math.round(TERMS_PER_TOKEN * chunking.sizeTokens) } };
 }
 
-/** How a version retrieves; a record from before versions pinned it is dense, the only retrieval there was. */
+/** How a version retrieves; a record from before versions pinned it is dense, the only retrieval there was, and one from before they pinned a fusion method fuses by reciprocal rank, the only fusion there was. */
 export function versionRetrieval(record: IndexVersion): VersionRetrieval {
-  return pinRetrieval(record.config.retrieval ?? { ...retrievalSchema.parse({}), mode: "dense" }, record.config.chunking);
+  const stored: (Omit<RetrievalConfig, "fusion"> & { fusion?: FusionMethod }) | undefined = record.config.retrieval;
+  const retrieval = stored ? { ...stored, fusion: stored.fusion ?? "rrf" } : { ...retrievalSchema.parse({}), mode: "dense" as const, fusion: "rrf" as const };
+  return pinRetrieval(retrieval, record.config.chunking);
+}
+
+/** The fusion a hybrid query of this version is asked with. */
+export function versionFusion(retrieval: VersionRetrieval): Fusion {
+  return { method: retrieval.fusion, ...retrieval.rrf };
 }
 
 /** Whether a version in this mode holds BM25 sparse vectors (sync writes them only then). */

@@ -23,6 +23,7 @@ describe("ragops search request", () => {
 
   it("asks for a retrieval mode when --mode names one", () => {
     expect(searchRequestFrom("dock", { tag: [], document: [], mode: "text" })).toEqual({ query: "dock", k: undefined, filter: undefined, mode: "text" });
+    expect(searchRequestFrom("dock", { tag: [], document: [], fusion: "rrf" })).toEqual({ query: "dock", k: undefined, filter: undefined, fusion: "rrf" });
   });
 });
 

@@ -1,5 +1,5 @@
 import { Option, type Command } from "commander";
-import { RETRIEVAL_MODES, type RetrievalMode } from "../../config/schema.js";
+import { FUSION_METHODS, RETRIEVAL_MODES, type FusionMethod, type RetrievalMode } from "../../config/schema.js";
 import { bootstrapVersions, createVersionCatalog } from "../../indexer/lifecycle/catalog.js";
 import { createLogger } from "../../core/logger.js";
 import { simulatedLatencyWarning } from "../../indexer/simulated-latency.js";
@@ -17,6 +17,7 @@ interface SearchOptions {
   group?: "chunk" | "document";
   minScore?: number;
   mode?: RetrievalMode;
+  fusion?: FusionMethod;
   json?: boolean;
 }
 
@@ -33,6 +34,7 @@ export function addSearchCommand(program: Command): void {
     .addOption(new Option("-g, --group <shape>", "document: the best chunk of each document, up to k documents").choices(["chunk", "document"]))
     .option("--min-score <score>", "leave out hits scored below this", finiteNumber)
     .addOption(new Option("-m, --mode <mode>", "retrieve this way instead of the version's own mode (a dense-only version answers only dense)").choices(RETRIEVAL_MODES))
+    .addOption(new Option("--fusion <method>", "fuse a hybrid answer this way instead of the version's own fusion").choices(FUSION_METHODS))
     .option("--json", "print JSON instead of a table")
     .action(async (question: string, options: SearchOptions, command: Command) => {
       const config = configFrom(command);
@@ -46,7 +48,7 @@ export function addSearchCommand(program: Command): void {
       const catalog = createVersionCatalog({ config, store, redis, logger: createLogger(config) });
       try {
         const response = await search({ config, catalog, redis }, searchRequestFrom(question, options));
-        console.log(options.json ? JSON.stringify(response, null, 2) : `${formatSearchResults(response.results)}\n(index ${response.index}, ${response.mode} retrieval)`);
+        console.log(options.json ? JSON.stringify(response, null, 2) : `${formatSearchResults(response.results)}\n(index ${response.index}, ${response.mode} retrieval${response.fusion ? `, ${response.fusion} fusion` : ""})`);
       } finally {
         redis.disconnect();
         await catalog.close();
@@ -64,6 +66,7 @@ export function searchRequestFrom(question: string, options: SearchOptions): Par
     filter,
     ...(options.index ? { index: options.index } : {}),
     ...(options.mode ? { mode: options.mode } : {}),
+    ...(options.fusion ? { fusion: options.fusion } : {}),
     ...(options.group ? { group: options.group } : {}),
     ...(options.minScore !== undefined ? { minScore: options.minScore } : {}),
   };

@@ -6,6 +6,7 @@ import { evaluateVersion, readReport, type EvaluateDeps } from "../../indexer/ev
 import { parseQrels, parseRun } from "../../indexer/evaluation/trec.js";
 import { readManifest } from "../../indexer/sync/manifest.js";
 import { profileKey } from "../../indexer/sync/profile.js";
+import { search } from "../../src/search.js";
 import { putDocument, startStack, type Stack } from "../support/stack.js";
 
 const DOCS: Record<string, string> = {
@@ -98,6 +99,23 @@ describe("evaluation runs", () => {
     const again = await evaluateVersion(deps, { version: "v1", goldenSet: { name: "mini", version: 1 } });
     expect(again.aggregates).toEqual(report.aggregates);
     expect(await readReport(stack.runtime.store, report.id)).toEqual(report);
+  });
+
+  it("records how a hybrid evaluation fused (the version's fusion, or the one asked for, retrieving as search does), and no fusion for dense or text", async () => {
+    const ask = (extra: Partial<Parameters<typeof evaluateVersion>[1]>) => evaluateVersion(deps, { version: "v1", goldenSet: { name: "mini", version: "latest" }, k: 3, ...extra });
+    const own = await ask({});
+    expect(own).toMatchObject({ mode: "hybrid", fusion: "relative-score" });
+    const ranks = await ask({ fusion: "rrf" });
+    expect(ranks).toMatchObject({ mode: "hybrid", fusion: "rrf" });
+    for (const [report, fusion] of [[own, "relative-score"], [ranks, "rrf"]] as const) {
+      for (const row of report.questions) {
+        // Judged by document: each document once, with its best chunk's score (equal scores in id order: trec_eval orders ties the other way).
+        const inOrder = (hits: { id: string; score: number }[]) => hits.sort((a, b) => b.score - a.score || (a.id < b.id ? -1 : 1));
+        const searched = (await search(stack.runtime, { query: row.question, k: 3, fusion, group: "document" })).results.map((r) => ({ id: r.documentId, score: r.score }));
+        expect(inOrder(row.retrieved.map((r) => ({ id: r.id, score: Number(r.score.toFixed(6)) })))).toEqual(inOrder(searched));
+      }
+    }
+    expect((await ask({ mode: "text" })).fusion).toBeUndefined();
   });
 
   it("refuses a k above evaluation.maxTopK, naming the setting", async () => {

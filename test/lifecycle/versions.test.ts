@@ -6,7 +6,7 @@ import { ConflictError, InvalidRequestError } from "../../core/errors.js";
 import { createLocalDirStore } from "../../src/stores/local-dir.js";
 import { fenceRetired, readAlias, swapLive } from "../../indexer/lifecycle/alias.js";
 import { writeJson } from "../../core/json-records.js";
-import { cannotServe, createVersion, effectiveState, getVersion, listVersions, moveVersion, versionIndex, versionKey, versionRetrieval } from "../../indexer/lifecycle/versions.js";
+import { cannotServe, createVersion, effectiveState, getVersion, listVersions, moveVersion, versionIndex, versionKey, versionFusion, versionRetrieval } from "../../indexer/lifecycle/versions.js";
 
 const freshStore = () => createLocalDirStore({ root: mkdtempSync(join(tmpdir(), "ragops-versions-")) });
 
@@ -38,14 +38,17 @@ describe("index version registry", () => {
     expect(versionIndex(await getVersion(store, "old"))).toEqual({ provider: "lancedb" });
   });
 
-  it("pins hybrid retrieval by default, with RRF and BM25 settings, and a BM25 avgdl from the chunk size", async () => {
+  it("pins hybrid retrieval by default, fused by relative score, with the fusion and BM25 settings, and a BM25 avgdl from the chunk size", async () => {
     const store = freshStore();
     const created = await createVersion(store, { version: "v2", config: { chunking: { sizeTokens: 300 } }, actor: "ops", defaultIndexProvider: "lancedb", maxTopK: 100 });
-    const pinned = { mode: "hybrid", rrf: { k: 60, alpha: 0.5, candidates: 100 }, bm25: { k1: 1.2, b: 0.75, avgdl: 60 } };
+    const pinned = { mode: "hybrid", fusion: "relative-score", rrf: { k: 60, alpha: 0.5, candidates: 100 }, bm25: { k1: 1.2, b: 0.75, avgdl: 60 } };
     expect(created.config.retrieval).toEqual(pinned);
     expect(versionRetrieval(await getVersion(store, "v2"))).toEqual(pinned);
     const text = await createVersion(store, { version: "v3", config: { retrieval: { mode: "text", bm25: { avgdl: 120, b: 0.5 } } }, actor: "ops", defaultIndexProvider: "lancedb", maxTopK: 100 });
-    expect(text.config.retrieval).toEqual({ mode: "text", rrf: { k: 60, alpha: 0.5, candidates: 100 }, bm25: { k1: 1.2, b: 0.5, avgdl: 120 } });
+    expect(text.config.retrieval).toEqual({ mode: "text", fusion: "relative-score", rrf: { k: 60, alpha: 0.5, candidates: 100 }, bm25: { k1: 1.2, b: 0.5, avgdl: 120 } });
+    const ranks = await createVersion(store, { version: "v5", config: { retrieval: { fusion: "rrf" } }, actor: "ops", defaultIndexProvider: "lancedb", maxTopK: 100 });
+    expect(versionFusion(versionRetrieval(ranks))).toEqual({ method: "rrf", k: 60, alpha: 0.5, candidates: 100 });
+    await expect(createVersion(store, { version: "v4", config: { retrieval: { fusion: "borda" } }, actor: "ops", defaultIndexProvider: "lancedb", maxTopK: 100 })).rejects.toThrow();
     await expect(createVersion(store, { version: "v4", config: { retrieval: { mode: "keywords" } }, actor: "ops", defaultIndexProvider: "lancedb", maxTopK: 100 })).rejects.toThrow();
     await expect(createVersion(store, { version: "v4", config: { retrieval: { rrf: { alpha: 1.5 } } }, actor: "ops", defaultIndexProvider: "lancedb", maxTopK: 100 })).rejects.toThrow();
   });
@@ -57,6 +60,14 @@ describe("index version registry", () => {
     await writeJson(store, versionKey("old"), { ...created, config: before });
     expect((await getVersion(store, "old")).config.retrieval).toBeUndefined();
     expect(versionRetrieval(await getVersion(store, "old")).mode).toBe("dense");
+  });
+
+  it("reads a hybrid version record written before versions pinned a fusion method as fused by rrf, as it was built and evaluated", async () => {
+    const store = freshStore();
+    const created = await createVersion(store, { version: "old", config: {}, actor: "ops", defaultIndexProvider: "lancedb", maxTopK: 100 });
+    const { fusion: _dropped, ...retrieval } = created.config.retrieval!;
+    await writeJson(store, versionKey("old"), { ...created, config: { ...created.config, retrieval } });
+    expect(versionFusion(versionRetrieval(await getVersion(store, "old")))).toEqual({ method: "rrf", k: 60, alpha: 0.5, candidates: 100 });
   });
 
   it("rejects a config with an unknown or out-of-range setting", async () => {
