@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { InvalidRequestError } from "../../core/errors.js";
-import { candidateDepth, reciprocalRankFusion, relativeScoreFusion } from "../../indexer/indexes/fusion.js";
+import { candidateDepth, fuse } from "../../indexer/indexes/fusion.js";
 import { DimensionMismatchError, type Datapoint, type IndexFilter, type NumericRestricts, type Restricts, type SparseVector, type VectorIndex } from "../../indexer/indexes/vector-index.js";
 
 const DIMS = 8;
@@ -277,7 +277,7 @@ export function vectorIndexConformance(name: string, open: (dimensions: number) 
       await index.close();
     });
 
-    it("fuses a dense and a sparse query by reciprocal rank fusion, each side ranking its candidates under the filter", async () => {
+    it("fuses a dense and a sparse query by the fusion's method (reciprocal rank, relative score), each side ranking its candidates under the filter", async () => {
       const index = await open(DIMS);
       // Dense order: a b c d e; sparse order: e d c (a and b hold none of the query's terms).
       await index.upsert([
@@ -288,43 +288,20 @@ export function vectorIndexConformance(name: string, open: (dimensions: number) 
         sparsePoint("e", 40, { 1: 3 }),
       ]);
       const query = sparse({ 1: 1 });
-      for (const options of [fusion, { ...fusion, k: 1, alpha: 0.8 }, { ...fusion, alpha: 0.2 }]) {
-        const dense = await index.query(at(0), { k: 100 });
-        const sparseHits = await index.query(null, { k: 100, sparse: query });
-        const fused = await index.query(at(0), { k: 3, sparse: query, fusion: options });
-        expect(fused.map((n) => n.id)).toEqual(reciprocalRankFusion(dense, sparseHits, options, 3).map((n) => n.id));
-        fused.forEach((n, i) => expect(n.score).toBeCloseTo(reciprocalRankFusion(dense, sparseHits, options, 3)[i]!.score, 9));
-      }
       const filter: IndexFilter = { restricts: { tags: { deny: ["odd"] } } };
-      const filtered = await index.query(at(0), { k: 10, sparse: query, fusion, filter });
-      const want = reciprocalRankFusion(await index.query(at(0), { k: 100, filter }), await index.query(null, { k: 100, sparse: query, filter }), fusion, 10);
-      expect(filtered.map((n) => n.id)).toEqual(want.map((n) => n.id));
-      expect(filtered.map((n) => n.id)).not.toContain("d");
-      await index.close();
-    });
-
-    it("fuses a dense and a sparse query by relative score when the fusion asks for it, each side scaled over its candidates under the filter", async () => {
-      const index = await open(DIMS);
-      await index.upsert([
-        sparsePoint("a", 0, { 9: 1 }),
-        sparsePoint("b", 10, {}),
-        sparsePoint("c", 20, { 1: 1 }),
-        sparsePoint("d", 30, { 1: 2 }, restricts(["d"], ["odd"])),
-        sparsePoint("e", 40, { 1: 3 }),
-      ]);
-      const query = sparse({ 1: 1 });
-      const relative = { ...fusion, method: "relative-score" as const };
-      for (const options of [relative, { ...relative, alpha: 0.8 }, { ...relative, alpha: 0.2 }]) {
-        const want = relativeScoreFusion(await index.query(at(0), { k: 100 }), await index.query(null, { k: 100, sparse: query }), options, 3);
-        const fused = await index.query(at(0), { k: 3, sparse: query, fusion: options });
-        expect(fused.map((n) => n.id)).toEqual(want.map((n) => n.id));
-        fused.forEach((n, i) => expect(n.score).toBeCloseTo(want[i]!.score, 6));
+      for (const method of [undefined, "rrf", "relative-score"] as const) {
+        const base = { ...fusion, ...(method ? { method } : {}) };
+        for (const options of [base, { ...base, k: 1, alpha: 0.8 }, { ...base, alpha: 0.2 }]) {
+          const want = fuse(await index.query(at(0), { k: 100 }), await index.query(null, { k: 100, sparse: query }), options, 3);
+          const fused = await index.query(at(0), { k: 3, sparse: query, fusion: options });
+          expect(fused.map((n) => n.id)).toEqual(want.map((n) => n.id));
+          fused.forEach((n, i) => expect(n.score).toBeCloseTo(want[i]!.score, 6));
+        }
+        const filtered = await index.query(at(0), { k: 10, sparse: query, fusion: base, filter });
+        const want = fuse(await index.query(at(0), { k: 100, filter }), await index.query(null, { k: 100, sparse: query, filter }), base, 10);
+        expect(filtered.map((n) => n.id)).toEqual(want.map((n) => n.id));
+        expect(filtered.map((n) => n.id)).not.toContain("d");
       }
-      const filter: IndexFilter = { restricts: { tags: { deny: ["odd"] } } };
-      const filtered = await index.query(at(0), { k: 10, sparse: query, fusion: relative, filter });
-      const want = relativeScoreFusion(await index.query(at(0), { k: 100, filter }), await index.query(null, { k: 100, sparse: query, filter }), relative, 10);
-      expect(filtered.map((n) => n.id)).toEqual(want.map((n) => n.id));
-      expect(filtered.map((n) => n.id)).not.toContain("d");
       await index.close();
     });
 
