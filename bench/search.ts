@@ -158,6 +158,12 @@ async function syntheticTable(rows: number, root: string): Promise<TableFigures>
   return figures;
 }
 
+/** What the index measured of its own recall after the build (rows as questions: AnnRecall), for the line above a table. */
+function annRecallNote(ann: unknown): string {
+  const recall = (ann as { recall?: { at10: number; seconds: number } } | undefined)?.recall;
+  return recall ? ` (its own recall@10 on its rows ${recall.at10}, measured in ${recall.seconds} s)` : "";
+}
+
 // ---------------------------------------------------------------- HTTP
 
 function previousFigures(): { tables: Array<TableFigures & { measuredAt?: string }>; http?: { chunks: number; runs: HttpFigures[]; measuredAt?: string } } {
@@ -312,7 +318,7 @@ async function main(): Promise<void> {
     const earlier = previousFigures();
     const tables = [...measured, ...earlier.tables.filter((t) => !SIZES.includes(t.rows))].sort((a, b) => a.rows - b.rows);
     for (const table of tables) {
-      console.log(`\n${table.rows.toLocaleString("en")} rows of ${DIMS}-d vectors: written in ${table.writeSeconds} s, ANN index built in ${table.annBuildSeconds} s, process RSS ${table.rssMb} MB${"measuredAt" in table && table.measuredAt ? ` (kept from the run of ${table.measuredAt})` : ""}`);
+      console.log(`\n${table.rows.toLocaleString("en")} rows of ${DIMS}-d vectors: written in ${table.writeSeconds} s, ANN index built in ${table.annBuildSeconds} s${annRecallNote(table.ann)}, process RSS ${table.rssMb} MB${"measuredAt" in table && table.measuredAt ? ` (kept from the run of ${table.measuredAt})` : ""}`);
       printTable(
         ["questions", "path", "p50 (ms)", "p99 (ms)", "searches/s", "recall@10 vs exact"],
         (["dense", "offline"] as const).flatMap((kind) => table.paths[kind].map((p) => [kind, p.path, p.p50, p.p99, p.qps, p.recallAt10 ?? "–"])),

@@ -1,4 +1,4 @@
-import { mkdtempSync } from "node:fs";
+import { existsSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import fc from "fast-check";
@@ -6,7 +6,7 @@ import { describe, expect, inject, it } from "vitest";
 import { Redis } from "ioredis";
 import { ifLeaseFree } from "../sync/corpus-lock.js";
 import { vectorIndexConformance } from "../../test/conformance/vector-index.js";
-import { createLanceDbIndex, toPredicate, type LanceDbIndex, type TableLease } from "./lancedb.js";
+import { ANN_RECALL_SAMPLES, createLanceDbIndex, recallSampleOffsets, toPredicate, type LanceDbIndex, type TableLease } from "./lancedb.js";
 import { DimensionMismatchError, type Datapoint, type IndexFilter } from "./vector-index.js";
 
 const freshDir = () => mkdtempSync(join(tmpdir(), "ragops-lance-"));
@@ -337,6 +337,41 @@ describe("LanceDB ANN index upkeep", () => {
     expect((await index.query(late, { k: 1 }))[0]?.id).toBe("late");
     await exact.close();
     await index.close();
+  });
+
+  it("measures the ANN index's recall@10 after a build, on rows of its own, and every process that opens the table reports it", async () => {
+    const dir = freshDir();
+    const vectors = clustered(3_000, 11);
+    const writer = await createLanceDbIndex({ dir, version: "v1", dimensions: DIMS, annMinRows: 0 });
+    for (let i = 0; i < vectors.length; i += 500) await writer.upsert(vectors.slice(i, i + 500).map((v, j) => point(`p${i + j}`, v)));
+    await writer.close();
+    const builder = await createLanceDbIndex({ dir, version: "v1", dimensions: DIMS, annMinRows: 2_000 });
+    expect((await builder.describe()).ann.recall).toBeUndefined();
+    await builder.maintain();
+    await builder.annSettled();
+    const measured = (await builder.describe()).ann.recall;
+    expect(measured).toMatchObject({ queries: ANN_RECALL_SAMPLES, indexedRows: 3_000, ef: 100 });
+
+    // The same definition, recomputed: each sampled row's vector as the question, the row itself left out, ties with the exact tenth counted.
+    const exact = await createLanceDbIndex({ dir, version: "v1", dimensions: DIMS, annMinRows: 0, awaitSnapshot: true });
+    const reader = await createLanceDbIndex({ dir, version: "v1", dimensions: DIMS, exactScanBudget: 0 });
+    expect((await reader.describe()).ann.recall).toEqual(measured);
+    const ids = await exact.listIds();
+    const vectorOf = new Map(vectors.map((v, i) => [`p${i}`, v]));
+    let recalled = 0;
+    for (const at of recallSampleOffsets(ids.length, ANN_RECALL_SAMPLES)) {
+      const self = ids[at] as string;
+      const others = (hits: { id: string; score: number }[]) => hits.filter((n) => n.id !== self).slice(0, 10);
+      const truth = others(await exact.query(vectorOf.get(self) as number[], { k: 11 }));
+      const tenth = (truth[truth.length - 1] as { score: number }).score;
+      const found = others(await reader.query(vectorOf.get(self) as number[], { k: 11 }));
+      recalled += found.filter((n) => truth.some((t) => t.id === n.id) || n.score >= tenth - 1e-6).length / truth.length;
+    }
+    expect((await reader.describe()).ann.queries).toBe(ANN_RECALL_SAMPLES);
+    expect(measured?.at10).toBeCloseTo(recalled / ANN_RECALL_SAMPLES, 6);
+    await Promise.all([exact.close(), reader.close()]);
+    await builder.destroy();
+    expect(existsSync(join(dir, "chunks_v1.ann-recall.json"))).toBe(false);
   });
 
   /** Writes `vectors` (ids p12000 on) through `writer` 100 at a time, running its maintenance after each write while `builder` builds; how many maintenances ran during the build. */

@@ -1,3 +1,5 @@
+import { readFile, rename, rm, writeFile } from "node:fs/promises";
+import { join } from "node:path";
 import type { Connection, Table } from "@lancedb/lancedb";
 import { InvalidRequestError, UnavailableError } from "../../core/errors.js";
 import { freshRead } from "../../core/fresh-read.js";
@@ -14,6 +16,7 @@ import {
   type Datapoint,
   type IndexFilter,
   type Namespace,
+  type Neighbor,
   type NumericNamespace,
   type NumericRestricts,
   type QueryOptions,
@@ -169,6 +172,37 @@ export interface AnnState {
   lastError?: string;
   /** Dense queries this process answered from it. */
   queries: number;
+  /** Its recall measured after its last build (by whichever process built it), when one was. */
+  recall?: AnnRecall;
+}
+
+/**
+ * Recall@10 of the ANN index against the exact answer, measured after each
+ * build on ANN_RECALL_SAMPLES of the table's own rows (spread evenly over it:
+ * recallSampleOffsets), each row's vector the question and the row itself left
+ * out of both answers. An ANN hit scoring at least the exact tenth counts (equal
+ * scores are equally right). Rows stand in for questions because the index
+ * holds no questions; how far their recall follows real questions' depends on
+ * the embedder (bench/RESULTS.md).
+ */
+export interface AnnRecall {
+  at10: number;
+  queries: number;
+  /** Rows the index held when measured. */
+  indexedRows: number;
+  /** The HNSW search breadth the ANN answers used. */
+  ef: number;
+  measuredAt: string;
+  seconds: number;
+}
+
+/** Questions a recall measurement asks: each costs one flat scan of the table (about 1.2 s at 100,000 rows of 384 dimensions), in the background after a build. */
+export const ANN_RECALL_SAMPLES = 10;
+
+/** Where the measured rows sit in the table's scan order: the middle of each of `samples` equal stretches. */
+export function recallSampleOffsets(rows: number, samples: number): number[] {
+  const n = Math.min(rows, samples);
+  return Array.from({ length: n }, (_, i) => Math.floor(((i + 0.5) * rows) / n));
 }
 
 /** How a table is searched now: rows, the snapshot path, the ANN index. */
@@ -259,8 +293,15 @@ export async function createLanceDbIndex(options: LanceDbIndexOptions): Promise<
   // Every search asks for the table's version (a listing of its versions on disk with readConsistencyInterval 0), twice for a hybrid one: concurrent askers share one fresh read.
   const tableVersion = freshRead(() => table.version());
   const lease = options.maintenanceLease ?? processLease();
-  const ann = createAnnKeeper(table, { minRows: options.annMinRows ?? DEFAULT_ANN_MIN_ROWS, version: tableVersion, lease });
   const annEf = options.annEf ?? DEFAULT_ANN_EF;
+  const ann = createAnnKeeper(table, {
+    minRows: options.annMinRows ?? DEFAULT_ANN_MIN_ROWS,
+    version: tableVersion,
+    lease,
+    ef: annEf,
+    annQuery: (vector, k) => lanceQuery(vector, k, undefined),
+    recallFile: join(options.dir, `${tableName}.ann-recall.json`),
+  });
   const exactScanBudget = options.exactScanBudget ?? EXACT_SCAN_BUDGET;
   /**
    * Folds fragments (and new rows into the indexes), unless a build of the ANN
@@ -443,6 +484,7 @@ export async function createLanceDbIndex(options: LanceDbIndexOptions): Promise<
       await ann.settled();
       table.close();
       await db.dropTable(tableName);
+      await rm(join(options.dir, `${tableName}.ann-recall.json`), { force: true });
       db.close();
     },
   };
@@ -616,7 +658,18 @@ function nonZeros(vector: ArrayLike<number>): number {
  * Whether the table has the index is read from LanceDB (another process may
  * have built it) and kept per table version.
  */
-function createAnnKeeper(table: Table, options: { minRows: number; version: () => Promise<number>; lease: TableLease }) {
+interface AnnKeeperOptions {
+  minRows: number;
+  version: () => Promise<number>;
+  lease: TableLease;
+  ef: number;
+  /** The question answered as a search answers it past the snapshot (the ANN index, and unindexed rows flat). */
+  annQuery: (vector: number[], k: number) => Promise<Neighbor[]>;
+  /** Where the last recall measurement is kept for every process that opens the table (a server reports what a worker measured). */
+  recallFile: string;
+}
+
+function createAnnKeeper(table: Table, options: AnnKeeperOptions) {
   let building: Promise<void> | undefined;
   let stopped = false;
   let lastError: string | undefined;
@@ -638,6 +691,7 @@ function createAnnKeeper(table: Table, options: { minRows: number; version: () =
         if (built) {
           lastError = undefined;
           lastBuildSeconds = (Date.now() - started) / 1000;
+          if (!stopped) await writeRecall(options.recallFile, await measureRecall(table, options));
         }
       } catch (error) {
         // Searches go on without it (exact or flat); the next maintenance tries again.
@@ -666,7 +720,8 @@ function createAnnKeeper(table: Table, options: { minRows: number; version: () =
     },
     async state(): Promise<AnnState> {
       const current = await stats();
-      const base = { minRows: options.minRows, queries, ...(lastBuildSeconds !== undefined ? { lastBuildSeconds } : {}), ...(lastError ? { lastError } : {}) };
+      const recall = await readRecall(options.recallFile);
+      const base = { minRows: options.minRows, queries, ...(lastBuildSeconds !== undefined ? { lastBuildSeconds } : {}), ...(lastError ? { lastError } : {}), ...(recall ? { recall } : {}) };
       if (building) return { state: "building", ...base, ...(current ? { type: current.indexType, indexedRows: current.numIndexedRows, unindexedRows: current.numUnindexedRows, ...(current.numIndices !== undefined ? { deltas: current.numIndices } : {}) } : {}) };
       if (!current) return { state: "none", ...base };
       return { state: "ready", ...base, type: current.indexType, indexedRows: current.numIndexedRows, unindexedRows: current.numUnindexedRows, ...(current.numIndices !== undefined ? { deltas: current.numIndices } : {}) };
@@ -681,6 +736,46 @@ function createAnnKeeper(table: Table, options: { minRows: number; version: () =
       stopped = true;
     },
   };
+}
+
+/** The ANN index's recall@10 as AnnRecall defines it. */
+async function measureRecall(table: Table, options: Pick<AnnKeeperOptions, "ef" | "annQuery">): Promise<AnnRecall> {
+  const started = Date.now();
+  const indexedRows = (await table.indexStats(VECTOR_INDEX_NAME))?.numIndexedRows ?? 0;
+  const offsets = recallSampleOffsets(await table.countRows(), ANN_RECALL_SAMPLES);
+  let sum = 0;
+  for (const offset of offsets) {
+    const [row] = (await table.query().select(["id", "vector"]).offset(offset).limit(1).toArray()) as Array<{ id: string; vector: { toArray(): Float32Array } }>;
+    if (!row) continue;
+    const self = String(row.id);
+    const vector = Array.from(row.vector.toArray());
+    const others = (hits: readonly Neighbor[]) => hits.filter((n) => n.id !== self).slice(0, 10);
+    const exact = (await table.vectorSearch(vector).distanceType("cosine").bypassVectorIndex().select(["id", "_distance"]).limit(11).toArray()) as Array<{ id: string; _distance: number }>;
+    const truth = others(exact.map((r) => ({ id: String(r.id), score: 1 - Number(r._distance) })));
+    const tenth = truth[truth.length - 1];
+    if (!tenth) {
+      sum += 1; // nothing else to find: nothing missed
+      continue;
+    }
+    const truthIds = new Set(truth.map((n) => n.id));
+    const found = others(await options.annQuery(vector, 11));
+    sum += found.filter((n) => truthIds.has(n.id) || n.score >= tenth.score - 1e-6).length / truth.length;
+  }
+  return { at10: offsets.length ? sum / offsets.length : 1, queries: offsets.length, indexedRows, ef: options.ef, measuredAt: new Date().toISOString(), seconds: (Date.now() - started) / 1000 };
+}
+
+async function writeRecall(file: string, recall: AnnRecall): Promise<void> {
+  const partial = `${file}.${process.pid}.partial`;
+  await writeFile(partial, JSON.stringify(recall));
+  await rename(partial, file);
+}
+
+async function readRecall(file: string): Promise<AnnRecall | undefined> {
+  try {
+    return JSON.parse(await readFile(file, "utf8")) as AnnRecall;
+  } catch {
+    return undefined; // none measured yet
+  }
 }
 
 /** Every row's id, vector, restricts and sparse vector, for a snapshot. */
