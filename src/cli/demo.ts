@@ -164,7 +164,7 @@ async function forgetEarlierRun(runtime: Runtime): Promise<void> {
 /** The metrics the demo's table shows (a report holds more: `ragops eval` prints them all). */
 const DEMO_METRICS = ["ndcg@10", "recall@10", "mrr", "hit@5", "id_context_recall", "contained_context_recall"];
 
-/** Green v2: hybrid retrieval (BM25 and the embedder's ranking fused by RRF) over the same chunks and vectors as the dense live v1; better on the golden set, so the gate passes it. */
+/** Green v2: hybrid retrieval (BM25 and the embedder's ranking fused by relative score, the default) over the same chunks and vectors as the dense live v1; better on the golden set, so the gate passes it. */
 const BETTER_GREEN = { retrieval: { mode: "hybrid" } };
 
 /** Green v3, deliberately worse: dense only, with 64-dimension vectors that crowd unrelated chunks together, so the gate refuses it. */
@@ -201,7 +201,7 @@ async function lifecycle(url: string, query: Query, gate: GateConfig, reportsDir
   step(`uploaded golden set ${golden.name}@${golden.version}: ${golden.questions} questions judged by document id, with reference contexts (examples/golden/northwind.jsonl)`);
   console.log(`  gate (evaluation.gate, the defaults): ${formatGate(gate)}`);
 
-  await build(call, "v2", green(BETTER_GREEN), "hybrid retrieval: BM25 and the dense ranking fused by RRF; live v1 retrieves dense only");
+  await build(call, "v2", green(BETTER_GREEN), "hybrid retrieval: BM25 and the dense ranking fused by relative score; live v1 retrieves dense only");
   console.log(`  Q: ${query.question}\n    ${await top()}\n    ${await top("v2")}   (searched directly)`);
   const v2 = await evaluate(call, "v2", golden.name);
   if (!options.short) step(`report page of this evaluation: ${await saveReportPage(url, v2.reportId, reportsDir)} (works offline; \`ragops eval report ${v2.reportId} --open\` writes and opens it)`);
