@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { versionConfigFrom } from "./index-commands.js";
+import { retrievalLabel, versionConfigFrom } from "./index-commands.js";
 import { InvalidArgumentError } from "commander";
 import { finiteNumber } from "./common.js";
 import { searchRequestFrom } from "./search-command.js";
@@ -35,6 +35,16 @@ describe("ragops index create config", () => {
 
   it("lays --retrieval over the file's retrieval mode, keeping its other retrieval settings", () => {
     expect(versionConfigFrom({ retrieval: "dense" }, JSON.stringify({ retrieval: { mode: "hybrid", rrf: { k: 10 } } }))).toEqual({ retrieval: { mode: "dense", rrf: { k: 10 } } });
+  });
+
+  it("lays --fusion over the file's fusion, keeping its mode and other retrieval settings", () => {
+    expect(versionConfigFrom({ fusion: "rrf" }, JSON.stringify({ retrieval: { mode: "hybrid", rrf: { k: 10 } } }))).toEqual({ retrieval: { mode: "hybrid", rrf: { k: 10 }, fusion: "rrf" } });
+    expect(versionConfigFrom({ retrieval: "hybrid", fusion: "relative-score" })).toEqual({ retrieval: { mode: "hybrid", fusion: "relative-score" } });
+  });
+
+  it("lists a hybrid version's retrieval with its fusion", () => {
+    expect(retrievalLabel({ mode: "hybrid", fusion: "rrf" })).toBe("hybrid (rrf)");
+    expect(retrievalLabel({ mode: "dense", fusion: "rrf" })).toBe("dense");
   });
 
   it("is empty (the built-in defaults) without a file or options", () => {

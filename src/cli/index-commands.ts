@@ -1,13 +1,13 @@
 import { readFileSync } from "node:fs";
 import { Option, type Command } from "commander";
-import { RETRIEVAL_MODES, type RetrievalMode } from "../../config/schema.js";
+import { FUSION_METHODS, RETRIEVAL_MODES, type FusionMethod, type RetrievalMode } from "../../config/schema.js";
 import Table from "cli-table3";
 import { InvalidRequestError } from "../../core/errors.js";
 import { createWithinVersionCaps } from "../lifecycle-caps.js";
 import { rebuildRefusal, type RebuildResult } from "../../indexer/lifecycle/vertex-rebuild.js";
 import { enqueueRebuild } from "../queues/lifecycle-queue.js";
 import { createAndBuild, retire, rollback, showVersion, showVersions, swap } from "../../indexer/lifecycle/operations.js";
-import { getVersion, versionRetrieval } from "../../indexer/lifecycle/versions.js";
+import { getVersion, versionRetrieval, type VersionRetrieval } from "../../indexer/lifecycle/versions.js";
 import { actor, followBuild, followLifecycleJob, lifecycleConfigFrom, withLifecycle } from "./lifecycle-session.js";
 import { formatDuration, tableStyle } from "./output.js";
 
@@ -30,6 +30,7 @@ interface CreateOptions {
   chunkSize?: number;
   dimensions?: number;
   retrieval?: RetrievalMode;
+  fusion?: FusionMethod;
   wait?: boolean;
 }
 
@@ -43,6 +44,7 @@ function addCreateCommand(index: Command): void {
     .option("--chunk-size <tokens>", "chunking.sizeTokens", Number)
     .option("--dimensions <n>", "embedder.dimensions", Number)
     .addOption(new Option("--retrieval <mode>", "retrieval.mode (default hybrid)").choices(RETRIEVAL_MODES))
+    .addOption(new Option("--fusion <method>", "retrieval.fusion: how a hybrid version fuses its rankings (default relative-score)").choices(FUSION_METHODS))
     .option("--wait", "follow the build to its end")
     .action(async (options: CreateOptions, command: Command) => {
       const config = lifecycleConfigFrom(command);
@@ -60,12 +62,13 @@ function addCreateCommand(index: Command): void {
     });
 }
 
-/** The version config `index create` asks for: the --settings file's JSON, with --chunk-size, --dimensions and --retrieval laid over it. */
-export function versionConfigFrom(options: Pick<CreateOptions, "chunkSize" | "dimensions" | "retrieval">, fileText?: string): Record<string, unknown> {
+/** The version config `index create` asks for: the --settings file's JSON, with --chunk-size, --dimensions, --retrieval and --fusion laid over it. */
+export function versionConfigFrom(options: Pick<CreateOptions, "chunkSize" | "dimensions" | "retrieval" | "fusion">, fileText?: string): Record<string, unknown> {
   const versionConfig = fileText ? (JSON.parse(fileText) as Record<string, unknown>) : {};
   if (options.chunkSize) versionConfig.chunking = { ...(versionConfig.chunking as object), sizeTokens: options.chunkSize };
   if (options.dimensions) versionConfig.embedder = { ...(versionConfig.embedder as object), dimensions: options.dimensions };
   if (options.retrieval) versionConfig.retrieval = { ...(versionConfig.retrieval as object), mode: options.retrieval };
+  if (options.fusion) versionConfig.retrieval = { ...(versionConfig.retrieval as object), fusion: options.fusion };
   return versionConfig;
 }
 
@@ -85,6 +88,11 @@ function addBuildCommand(index: Command): void {
     });
 }
 
+/** "hybrid (relative-score)", "dense": a hybrid version's fusion matters as much as its mode. */
+export function retrievalLabel(retrieval: Pick<VersionRetrieval, "mode" | "fusion">): string {
+  return retrieval.mode === "hybrid" ? `hybrid (${retrieval.fusion})` : retrieval.mode;
+}
+
 function addListCommand(index: Command): void {
   index
     .command("list")
@@ -93,7 +101,7 @@ function addListCommand(index: Command): void {
       await withLifecycle(lifecycleConfigFrom(command), async (deps) => {
         const { versions } = await showVersions(deps);
         const table = new Table({ head: ["version", "state", "retrieval", "chunk size", "dimensions", "documents", "datapoints", "created"], style: tableStyle() });
-        for (const v of versions) table.push([v.version, v.state, versionRetrieval(v).mode, v.config.chunking.sizeTokens, v.config.embedder.dimensions, v.counts.documents, v.counts.datapoints, v.createdAt.slice(0, 19)]);
+        for (const v of versions) table.push([v.version, v.state, retrievalLabel(versionRetrieval(v)), v.config.chunking.sizeTokens, v.config.embedder.dimensions, v.counts.documents, v.counts.datapoints, v.createdAt.slice(0, 19)]);
         console.log(table.toString());
       });
     });
