@@ -27,6 +27,15 @@ export const httpSchema = z.strictObject({
   port: z.number().int().min(0).max(65535).default(8080).describe("HTTP port of the control plane (0 picks a free port)."),
   maxUploadBytes: z.number().int().positive().default(50 * MiB).describe("Largest accepted upload, bytes. Larger uploads get 413 while streaming."),
   shutdownGraceMs: z.number().int().min(0).default(10_000).describe("How long SIGTERM waits for in-flight requests, ms."),
+  shutdownDrainMs: z
+    .number()
+    .int()
+    .min(0)
+    .max(600_000)
+    .default(0)
+    .describe(
+      "After SIGTERM, how long the control plane keeps serving while GET /readyz answers 503 and every response closes its connection, so a load balancer stops sending it requests before it stops accepting them (connections it never accepted would be reset); ms. Set it to the balancer's readiness period (Kubernetes: periodSeconds x failureThreshold). 0: stop accepting at once.",
+    ),
   processes: z
     .number()
     .int()

@@ -43,6 +43,11 @@ export function createApp(runtime: Runtime): Express {
   if (config.http.trustProxy !== false) app.set("trust proxy", config.http.trustProxy);
 
   app.use(requestIdMiddleware());
+  // Draining before shutdown (server.ts): a kept-alive client reconnects, and its balancer picks another process.
+  app.use((req, res, next) => {
+    if (req.app.locals.draining === true) res.setHeader("connection", "close");
+    next();
+  });
   app.use(requestMetrics(metrics));
   app.use(sameSiteGuard({ tokens, configuredHost: config.http.host, allowedHosts: config.http.allowedHosts }));
   app.use(accessMiddleware({ tokens, limits: createRateLimits(runtime.redis, config), config, logger }));

@@ -11,7 +11,9 @@ export function probeRoutes(runtime: Runtime): Router {
   });
   router.get(
     "/readyz",
-    route(async (_req, res) => {
+    route(async (req, res) => {
+      // Draining before shutdown (server.ts): a balancer should send its requests elsewhere now.
+      if (req.app.locals.draining === true) throw new UnavailableError("not ready: shutting down (draining for http.shutdownDrainMs before the server stops accepting)", { details: { draining: true } });
       res.json(await readiness(runtime));
     }),
   );
