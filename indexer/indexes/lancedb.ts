@@ -671,6 +671,8 @@ interface AnnKeeperOptions {
 
 function createAnnKeeper(table: Table, options: AnnKeeperOptions) {
   let building: Promise<void> | undefined;
+  /** The recall measurement after a build: the index serves meanwhile, so the state says ready, not building. */
+  let measuring: Promise<void> | undefined;
   let stopped = false;
   let lastError: string | undefined;
   let lastBuildSeconds: number | undefined;
@@ -691,7 +693,13 @@ function createAnnKeeper(table: Table, options: AnnKeeperOptions) {
         if (built) {
           lastError = undefined;
           lastBuildSeconds = (Date.now() - started) / 1000;
-          if (!stopped) await writeRecall(options.recallFile, await measureRecall(table, options));
+          const measurement = (async () => {
+            if (!stopped) await writeRecall(options.recallFile, await measureRecall(table, options));
+          })().catch(() => undefined); // a failed measurement leaves the last one standing; searches are unaffected
+          measuring = measurement;
+          void measurement.then(() => {
+            if (measuring === measurement) measuring = undefined;
+          });
         }
       } catch (error) {
         // Searches go on without it (exact or flat); the next maintenance tries again.
@@ -728,6 +736,7 @@ function createAnnKeeper(table: Table, options: AnnKeeperOptions) {
     },
     settled: async (): Promise<void> => {
       await building;
+      await measuring;
     },
     answered(): void {
       queries += 1;
