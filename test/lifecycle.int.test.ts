@@ -122,10 +122,10 @@ describe("ragops index and ragops audit", () => {
   it("builds, lists, swaps, rolls back and shows the audit trail", async () => {
     const env = { ...process.env, RAGOPS_DATA_DIR: stack.config.dataDir, REDIS_URL: stack.config.redis.url, RAGOPS_REDIS_PREFIX: stack.config.redis.prefix };
     const cli = cliRunner(env);
-    const created = await cli("index", "create", "--chunk-size", "300", "--dimensions", "256", "--wait");
+    const created = await cli("index", "create", "--chunk-size", "300", "--dimensions", "256", "--fusion", "rrf", "--wait");
     expect(created.status, created.err).toBe(0);
     expect(created.out).toMatch(/v2 is ready: 1 documents/);
-    expect((await cli("index", "list")).out).toMatch(/v1\s+│ live[\s\S]*v2\s+│ ready\s+│ hybrid\s+│ 300\s+│ 256/);
+    expect((await cli("index", "list")).out).toMatch(/v1\s+│ live\s+│ hybrid \(relative-score\)[\s\S]*v2\s+│ ready\s+│ hybrid \(rrf\)\s+│ 300\s+│ 256/);
     const refused = await cli("index", "swap", "v2", "--expected", "v1");
     expect(refused.status).toBe(1);
     expect(refused.err).toMatch(/no passing evaluation/);
@@ -144,7 +144,7 @@ describe("ragops index and ragops audit", () => {
     writeFileSync(settings, JSON.stringify({ chunking: { sizeTokens: 256 }, embedder: { dimensions: 128 } }));
     const created = await cli("index", "create", "--version", "fromfile", "--settings", settings, "--wait");
     expect(created.status, created.err).toBe(0);
-    expect((await cli("index", "list")).out).toMatch(/fromfile\s+│ ready\s+│ hybrid\s+│ 256\s+│ 128/);
+    expect((await cli("index", "list")).out).toMatch(/fromfile\s+│ ready\s+│ hybrid \(relative-score\)\s+│ 256\s+│ 128/);
   });
 });
 
