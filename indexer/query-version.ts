@@ -36,11 +36,16 @@ export function queryMode(record: IndexVersion, requested?: RetrievalMode): Retr
   return mode;
 }
 
-/** The top k neighbours of each question, in the mode `queryMode` settles on. */
+/** How a question answered in `mode` is fused: the one asked for, or the version's own; none unless hybrid. */
+export function queryFusion(record: IndexVersion, mode: RetrievalMode, requested?: FusionMethod): FusionMethod | undefined {
+  return mode === "hybrid" ? (requested ?? versionRetrieval(record).fusion) : undefined;
+}
+
+/** The top k neighbours of each question, in the mode `queryMode` settles on, fused as `queryFusion` settles. */
 export async function queryVersion(target: Pick<OpenVersion, "record" | "embedder" | "index">, questions: readonly string[], options: VersionQuery): Promise<Neighbor[][]> {
   const mode = queryMode(target.record, options.mode);
   if (questions.length === 0) return [];
-  const fusion = { ...versionFusion(versionRetrieval(target.record)), ...(options.fusion ? { method: options.fusion } : {}) };
+  const fusion = { ...versionFusion(versionRetrieval(target.record)), method: queryFusion(target.record, mode, options.fusion) };
   const vectors = mode === "text" ? undefined : await target.embedder.embed(questions, { purpose: "query" });
   const sparse = mode === "dense" ? undefined : await bm25Queries(target.index, questions);
   const out: Neighbor[][] = [];

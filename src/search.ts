@@ -1,12 +1,12 @@
 import { z } from "zod";
 import { fusionMethodSchema, retrievalModeSchema, type RetrievalMode } from "../config/schema.js";
 import type { FusionMethod, IndexFilter } from "../indexer/indexes/vector-index.js";
-import { queryMode, queryVersion } from "../indexer/query-version.js";
+import { queryFusion, queryMode, queryVersion } from "../indexer/query-version.js";
 import { matchedTerms } from "../indexer/sparse/analyze.js";
 import { createChunkStore, type ChunkRecord } from "../indexer/sync/chunk-store.js";
 import { registryPrefix } from "../indexer/sync/profile.js";
 import { InvalidRequestError } from "../core/errors.js";
-import { versionNameSchema, versionRetrieval } from "../indexer/lifecycle/versions.js";
+import { versionNameSchema } from "../indexer/lifecycle/versions.js";
 import { documentIdSchema } from "./queues/ingest-queue.js";
 import type { Runtime } from "./runtime.js";
 import { atLeast, bestPerDocument, candidatesFor } from "./search-shapes.js";
@@ -71,7 +71,8 @@ export async function search(runtime: Pick<Runtime, "config" | "catalog" | "redi
   if (k > config.index.maxTopK) throw new InvalidRequestError(`k must be at most ${config.index.maxTopK} (index.maxTopK); got ${k}`);
   const mode = queryMode(target.record, request.mode);
   const filter = narrow(requestFilter(request.filter), target.record.config.filter);
-  const fusion = mode === "hybrid" ? { fusion: request.fusion ?? versionRetrieval(target.record).fusion } : {};
+  const method = queryFusion(target.record, mode, request.fusion);
+  const fusion = method ? { fusion: method } : {};
   if (filter === "nothing") return { index: target.record.version, mode, ...fusion, k, results: [] };
   const [neighbors = []] = await queryVersion(target, [request.query], { k: candidatesFor({ k, group: request.group, maxTopK: config.index.maxTopK }), filter: toIndexFilter(filter), mode, ...fusion });
   const records = await createChunkStore(runtime.redis, registryPrefix(config.redis.prefix, target.profile)).get(neighbors.map((n) => n.id));

@@ -7,7 +7,6 @@ import { readJson, writeJson } from "../../core/json-records.js";
 import type { ObjectStore } from "../../core/object-store.js";
 import type { OpenVersion, VersionCatalog } from "../lifecycle/catalog.js";
 import type { FusionMethod } from "../indexes/vector-index.js";
-import { versionRetrieval } from "../lifecycle/versions.js";
 import { readManifest } from "../sync/manifest.js";
 import { bootstrapMeanCI, streamSeed } from "./bootstrap.js";
 import type { GateVerdict } from "./gate.js";
@@ -18,7 +17,7 @@ import { CONTAINED_DEFAULT_THRESHOLD, containedContextPrecision, containedContex
 import { chunkRanking, rankingFor } from "./rankings.js";
 import { idContextPrecision, idContextRecall, nonLlmContextPrecision, nonLlmContextRecall, RAGAS_DEFAULT_THRESHOLD, stringSimilarity } from "./ragas.js";
 import { retrieveAll, type RetrievedChunk } from "./retrieve.js";
-import { queryMode } from "../query-version.js";
+import { queryFusion, queryMode } from "../query-version.js";
 import { formatRun } from "./trec.js";
 
 /**
@@ -138,7 +137,7 @@ export async function evaluateVersion(deps: EvaluateDeps, request: EvaluateReque
   const cutoffs = [...deps.evaluation.cutoffs].sort((a, b) => a - b);
   const total = set.questions.length;
   const mode = queryMode(target.record, request.mode);
-  const fusion = mode === "hybrid" ? (request.fusion ?? versionRetrieval(target.record).fusion) : undefined;
+  const fusion = queryFusion(target.record, mode, request.fusion);
   const hits = await retrieveAll(deps, target, set.questions.map((q) => q.question), k, (done) => request.onProgress?.(done, total), { mode, fusion });
   const resolve = await chunkRefResolver(deps.store, target, set.questions);
   const scored = set.questions.map((question, i) => scoreQuestion(question, hits[i] as RetrievedChunk[], set.judgmentLevel, cutoffs, resolve));

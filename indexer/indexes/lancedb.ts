@@ -294,13 +294,15 @@ export async function createLanceDbIndex(options: LanceDbIndexOptions): Promise<
   const tableVersion = freshRead(() => table.version());
   const lease = options.maintenanceLease ?? processLease();
   const annEf = options.annEf ?? DEFAULT_ANN_EF;
+  const recallFile = join(options.dir, `${tableName}.ann-recall.json`);
   const ann = createAnnKeeper(table, {
     minRows: options.annMinRows ?? DEFAULT_ANN_MIN_ROWS,
     version: tableVersion,
     lease,
     ef: annEf,
     annQuery: (vector, k) => lanceQuery(vector, k, undefined),
-    recallFile: join(options.dir, `${tableName}.ann-recall.json`),
+    exactQuery: (vector, k) => lanceQuery(vector, k, undefined, { flat: true }),
+    recallFile,
   });
   const exactScanBudget = options.exactScanBudget ?? EXACT_SCAN_BUDGET;
   /**
@@ -349,9 +351,11 @@ export async function createLanceDbIndex(options: LanceDbIndexOptions): Promise<
     if (problem) throw new InvalidRequestError(`${what} has a sparse vector the index cannot hold: ${problem}`);
   };
 
-  const lanceQuery = async (vector: Float32Array | number[], k: number, filter: IndexFilter | undefined) => {
+  /** LanceDB's answer: from the ANN index when there is one, or (`flat`) always from a scan of every row. */
+  const lanceQuery = async (vector: Float32Array | number[], k: number, filter: IndexFilter | undefined, how: { flat?: boolean } = {}) => {
     // ef only matters when an HNSW index answers; without one LanceDB scans flat.
     let search = table.vectorSearch(Array.from(vector)).distanceType("cosine").ef(Math.max(annEf, 2 * k)).select(["id", "_distance"]).limit(k);
+    if (how.flat) search = search.bypassVectorIndex();
     const predicate = filter ? toPredicate(filter) : undefined;
     if (predicate) search = search.where(predicate);
     const rows = (await search.toArray()) as Array<{ id: string; _distance: number }>;
@@ -484,7 +488,7 @@ export async function createLanceDbIndex(options: LanceDbIndexOptions): Promise<
       await ann.settled();
       table.close();
       await db.dropTable(tableName);
-      await rm(join(options.dir, `${tableName}.ann-recall.json`), { force: true });
+      await rm(recallFile, { force: true });
       db.close();
     },
   };
@@ -665,6 +669,8 @@ interface AnnKeeperOptions {
   ef: number;
   /** The question answered as a search answers it past the snapshot (the ANN index, and unindexed rows flat). */
   annQuery: (vector: number[], k: number) => Promise<Neighbor[]>;
+  /** The same question answered exactly, by a scan of every row. */
+  exactQuery: (vector: number[], k: number) => Promise<Neighbor[]>;
   /** Where the last recall measurement is kept for every process that opens the table (a server reports what a worker measured). */
   recallFile: string;
 }
@@ -748,7 +754,7 @@ function createAnnKeeper(table: Table, options: AnnKeeperOptions) {
 }
 
 /** The ANN index's recall@10 as AnnRecall defines it. */
-async function measureRecall(table: Table, options: Pick<AnnKeeperOptions, "ef" | "annQuery">): Promise<AnnRecall> {
+async function measureRecall(table: Table, options: Pick<AnnKeeperOptions, "ef" | "annQuery" | "exactQuery">): Promise<AnnRecall> {
   const started = Date.now();
   const indexedRows = (await table.indexStats(VECTOR_INDEX_NAME))?.numIndexedRows ?? 0;
   const offsets = recallSampleOffsets(await table.countRows(), ANN_RECALL_SAMPLES);
@@ -759,8 +765,7 @@ async function measureRecall(table: Table, options: Pick<AnnKeeperOptions, "ef" 
     const self = String(row.id);
     const vector = Array.from(row.vector.toArray());
     const others = (hits: readonly Neighbor[]) => hits.filter((n) => n.id !== self).slice(0, 10);
-    const exact = (await table.vectorSearch(vector).distanceType("cosine").bypassVectorIndex().select(["id", "_distance"]).limit(11).toArray()) as Array<{ id: string; _distance: number }>;
-    const truth = others(exact.map((r) => ({ id: String(r.id), score: 1 - Number(r._distance) })));
+    const truth = others(await options.exactQuery(vector, 11));
     const tenth = truth[truth.length - 1];
     if (!tenth) {
       sum += 1; // nothing else to find: nothing missed
