@@ -29,7 +29,7 @@ import { join } from "node:path";
 import { loadConfig } from "../config/load.js";
 import type { Config } from "../config/schema.js";
 import { createLanceDbIndex, type LanceDbIndex, type SearchPathState } from "../indexer/indexes/lancedb.js";
-import { bootstrapMeanCI, streamSeed } from "../indexer/evaluation/bootstrap.js";
+import { bootstrapMeanCI, pairedBootstrapCI, streamSeed } from "../indexer/evaluation/bootstrap.js";
 import { parseGoldenSet, serializeGoldenSet, type GoldenQuestion } from "../indexer/evaluation/golden-set.js";
 import { putGoldenSet } from "../indexer/evaluation/golden-store.js";
 import { evaluateRun, trecMeasures } from "../indexer/evaluation/metrics.js";
@@ -338,21 +338,42 @@ interface ModeFigures {
   fusion?: FusionMethod;
   seconds: number;
   means: Record<string, number>;
+  /** nDCG@10 minus BM25's (text mode) on the same questions, with its 95 % paired bootstrap interval: whether a gap is more than noise. */
+  vsText?: { delta: number; ci: [number, number] };
 }
+
+const round4 = (value: number) => Number(value.toFixed(4));
 
 /** One version evaluated on one golden set in each retrieval mode, hybrid once per fusion method. */
 async function compareModes(deps: EvaluateDeps, version: string, goldenSet: string, k: number): Promise<ModeFigures[]> {
   const out: ModeFigures[] = [];
   const asks: { mode: RetrievalMode; fusion?: FusionMethod }[] = RETRIEVAL_MODES.flatMap((mode): { mode: RetrievalMode; fusion?: FusionMethod }[] => (mode === "hybrid" ? FUSION_METHODS.map((fusion) => ({ mode, fusion })) : [{ mode }]));
+  const ndcg = new Map<ModeFigures, number[]>();
   for (const ask of asks) {
     const { value, seconds: s } = await timed(() => evaluateVersion(deps, { version, goldenSet: { name: goldenSet, version: "latest" }, k, ...ask }));
-    out.push({ ...ask, seconds: Number(s.toFixed(3)), means: Object.fromEntries(Object.entries(value.aggregates).map(([name, a]) => [name, Number(a.mean.toFixed(4))])) });
+    const figures: ModeFigures = { ...ask, seconds: Number(s.toFixed(3)), means: Object.fromEntries(Object.entries(value.aggregates).map(([name, a]) => [name, round4(a.mean)])) };
+    ndcg.set(figures, value.questions.map((q) => q.metrics["ndcg@10"] ?? 0));
+    out.push(figures);
+  }
+  const text = out.find((f) => f.mode === "text");
+  for (const f of out) {
+    if (f === text || !text) continue;
+    // The same resampling the gate's non-regression rule uses (evaluation.bootstrap), seeded per comparison.
+    const { estimate, lower, upper } = pairedBootstrapCI(ndcg.get(f) as number[], ndcg.get(text) as number[], {
+      resamples: deps.evaluation.bootstrap.resamples,
+      seed: streamSeed(deps.evaluation.bootstrap.seed, `${f.mode}-${f.fusion ?? ""}-vs-text`),
+    });
+    f.vsText = { delta: round4(estimate), ci: [round4(lower), round4(upper)] };
   }
   return out;
 }
 
 function printModes(title: string, figures: readonly ModeFigures[]): void {
-  printTable([title, ...MODE_METRICS, "seconds"], figures.map((f) => [f.fusion ? `${f.mode} (${f.fusion})` : f.mode, ...MODE_METRICS.map((m) => f.means[m] ?? "-"), f.seconds.toFixed(2)]));
+  const vsText = (f: ModeFigures) => (f.vsText ? `${f.vsText.delta >= 0 ? "+" : ""}${f.vsText.delta.toFixed(4)} [${f.vsText.ci[0].toFixed(4)}, ${f.vsText.ci[1].toFixed(4)}]` : "-");
+  printTable(
+    [title, ...MODE_METRICS, "ndcg@10 − text [95 % paired CI]", "seconds"],
+    figures.map((f) => [f.fusion ? `${f.mode} (${f.fusion})` : f.mode, ...MODE_METRICS.map((m) => f.means[m] ?? "-"), vsText(f), f.seconds.toFixed(2)]),
+  );
 }
 
 /** The demo's corpus and golden set in a runtime of their own: the three modes, k as an evaluation defaults to. */
