@@ -353,7 +353,7 @@ export const searchSchema = z.strictObject({
     .max(3_600_000)
     .default(5_000)
     .describe(
-      "Longest a process answers searches from the alias and version records it holds in memory before reading them from the object store again, ms. Changes made through ragops are announced in Redis and seen at the next search regardless; this bounds how long a missed announcement (Redis unreachable during a swap, an alias edited by hand) goes unseen. 0: read them on every search.",
+      "Longest a process answers searches from what it holds in memory, the alias and version records and which version of a LanceDB table is current, before reading them again (from the object store; a listing of the table's versions), ms. Changes made through ragops (a swap, a worker's write to a table) are announced in Redis and seen at the next search regardless; this bounds how long a missed announcement (Redis unreachable at that moment, a process killed between its commit and its announcement, an alias edited by hand) goes unseen. 0: read them on every search.",
     ),
 });
 

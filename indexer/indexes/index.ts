@@ -1,7 +1,7 @@
 import { join } from "node:path";
 import type { GcpConfig, IndexProvider } from "../../config/schema.js";
 import { UnavailableError } from "../../core/errors.js";
-import { createLanceDbIndex, type TableLease } from "./lancedb.js";
+import { createLanceDbIndex, type TableLease, type TableWriteSignal } from "./lancedb.js";
 import type { ClientsHandle } from "./vertex-clients.js";
 import { vectorSearchEndpointConfig, vertexCallSettings, type VertexPlacement } from "./vertex-settings.js";
 import type { TermStatsStore } from "./term-stats.js";
@@ -17,6 +17,10 @@ export interface OpenIndexOptions {
   memoryScanMaxRows?: number;
   /** LanceDB: shared by every process writing the table, so one at a time compacts it or builds its ANN index. */
   maintenanceLease?: TableLease;
+  /** LanceDB: commits announced across processes, so a search lists the table's versions only when one was made (or versionRecheckMs passed). */
+  writeSignal?: TableWriteSignal;
+  /** config.search.aliasRecheckMs */
+  versionRecheckMs?: number;
   /** LanceDB: create a new table with stable row ids (index.rowLineage). */
   rowLineage?: boolean;
   /** config.index.annMinRows and annEf */
@@ -43,6 +47,8 @@ export async function openVectorIndex(index: { provider: IndexProvider }, option
         ...(options.ann ? { annMinRows: options.ann.minRows, annEf: options.ann.ef } : {}),
         ...(options.rowLineage ? { rowLineage: true } : {}),
         ...(options.maintenanceLease ? { maintenanceLease: options.maintenanceLease } : {}),
+        ...(options.writeSignal ? { writeSignal: options.writeSignal } : {}),
+        ...(options.versionRecheckMs !== undefined ? { versionRecheckMs: options.versionRecheckMs } : {}),
       });
     case "vertex": {
       const placement = options.vertex;

@@ -4,6 +4,8 @@ import { join } from "node:path";
 import fc from "fast-check";
 import { describe, expect, inject, it } from "vitest";
 import { Redis } from "ioredis";
+import { until } from "../../test/support/until.js";
+import { createTokenSignal } from "../lifecycle/change-signal.js";
 import { ifLeaseFree } from "../sync/corpus-lock.js";
 import { vectorIndexConformance } from "../../test/conformance/vector-index.js";
 import { ANN_RECALL_SAMPLES, createLanceDbIndex, recallSampleOffsets, toPredicate, type LanceDbIndex, type TableLease } from "./lancedb.js";
@@ -254,6 +256,50 @@ describe("LanceDB vector index", () => {
     expect((await index.query([1, 0], { k: 2 })).map((n) => n.id)).toEqual(["a", "b"]);
     expect(await index.searchPath()).toMatchObject({ path: "lancedb", reason: "the table has 3 rows, above memoryScanMaxRows (2)" });
     await index.close();
+  });
+});
+
+describe("LanceDB table versions across processes", () => {
+  const row = (id: string, x: number): Datapoint => ({ id, vector: [1, x], restricts: { documentIds: [id], tags: [], contentTypes: [] }, numericRestricts: {} });
+  const ids = async (index: LanceDbIndex) => (await index.query([1, 0], { k: 10 })).map((n) => n.id).sort();
+
+  it("sees at its next query the rows another process committed and announced, though it holds its table version in memory", async () => {
+    const redis = new Redis(inject("redisUrl"));
+    const dir = freshDir();
+    const key = `lancedbWrites${process.pid}:${dir}`;
+    // Each adapter its own signal on one Redis key, as two processes have them; no recheck within the test.
+    const signal = () => createTokenSignal(redis, key, () => undefined);
+    const writer = await createLanceDbIndex({ dir, version: "v1", dimensions: 2, writeSignal: signal() });
+    const searcher = await createLanceDbIndex({ dir, version: "v1", dimensions: 2, writeSignal: signal(), versionRecheckMs: 3_600_000, awaitSnapshot: true });
+    try {
+      await writer.upsert([row("a", 0)]);
+      expect(await ids(searcher)).toEqual(["a"]);
+      for (const id of ["b", "c"]) {
+        await writer.upsert([row(id, 1)]);
+        expect(await ids(searcher)).toContain(id);
+      }
+      await writer.remove(["a"]);
+      expect(await ids(searcher)).toEqual(["b", "c"]);
+    } finally {
+      await Promise.all([writer.close(), searcher.close()]);
+      redis.disconnect();
+    }
+  });
+
+  it("sees a commit whose announcement was lost once versionRecheckMs has passed", async () => {
+    const redis = new Redis(inject("redisUrl"));
+    const dir = freshDir();
+    const searcher = await createLanceDbIndex({ dir, version: "v1", dimensions: 2, writeSignal: createTokenSignal(redis, `lancedbWrites${process.pid}:${dir}`, () => undefined), versionRecheckMs: 200, awaitSnapshot: true });
+    // A writer that announces nothing: a process killed between its commit and its announcement.
+    const silent = await createLanceDbIndex({ dir, version: "v1", dimensions: 2 });
+    try {
+      expect(await ids(searcher)).toEqual([]);
+      await silent.upsert([row("a", 0)]);
+      await until(async () => (await ids(searcher)).includes("a") || undefined, "the unannounced row to be seen after the recheck");
+    } finally {
+      await Promise.all([silent.close(), searcher.close()]);
+      redis.disconnect();
+    }
   });
 });
 

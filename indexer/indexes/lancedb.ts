@@ -3,6 +3,7 @@ import { join } from "node:path";
 import type { Connection, Table } from "@lancedb/lancedb";
 import { InvalidRequestError, UnavailableError } from "../../core/errors.js";
 import { freshRead } from "../../core/fresh-read.js";
+import { stampedRead } from "../../core/stamped-read.js";
 import type { SnapshotRow } from "./exact-scan.js";
 import { candidateDepth, fuse } from "./fusion.js";
 import { datapointTable, loadArrow } from "./lancedb-batch.js";
@@ -92,6 +93,8 @@ export const EXACT_SCAN_BUDGET = 2_000_000;
 export const DEFAULT_ANN_MIN_ROWS = 20_000;
 /** HNSW search breadth; at least 2 x k is used. 100 gave recall@10 0.987 against the exact scan on 20,000 clustered 384-d vectors. */
 export const DEFAULT_ANN_EF = 100;
+/** Matches search.aliasRecheckMs' default. */
+const DEFAULT_VERSION_RECHECK_MS = 5_000;
 /** Delta indexes (one per optimize that found new rows) past which the index is rebuilt whole, in the background. */
 const MAX_ANN_DELTAS = 8;
 /** Share of rows not yet in the ANN index past which it is rebuilt whole. */
@@ -125,6 +128,28 @@ export interface LanceDbIndexOptions {
   exactScanBudget?: number;
   /** Shared by every process that writes this table (each worker): one at a time compacts it or builds its ANN index. @defaultValue held within this process only */
   maintenanceLease?: TableLease;
+  /**
+   * Shared by every process that opens this table: each announces its commits,
+   * and a search asks which table version is current only when the stamp moved
+   * (or `versionRecheckMs` passed). Without it every search lists the table's
+   * versions on disk. @defaultValue none
+   */
+  writeSignal?: TableWriteSignal;
+  /** Longest a table version is trusted without a listing while the write signal is quiet, ms. @defaultValue 5,000 */
+  versionRecheckMs?: number;
+}
+
+/**
+ * Commits to a table, announced across processes (a token in Redis each
+ * writer replaces after committing; change-signal.ts). Listing a table's
+ * versions, which LanceDB does on every read with a read consistency of 0,
+ * cost a search more CPU than its whole scan of 11,000 rows.
+ */
+export interface TableWriteSignal {
+  /** Rejects when it cannot be read: then the table is listed. */
+  stamp(): Promise<string>;
+  /** After a commit; never rejects (a missed announcement is seen at the recheck). */
+  changed(): Promise<void>;
 }
 
 /**
@@ -290,8 +315,14 @@ export async function createLanceDbIndex(options: LanceDbIndexOptions): Promise<
   let writes: Promise<unknown> = Promise.resolve();
   let sinceCompaction = 0;
   let idIndexed = await hasIdIndex(table);
-  // Every search asks for the table's version (a listing of its versions on disk with readConsistencyInterval 0), twice for a hybrid one: concurrent askers share one fresh read.
-  const tableVersion = freshRead(() => table.version());
+  // Every search asks for the table's version (a listing of its versions on disk with readConsistencyInterval 0), twice for a hybrid one: concurrent askers share one fresh read,
+  // and with a write signal the listing is held while no process announced a commit.
+  const listTableVersion = freshRead(() => table.version());
+  const writeSignal = options.writeSignal;
+  const tableVersion = writeSignal
+    ? stampedRead({ stamp: freshRead(() => writeSignal.stamp()), read: listTableVersion, recheckMs: options.versionRecheckMs ?? DEFAULT_VERSION_RECHECK_MS })
+    : listTableVersion;
+  const committed = async () => writeSignal?.changed();
   const lease = options.maintenanceLease ?? processLease();
   const annEf = options.annEf ?? DEFAULT_ANN_EF;
   const recallFile = join(options.dir, `${tableName}.ann-recall.json`);
@@ -303,6 +334,7 @@ export async function createLanceDbIndex(options: LanceDbIndexOptions): Promise<
     annQuery: (vector, k) => lanceQuery(vector, k, undefined),
     exactQuery: (vector, k) => lanceQuery(vector, k, undefined, { flat: true }),
     recallFile,
+    committed,
   });
   const exactScanBudget = options.exactScanBudget ?? EXACT_SCAN_BUDGET;
   /**
@@ -313,10 +345,11 @@ export async function createLanceDbIndex(options: LanceDbIndexOptions): Promise<
    * Fragments wait for the build instead.
    */
   const compact = async (): Promise<void> => {
-    await lease.run(() => table.optimize({ cleanupOlderThan: new Date(Date.now() - 60_000) }));
+    if (await lease.run(async () => (await table.optimize({ cleanupOlderThan: new Date(Date.now() - 60_000) }), true))) await committed();
   };
   const serialized = <T>(fn: () => Promise<T>): Promise<T> => {
-    const run = writes.then(fn, fn).then(async (value) => {
+    // Announced whether or not it failed: a write of several commits may have made some.
+    const run = writes.then(fn, fn).finally(committed).then(async (value) => {
       // Every write adds a fragment that queries must scan; compact now and then (optimize also folds new rows into the indexes).
       if ((sinceCompaction += 1) >= COMPACT_EVERY_WRITES) {
         sinceCompaction = 0;
@@ -673,6 +706,8 @@ interface AnnKeeperOptions {
   exactQuery: (vector: number[], k: number) => Promise<Neighbor[]>;
   /** Where the last recall measurement is kept for every process that opens the table (a server reports what a worker measured). */
   recallFile: string;
+  /** Announces a build's commit to other processes. */
+  committed: () => Promise<void>;
 }
 
 function createAnnKeeper(table: Table, options: AnnKeeperOptions) {
@@ -697,6 +732,7 @@ function createAnnKeeper(table: Table, options: AnnKeeperOptions) {
         });
         // Another process holds the table's lease (compacting, or building this index itself): its turn, not an error.
         if (built) {
+          await options.committed();
           lastError = undefined;
           lastBuildSeconds = (Date.now() - started) / 1000;
           const measurement = (async () => {

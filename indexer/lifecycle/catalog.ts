@@ -6,7 +6,7 @@ import { withEmbedLatency, withIndexWriteLatency } from "../simulated-latency.js
 import { flushAliasJournal, readAlias, swapLive, type AliasRecord } from "./alias.js";
 import { appendAudit } from "./audit.js";
 import { createVersion, getVersion, listVersions, moveVersion, needsSparse, versionIndex, versionRetrieval, type IndexVersion } from "./versions.js";
-import { createChangeSignal, type ChangeSignal } from "./change-signal.js";
+import { createChangeSignal, createTokenSignal, tableWritesKey, type ChangeSignal } from "./change-signal.js";
 import { createServing, liveName, refuseRetired, refuseUnservableLive } from "./serving.js";
 import { ConflictError } from "../../core/errors.js";
 import { vectorSearchClients, type ClientsHandle } from "../indexes/vertex-clients.js";
@@ -116,6 +116,11 @@ export function createVersionCatalog(deps: CatalogDeps, embedderFor?: (config: E
   const vertexTermStats = (record: IndexVersion) => (needsSparse(versionRetrieval(record).mode) ? createRedisTermStats(deps.redis, config.redis.prefix, record.version) : undefined);
   // Every process writing a LanceDB table (each worker) takes turns compacting it and building its ANN index (lancedb.ts, TableLease).
   const tableLease = (version: string): TableLease => ({ run: (work) => ifLeaseFree(deps.redis, `${config.redis.prefix}:lancedb:${version}:maintenance`, TABLE_LEASE_TTL_MS, work) });
+  // Each process writing a LanceDB table announces its commits; a search lists the table's versions only when one moved the stamp.
+  const tableWrites = (version: string) =>
+    createTokenSignal(deps.redis, tableWritesKey(config.redis.prefix, version), (error) =>
+      deps.logger.warn({ err: error, version }, "could not announce a write to the version's LanceDB table in Redis; searching processes see it at their next recheck (search.aliasRecheckMs)"),
+    );
   const openRecord = (record: IndexVersion): Promise<OpenVersion> => {
     let found = opened.get(record.version);
     if (!found) {
@@ -124,7 +129,7 @@ export function createVersionCatalog(deps: CatalogDeps, embedderFor?: (config: E
         const embedder = withEmbedLatency(makeEmbedder(record.config.embedder), config.simulate.embedLatencyMs);
         const provider = versionIndex(record);
         const vertex = provider.provider === "vertex" ? { gcp: config.gcp, vertex: record.vertex, vertexClients: clientsForVertex(), termStats: vertexTermStats(record) } : {};
-        const opened = await openVectorIndex(provider, { dataDir: config.dataDir, version: record.version, dimensions: embedder.identity.dimensions, memoryScanMaxRows: config.index.memoryScanMaxRows, ann: { minRows: config.index.annMinRows, ef: config.index.annEf }, rowLineage: config.index.rowLineage, maintenanceLease: tableLease(record.version), ...vertex });
+        const opened = await openVectorIndex(provider, { dataDir: config.dataDir, version: record.version, dimensions: embedder.identity.dimensions, memoryScanMaxRows: config.index.memoryScanMaxRows, ann: { minRows: config.index.annMinRows, ef: config.index.annEf }, rowLineage: config.index.rowLineage, maintenanceLease: tableLease(record.version), writeSignal: tableWrites(record.version), versionRecheckMs: config.search.aliasRecheckMs, ...vertex });
         const index = withIndexWriteLatency(opened, config.simulate.indexWriteLatencyMs);
         return { record, profile: profileKey(record.config), embedder, cache: cacheFor(embedder), index };
       })();

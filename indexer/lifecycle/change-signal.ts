@@ -28,7 +28,16 @@ export interface ChangeSignal {
 export const changeTokenKey = (prefix: string) => `${prefix}:lifecycle:changed`;
 
 export function createChangeSignal(redis: Redis, prefix: string, logger: Logger): ChangeSignal {
-  const key = changeTokenKey(prefix);
+  return createTokenSignal(redis, changeTokenKey(prefix), (error) =>
+    logger.warn({ err: error }, "could not announce an alias or index version change in Redis; other processes see it at their next recheck (search.aliasRecheckMs)"),
+  );
+}
+
+/** Writes to a version's LanceDB table, announced by the process that committed them (lancedb.ts, writeSignal). */
+export const tableWritesKey = (prefix: string, version: string) => `${prefix}:lancedb:${version}:written`;
+
+/** A stamp in Redis under `key`, as above; `missed` hears of an announcement Redis did not take. */
+export function createTokenSignal(redis: Redis, key: string, missed: (error: unknown) => void): ChangeSignal {
   let local = 0;
   return {
     stamp: async () => {
@@ -40,7 +49,7 @@ export function createChangeSignal(redis: Redis, prefix: string, logger: Logger)
       try {
         await redis.set(key, randomUUID());
       } catch (error) {
-        logger.warn({ err: error }, "could not announce an alias or index version change in Redis; other processes see it at their next recheck (search.aliasRecheckMs)");
+        missed(error);
       }
     },
   };
