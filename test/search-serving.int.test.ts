@@ -8,7 +8,8 @@ import { createLogger } from "../core/logger.js";
 import type { ObjectStore } from "../core/object-store.js";
 import { aliasKey, readAlias, swapLive } from "../indexer/lifecycle/alias.js";
 import { createVersionCatalog, type VersionCatalog } from "../indexer/lifecycle/catalog.js";
-import { announcingChanges, changeTokenKey, createChangeSignal } from "../indexer/lifecycle/change-signal.js";
+import { announcingChanges, changeTokenKey, createChangeSignal, tableWritesKey } from "../indexer/lifecycle/change-signal.js";
+import type { LanceDbIndex } from "../indexer/indexes/lancedb.js";
 import { retire, rollback, swap } from "../indexer/lifecycle/operations.js";
 import { createVersion, moveVersion } from "../indexer/lifecycle/versions.js";
 import { createChunkStore, type ChunkRecord } from "../indexer/sync/chunk-store.js";
@@ -18,6 +19,7 @@ import { search } from "../src/search.js";
 import { createLocalDirStore } from "../src/stores/local-dir.js";
 import type { Redis } from "ioredis";
 import { testConfig } from "./support/stack.js";
+import { until } from "./support/until.js";
 
 /**
  * Two control-plane processes on one object store and one Redis, each with
@@ -143,6 +145,29 @@ describe("search through the alias held in memory (issue 13)", () => {
     const db = await lancedb.connect(join(config.dataDir, "lancedb"));
     expect(await db.tableNames()).not.toContain("chunks_v3");
     db.close();
+  });
+
+  it("finds at its next search a datapoint another process wrote into the live version's table, though it holds the table's version in memory", async () => {
+    // No recheck within the test: only the writer's announcement can tell this process the table moved.
+    const { a, b } = await world({ search: { aliasRecheckMs: 3_600_000 } });
+    const held = (await a.catalog.open("v1")).index as LanceDbIndex;
+    const unit = Array.from({ length: 16 }, (_, i) => (i === 0 ? 1 : 0));
+    const ids = async () => (await held.query(unit, { k: 5 })).map((n) => n.id).sort();
+    // Answered from this process's snapshot of the table, at the version it listed.
+    await until(async () => ((await ids(), (await held.searchPath()).path === "memory") || undefined), "a snapshot of v1's table");
+    expect(await ids()).toEqual([chunkOf("v1")]);
+    const { index } = await b.catalog.open("v1");
+    await index.upsert([{ id: "written-later", vector: unit, restricts: { documentIds: ["doc-late"], tags: [], contentTypes: ["text/plain"] }, numericRestricts: {} }]);
+    expect(await ids()).toEqual([chunkOf("v1"), "written-later"].sort());
+  });
+
+  it("drops a retired version's table write token with its table", async () => {
+    const { config, a, b } = await world();
+    const { index } = await b.catalog.open("v3");
+    await index.upsert([{ id: "another", vector: Array.from({ length: 16 }, () => 1), restricts: { documentIds: ["doc-x"], tags: [], contentTypes: [] }, numericRestricts: {} }]);
+    expect(await a.redis.exists(tableWritesKey(config.redis.prefix, "v3"))).toBe(1);
+    await retire({ store: b.store, catalog: b.catalog }, { version: "v3", actor: "test" });
+    expect(await a.redis.exists(tableWritesKey(config.redis.prefix, "v3"))).toBe(0);
   });
 
   it("reads the store again when Redis lost the change token, and still sees a later swap", async () => {

@@ -177,6 +177,8 @@ export function createVersionCatalog(deps: CatalogDeps, embedderFor?: (config: E
       opened.delete(version);
       await open.index.destroy();
       await open.embedder.close?.();
+      // Its table's write token goes with the table (a process still holding the table reads its absence as a change); one left behind by a Redis error is harmless.
+      await deps.redis.del(tableWritesKey(config.redis.prefix, version)).catch(() => undefined);
     },
     vertexResources,
     close: async () => {
