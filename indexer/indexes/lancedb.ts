@@ -22,6 +22,7 @@ import {
   type NumericRestricts,
   type QueryOptions,
   type SparseVector,
+  type TermStats,
   type StoredRestricts,
   type VectorIndex,
 } from "./vector-index.js";
@@ -395,15 +396,28 @@ export async function createLanceDbIndex(options: LanceDbIndexOptions): Promise<
     return rows.map((row) => ({ id: String(row.id), score: 1 - Number(row._distance) }));
   };
   /**
-   * Sparse columns of every row matching the filter, streamed batch by batch: what answers sparse
-   * queries when no snapshot does. A scan of the whole table: LanceDB has no index over our sparse vectors.
+   * Sparse columns of the rows matching the filter that hold any of `terms`, streamed batch by batch:
+   * what answers sparse queries when no snapshot does. A row holding none of a question's terms scores
+   * 0 and is never returned, so LanceDB leaves it out rather than send it here: the scan of the whole
+   * table stays (LanceDB has no index over our sparse vectors), the copying of it into JavaScript
+   * does not (1.3 s to 0.5 s at 100,000 rows for questions whose terms 80 % of rows hold; RESULTS.md).
    */
-  const lanceSparseRows = (columns: string[], filter: IndexFilter | undefined) => {
-    const predicate = [filter ? toPredicate(filter) : undefined, `${SPARSE_DIMS} IS NOT NULL`].filter(Boolean).join(" AND ");
-    return table.query().where(predicate).select(columns);
+  const lanceSparseRows = (source: Table, filter: IndexFilter | undefined, terms: readonly number[]) => {
+    const predicate = [filter ? toPredicate(filter) : undefined, `array_has_any(${SPARSE_DIMS}, [${terms.join(", ")}])`].filter(Boolean).join(" AND ");
+    return source.query().where(predicate).select(["id", ...SPARSE_COLUMNS]);
   };
-  const lanceSparseQuery = (query: SparseVector, k: number, filter: IndexFilter | undefined) => scanSparseTopK(sparseRowsOf(lanceSparseRows(["id", ...SPARSE_COLUMNS], filter)), query, k);
-  const lanceTermStats = (dimensions: readonly number[]) => scanTermStats(sparseRowsOf(lanceSparseRows(["id", ...SPARSE_COLUMNS], undefined)), dimensions);
+  const lanceSparseQuery = async (query: SparseVector, k: number, filter: IndexFilter | undefined) => {
+    const terms = [...query.dimensions].filter((_, i) => query.values[i] !== 0);
+    return terms.length === 0 ? [] : scanSparseTopK(sparseRowsOf(lanceSparseRows(table, filter, terms)), query, k);
+  };
+  // N and the document frequencies from one version of the table: two reads of a table being written could disagree.
+  const lanceTermStats = async (dimensions: readonly number[]): Promise<TermStats> =>
+    atVersion(await listTableVersion(), async (pinned) => {
+      const datapoints = await pinned.countRows(`${SPARSE_DIMS} IS NOT NULL`);
+      if (dimensions.length === 0) return { datapoints, frequencies: [] };
+      const { frequencies } = await scanTermStats(sparseRowsOf(lanceSparseRows(pinned, undefined, dimensions)), dimensions);
+      return { datapoints, frequencies };
+    });
   const snapshotColumns = [...restrictColumns, "vector", ...SPARSE_COLUMNS];
   const memoryScanMaxRows = options.memoryScanMaxRows ?? DEFAULT_MEMORY_SCAN_MAX_ROWS;
   /** The table as of `version`, on a handle of its own: every read through it sees that version, whatever is written meanwhile. */
