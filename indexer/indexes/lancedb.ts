@@ -7,7 +7,7 @@ import { stampedRead } from "../../core/stamped-read.js";
 import type { SnapshotRow } from "./exact-scan.js";
 import { candidateDepth, fuse } from "./fusion.js";
 import { datapointTable, loadArrow } from "./lancedb-batch.js";
-import { scanSparseTopK, scanTermStats, type SparseRow } from "./sparse-scan.js";
+import { scanSparseTopK, scanTermStats, versionedTermStats, type SparseRow } from "./sparse-scan.js";
 import { buildMemorySnapshot, catchUpView, needsLiveIds, positionsOf, viewRows, viewSparseTopK, viewTermStats, viewTopK, type MemorySnapshot, type SearchView } from "./snapshot-view.js";
 import {
   DimensionMismatchError,
@@ -410,14 +410,15 @@ export async function createLanceDbIndex(options: LanceDbIndexOptions): Promise<
     const terms = [...query.dimensions].filter((_, i) => query.values[i] !== 0);
     return terms.length === 0 ? [] : scanSparseTopK(sparseRowsOf(lanceSparseRows(table, filter, terms)), query, k);
   };
-  // N and the document frequencies from one version of the table: two reads of a table being written could disagree.
-  const lanceTermStats = async (dimensions: readonly number[]): Promise<TermStats> =>
-    atVersion(await listTableVersion(), async (pinned) => {
+  // N and the document frequencies from one version of the table (two reads of a table being written could disagree), each read once per version.
+  const lanceTermStats = versionedTermStats(listTableVersion, (version, terms) =>
+    atVersion(version, async (pinned): Promise<TermStats> => {
       const datapoints = await pinned.countRows(`${SPARSE_DIMS} IS NOT NULL`);
-      if (dimensions.length === 0) return { datapoints, frequencies: [] };
-      const { frequencies } = await scanTermStats(sparseRowsOf(lanceSparseRows(pinned, undefined, dimensions)), dimensions);
+      if (terms.length === 0) return { datapoints, frequencies: [] };
+      const { frequencies } = await scanTermStats(sparseRowsOf(lanceSparseRows(pinned, undefined, terms)), terms);
       return { datapoints, frequencies };
-    });
+    }),
+  );
   const snapshotColumns = [...restrictColumns, "vector", ...SPARSE_COLUMNS];
   const memoryScanMaxRows = options.memoryScanMaxRows ?? DEFAULT_MEMORY_SCAN_MAX_ROWS;
   /** The table as of `version`, on a handle of its own: every read through it sees that version, whatever is written meanwhile. */

@@ -1,7 +1,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { filterMatcher } from "./exact-scan.js";
-import { buildInvertedIndex, invertedTermStats, sparseTopK } from "./sparse-scan.js";
+import { buildInvertedIndex, invertedTermStats, sparseTopK, versionedTermStats } from "./sparse-scan.js";
 import type { IndexFilter, SparseVector, StoredRestricts } from "./vector-index.js";
 
 const stored = (documentIds: string[], tags: string[] = []): StoredRestricts => ({ restricts: { documentIds, tags, contentTypes: [] }, numericRestricts: {} });
@@ -85,5 +85,45 @@ describe("sparse search over an inverted index in memory", () => {
     expect(index.postingRows).toEqual(Uint32Array.of(0, 2, 0));
     expect(index.postingWeights).toEqual(Float32Array.of(2, 1, 0.5));
     expect(index.datapoints).toBe(2);
+  });
+});
+
+describe("versionedTermStats", () => {
+  /** A table whose document frequencies are a function of version and term, counting what is read. */
+  const table = () => {
+    const reads: number[][] = [];
+    const df = (version: number, term: number) => (version * 7 + term * 3) % 11;
+    const read = async (version: number, terms: readonly number[]) => {
+      reads.push([...terms]);
+      return { datapoints: 100 + version, frequencies: terms.map((term) => df(version, term)) };
+    };
+    return { reads, df, read };
+  };
+
+  it("answers every call as a read of the table at its version would, for any sequence of versions and terms", async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(fc.tuple(fc.integer({ min: 0, max: 3 }), fc.array(fc.integer({ min: 0, max: 9 }), { maxLength: 6 })), { minLength: 1, maxLength: 20 }), async (calls) => {
+        const { df, read } = table();
+        let version = 0;
+        const stats = versionedTermStats(async () => version, read);
+        for (const [at, terms] of calls) {
+          version = at;
+          expect(await stats(terms)).toEqual({ datapoints: 100 + at, frequencies: terms.map((term) => df(at, term)) });
+        }
+      }),
+    );
+  });
+
+  it("reads a term once per table version, and only the terms not read yet", async () => {
+    const { reads, read } = table();
+    let version = 1;
+    const stats = versionedTermStats(async () => version, read);
+    await stats([4, 2, 4]);
+    await stats([2, 4]);
+    await stats([2, 5]);
+    expect(reads).toEqual([[4, 2], [5]]);
+    version = 2;
+    await stats([2]);
+    expect(reads).toEqual([[4, 2], [5], [2]]);
   });
 });

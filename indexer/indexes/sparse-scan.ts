@@ -183,3 +183,31 @@ export async function scanTermStats(rows: AsyncIterable<SparseRow>, dimensions: 
   }
   return { datapoints, frequencies };
 }
+
+/** Term statistics read for some terms at one version of a table. */
+export type TermStatsRead = (version: number, terms: readonly number[]) => Promise<TermStats>;
+
+/** Distinct terms whose frequencies one version keeps; past it the cache starts again. */
+const CACHED_TERMS = 100_000;
+
+/**
+ * Term statistics of a table with no snapshot, kept per table version: each
+ * is read from the table (a scan of the rows holding the terms) once, and
+ * again only after a write made a new version. A question past the snapshot
+ * limit otherwise read them on every search, as long as its ranking took.
+ */
+export function versionedTermStats(version: () => Promise<number>, read: TermStatsRead): (dimensions: readonly number[]) => Promise<TermStats> {
+  let held: { version: number; datapoints: number | undefined; frequencies: Map<number, number> } | undefined;
+  return async (dimensions) => {
+    const current = await version();
+    if (held?.version !== current || held.frequencies.size > CACHED_TERMS) held = { version: current, datapoints: undefined, frequencies: new Map() };
+    const cache = held;
+    const missing = [...new Set(dimensions)].filter((term) => !cache.frequencies.has(term));
+    if (missing.length > 0 || cache.datapoints === undefined) {
+      const { datapoints, frequencies } = await read(current, missing);
+      cache.datapoints = datapoints;
+      missing.forEach((term, i) => cache.frequencies.set(term, frequencies[i] as number));
+    }
+    return { datapoints: cache.datapoints, frequencies: dimensions.map((term) => cache.frequencies.get(term) as number) };
+  };
+}
