@@ -316,8 +316,8 @@ export async function createLanceDbIndex(options: LanceDbIndexOptions): Promise<
   let writes: Promise<unknown> = Promise.resolve();
   let sinceCompaction = 0;
   let idIndexed = await hasIdIndex(table);
-  // Every search asks for the table's version (a listing of its versions on disk with readConsistencyInterval 0), twice for a hybrid one: concurrent askers share one fresh read,
-  // and with a write signal the listing is held while no process announced a commit.
+  // Every search asks which version of the table is current (a listing of its versions on disk with readConsistencyInterval 0): concurrent askers share
+  // one fresh listing, and with a write signal a listing is held while no process announced a commit.
   const listTableVersion = freshRead(() => table.version());
   const writeSignal = options.writeSignal;
   const tableVersion = writeSignal
@@ -399,8 +399,8 @@ export async function createLanceDbIndex(options: LanceDbIndexOptions): Promise<
    * Sparse columns of the rows matching the filter that hold any of `terms`, streamed batch by batch:
    * what answers sparse queries when no snapshot does. A row holding none of a question's terms scores
    * 0 and is never returned, so LanceDB leaves it out rather than send it here: the scan of the whole
-   * table stays (LanceDB has no index over our sparse vectors), the copying of it into JavaScript
-   * does not (1.3 s to 0.5 s at 100,000 rows for questions whose terms 80 % of rows hold; RESULTS.md).
+   * table stays (LanceDB has no index over our sparse vectors), the copying of all of it into
+   * JavaScript does not (at 100,000 rows, 1.2 s to 0.2 s for questions of uncommon terms; RESULTS.md).
    */
   const lanceSparseRows = (source: Table, filter: IndexFilter | undefined, terms: readonly number[]) => {
     const predicate = [filter ? toPredicate(filter) : undefined, `array_has_any(${SPARSE_DIMS}, [${terms.join(", ")}])`].filter(Boolean).join(" AND ");
