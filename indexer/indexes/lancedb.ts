@@ -863,16 +863,18 @@ async function readSnapshotRows(table: Table, columns: string[], where?: string)
   return rows;
 }
 
-/** Each row's id and sparse vector, from batches of those columns (rows without one skipped). */
-async function* sparseRowsOf(batches: AsyncIterable<{ numRows: number; getChild(name: string): { get(i: number): unknown } | null }>): AsyncGenerator<SparseRow> {
+/** Each row's id and sparse vector, batch by batch, from batches of those columns (rows without one skipped). */
+async function* sparseRowsOf(batches: AsyncIterable<{ numRows: number; getChild(name: string): { get(i: number): unknown } | null }>): AsyncGenerator<SparseRow[]> {
   for await (const batch of batches) {
     const ids = batch.getChild("id");
     const dims = batch.getChild(SPARSE_DIMS);
     const values = batch.getChild(SPARSE_VALUES);
+    const rows: SparseRow[] = [];
     for (let i = 0; i < batch.numRows; i++) {
       const sparse = sparseOf(dims?.get(i), values?.get(i));
-      if (sparse) yield { id: String(ids?.get(i)), sparse };
+      if (sparse) rows.push({ id: String(ids?.get(i)), sparse });
     }
+    yield rows;
   }
 }
 
@@ -881,7 +883,8 @@ function sparseOf(dims: unknown, values: unknown): SparseVector | undefined {
   const array = (v: unknown) => (v === null || v === undefined ? undefined : Array.isArray(v) ? v : (v as { toArray(): ArrayLike<number> }).toArray());
   const d = array(dims);
   const w = array(values);
-  return d && w ? { dimensions: Uint32Array.from(d as ArrayLike<number>), values: Float32Array.from(w as ArrayLike<number>) } : undefined;
+  // Arrow hands out typed views of the batch's buffers: used as they are, not copied.
+  return d && w ? { dimensions: d instanceof Uint32Array ? d : Uint32Array.from(d as ArrayLike<number>), values: w instanceof Float32Array ? w : Float32Array.from(w as ArrayLike<number>) } : undefined;
 }
 
 function restrictColumnVectors(batch: { getChild(name: string): { get(i: number): unknown } | null }): Array<[string, { get(i: number): unknown } | null]> {
