@@ -1,4 +1,4 @@
-import type { Fusion, Neighbor } from "./vector-index.js";
+import type { Fusion, FusionMethod, Neighbor } from "./vector-index.js";
 
 /**
  * The two ways a dense and a sparse ranking become one, both weighted by
@@ -33,32 +33,41 @@ export function candidateDepth(fusion: Pick<Fusion, "candidates">, k: number): n
  * any side they appear in are left out. Both rankings best first. Pure.
  */
 export function fuse(dense: readonly Neighbor[], sparse: readonly Neighbor[], fusion: Fusion, limit: number): Neighbor[] {
-  return fusion.method === "relative-score" ? relativeScoreFusion(dense, sparse, fusion, limit) : reciprocalRankFusion(dense, sparse, fusion, limit);
+  return fusionMethod(fusion) === "relative-score" ? relativeScoreFusion(dense, sparse, fusion, limit) : reciprocalRankFusion(dense, sparse, fusion, limit);
+}
+
+/** The method a fusion names; none is reciprocal rank, what versions pinned before there was a choice fused by. */
+export function fusionMethod(fusion: Pick<Fusion, "method">): FusionMethod {
+  return fusion.method ?? "rrf";
 }
 
 export function reciprocalRankFusion(dense: readonly Neighbor[], sparse: readonly Neighbor[], fusion: Fusion, limit: number): Neighbor[] {
-  const scores = new Map<string, number>();
-  const add = (ranking: readonly Neighbor[], weight: number) => {
-    if (weight <= 0) return;
-    ranking.forEach((n, i) => scores.set(n.id, (scores.get(n.id) ?? 0) + weight / (fusion.k + i + 1)));
-  };
-  add(dense, fusion.alpha);
-  add(sparse, 1 - fusion.alpha);
-  return best(scores, limit);
+  return weightedSum(dense, sparse, fusion.alpha, limit, (ranking, weight) => ranking.map((_, i) => weight / (fusion.k + i + 1)));
 }
 
 /** Scores 0 to 1: a side's best candidate adds its whole weight, its worst nothing; a side whose candidates all score alike adds its whole weight to each. */
 export function relativeScoreFusion(dense: readonly Neighbor[], sparse: readonly Neighbor[], fusion: Fusion, limit: number): Neighbor[] {
-  const scores = new Map<string, number>();
-  const add = (ranking: readonly Neighbor[], weight: number) => {
-    if (weight <= 0 || ranking.length === 0) return;
+  return weightedSum(dense, sparse, fusion.alpha, limit, (ranking, weight) => {
     let [min, max] = [Infinity, -Infinity];
     for (const { score } of ranking) [min, max] = [Math.min(min, score), Math.max(max, score)];
     const span = max - min;
-    for (const n of ranking) scores.set(n.id, (scores.get(n.id) ?? 0) + weight * (span > 0 ? (n.score - min) / span : 1));
-  };
-  add(dense, fusion.alpha);
-  add(sparse, 1 - fusion.alpha);
+    return ranking.map((n) => weight * (span > 0 ? (n.score - min) / span : 1));
+  });
+}
+
+/** Each id's contributions from the sides it appears in, the dense side weighted alpha and the sparse 1 - alpha (a side of weight 0 adds nothing), as one ranking. */
+function weightedSum(dense: readonly Neighbor[], sparse: readonly Neighbor[], alpha: number, limit: number, contributions: (ranking: readonly Neighbor[], weight: number) => number[]): Neighbor[] {
+  const scores = new Map<string, number>();
+  for (const [ranking, weight] of [
+    [dense, alpha],
+    [sparse, 1 - alpha],
+  ] as const) {
+    if (weight <= 0) continue;
+    contributions(ranking, weight).forEach((added, i) => {
+      const id = (ranking[i] as Neighbor).id;
+      scores.set(id, (scores.get(id) ?? 0) + added);
+    });
+  }
   return best(scores, limit);
 }
 

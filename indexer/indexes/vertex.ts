@@ -4,7 +4,7 @@ import { vectorSearchCall, vectorSearchClients, type CallPolicy, type ClientsHan
 import { fromWireRestricts, toWireDatapoint, toWireHybridQuery, toWireQuery, toWireRestrictsUpdate, toWireSparseQuery } from "./vertex-datapoints.js";
 import { vertexOperations, type OperationPoll, type OperationPolicy, type VertexOperations } from "./vertex-operations.js";
 import { InvalidRequestError } from "../../core/errors.js";
-import { candidateDepth, fuse } from "./fusion.js";
+import { candidateDepth, fuse, fusionMethod } from "./fusion.js";
 import type { TermStatsStore } from "./term-stats.js";
 import { DimensionMismatchError, sparseProblem, type Datapoint, type Neighbor, type StoredRestricts, type VectorIndex } from "./vector-index.js";
 
@@ -198,7 +198,7 @@ export function createVertexIndex(options: VertexIndexOptions): VertexIndex {
       }
       if (!fusion) throw new InvalidRequestError("a query with a dense and a sparse vector needs fusion (the version's rrf settings) to combine their rankings");
       // Vertex fuses by reciprocal rank only: a relative-score version is fused here whatever hybridFusion says.
-      if (hybridFusion === "vertex" && (fusion.method ?? "rrf") === "rrf") {
+      if (hybridFusion === "vertex" && fusionMethod(fusion) === "rrf") {
         const [hits] = await ask([toWireHybridQuery(vector, sparse, { k, alpha: fusion.alpha, filter })]);
         return (hits ?? []).slice(0, k).map((n, i) => ({ id: n.datapoint?.datapointId ?? "", score: 1 / (60 + i + 1) }));
       }
