@@ -123,7 +123,7 @@ async function syntheticTable(rows: number, root: string): Promise<TableFigures>
   process.stderr.write(`  ${rows} rows: building the ANN index…\n`);
   started = performance.now();
   await index.maintain();
-  await index.annSettled();
+  await index.indexesSettled();
   const annBuildSeconds = (performance.now() - started) / 1000;
   // The truth comes from an exact in-memory scan even past the default snapshot limit (LanceDB's flat scan takes seconds a question at 1,000,000 rows).
   const exact = await createLanceDbIndex({ dir, version: "bench", dimensions: DIMS, annMinRows: 0, awaitSnapshot: true, memoryScanMaxRows: Math.max(rows, DEFAULT_MEMORY_SCAN_MAX_ROWS) });

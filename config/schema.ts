@@ -335,6 +335,13 @@ export const indexSchema = z.strictObject({
     .default(20_000)
     .describe("Rows from which a LanceDB version gets an approximate (HNSW-SQ) vector index, built and kept current in the background by the worker; dense queries too costly for the exact snapshot use it. 0: never."),
   annEf: z.number().int().min(10).max(10_000).default(100).describe("HNSW search breadth of LanceDB ANN queries (at least 2 x k is used): higher is more recall, slower."),
+  fullTextMinRows: z
+    .number()
+    .int()
+    .min(0)
+    .max(100_000_000)
+    .default(20_000)
+    .describe("Rows from which a LanceDB version holding sparse vectors (retrieval mode hybrid or text) gets a full-text index of their terms, built and kept current in the background by the worker; text questions past memoryScanMaxRows take their candidates from it and score them exactly. 0: never (such questions read every row holding a term)."),
 });
 
 export const searchSchema = z.strictObject({

@@ -48,7 +48,7 @@ describe.each(BACKENDS)("index lifecycle on $name", (backend) => {
     const record = (await (await fetch(`${stack.url}/v1/indexes/${green}`)).json()) as { state: string; counts: { documents: number; datapoints: number } };
     expect(record).toMatchObject({ state: "ready", counts: { documents: 3, datapoints: 3 } });
     // How the version is searched: on LanceDB, rows, the exact snapshot or LanceDB, and its ANN index (none below index.annMinRows).
-    if (backend.provider === "lancedb") expect(record).toMatchObject({ index: { provider: "lancedb", rows: 3, ann: { state: "none", minRows: 20_000 } } });
+    if (backend.provider === "lancedb") expect(record).toMatchObject({ index: { provider: "lancedb", rows: 3, ann: { state: "none", minRows: 20_000 }, fullText: { state: "none", minRows: 20_000 } } });
     else expect(record).toMatchObject({ config: { index: { provider: "vertex" } }, vertex: { deployedIndexId: "ragops_v2", deployed: true } });
     const fromGreen = await searchApi(stack.url, { query: "BP-48 battery pack", k: 1, index: "v2" });
     expect(fromGreen.body).toMatchObject({ index: "v2", results: [expect.objectContaining({ documentId: "battery" })] });

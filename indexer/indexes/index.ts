@@ -25,6 +25,8 @@ export interface OpenIndexOptions {
   rowLineage?: boolean;
   /** config.index.annMinRows and annEf */
   ann?: { minRows: number; ef: number };
+  /** config.index.fullTextMinRows */
+  fullTextMinRows?: number;
   /** config.gcp: a Vertex version's project, endpoint and request settings. */
   gcp?: GcpConfig;
   /** Where a Vertex version's index is (its record's): it must be created and deployed before the version can be opened. */
@@ -45,6 +47,7 @@ export async function openVectorIndex(index: { provider: IndexProvider }, option
         dimensions: options.dimensions,
         ...(options.memoryScanMaxRows !== undefined ? { memoryScanMaxRows: options.memoryScanMaxRows } : {}),
         ...(options.ann ? { annMinRows: options.ann.minRows, annEf: options.ann.ef } : {}),
+        ...(options.fullTextMinRows !== undefined ? { fullTextMinRows: options.fullTextMinRows } : {}),
         ...(options.rowLineage ? { rowLineage: true } : {}),
         ...(options.maintenanceLease ? { maintenanceLease: options.maintenanceLease } : {}),
         ...(options.writeSignal ? { writeSignal: options.writeSignal } : {}),

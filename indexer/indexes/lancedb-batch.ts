@@ -26,6 +26,8 @@ export interface BatchColumns {
   numeric: Record<(typeof NUMERIC_NAMESPACES)[number], string>;
   sparseDims: string;
   sparseValues: string;
+  /** The sparse dimensions as text, for the full-text index. */
+  sparseTerms: string;
 }
 
 /** The datapoints as a table of `schema` (the LanceDB table's own, so types and nullability match it). */
@@ -43,6 +45,7 @@ export function datapointTable(arrow: typeof Arrow, schema: Arrow.Schema, column
     if (numeric) return arrow.vectorFromArray(points.map((p) => p.numericRestricts[numeric] ?? null), type).data[0] as Arrow.Data;
     if (name === columns.sparseDims) return numberLists(arrow, type as Arrow.List, n, (i) => points[i]?.sparse?.dimensions);
     if (name === columns.sparseValues) return numberLists(arrow, type as Arrow.List, n, (i) => points[i]?.sparse?.values);
+    if (name === columns.sparseTerms) return arrow.vectorFromArray(points.map((p) => (p.sparse ? Array.from(p.sparse.dimensions).join(" ") : null)), type).data[0] as Arrow.Data;
     throw new UnavailableError(`LanceDB table column ${name} is not one ragops writes; the table was changed by hand or by a newer release`);
   };
   const data = arrow.makeData({ type: new arrow.Struct(schema.fields), length: n, nullCount: 0, children: schema.fields.map(column) });

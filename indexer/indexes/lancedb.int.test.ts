@@ -103,35 +103,57 @@ describe("LanceDB vector index", () => {
     );
   });
 
-  it("answers every sparse and fused query, and term statistics, from its in-memory snapshot as from a scan of the table", async () => {
+  it("answers every sparse and fused query, and term statistics, from its in-memory snapshot and from its full-text index as from a scan of the table, whatever was written, rewritten or deleted since the index was built", async () => {
     const dims = 3;
     const sparseArb = fc.option(
       fc.uniqueArray(fc.tuple(fc.integer({ min: 0, max: 6 }), fc.integer({ min: 1, max: 4 })), { selector: ([d]) => d, maxLength: 4 }).map((pairs) => ({ dimensions: pairs.map(([d]) => d), values: pairs.map(([, v]) => v / 2) })),
       { nil: undefined },
     );
+    const toPoint = (id: string, p: { vector: number[]; documentIds: string[]; tags: string[]; date?: number | undefined }, sparse: { dimensions: number[]; values: number[] } | undefined): Datapoint => ({
+      id,
+      vector: p.vector,
+      ...(sparse ? { sparse } : {}),
+      restricts: { documentIds: p.documentIds, tags: p.tags, contentTypes: [] },
+      numericRestricts: p.date === undefined ? {} : { date: p.date },
+    });
     await fc.assert(
       fc.asyncProperty(
         fc.array(fc.tuple(datapointArb(dims), sparseArb), { minLength: 1, maxLength: 25 }),
+        fc.array(fc.tuple(fc.nat(30), datapointArb(dims), sparseArb), { maxLength: 8 }),
+        fc.array(fc.nat(30), { maxLength: 5 }),
         fc.array(fc.tuple(datapointArb(dims), sparseArb, fc.option(filterArb, { nil: undefined }), fc.integer({ min: 1, max: 30 }), fc.boolean()), { minLength: 1, maxLength: 4 }),
-        async (points, queries) => {
+        async (points, later, removed, queries) => {
           const dir = freshDir();
-          const flat = await createLanceDbIndex({ dir, version: "v1", dimensions: dims, memoryScanMaxRows: 0 });
-          const memory = await createLanceDbIndex({ dir, version: "v1", dimensions: dims, awaitSnapshot: true });
-          await flat.upsert(points.map(([p, sparse], i) => ({ id: `p${i}`, vector: p.vector, ...(sparse ? { sparse } : {}), restricts: { documentIds: p.documentIds, tags: p.tags, contentTypes: [] }, numericRestricts: p.date === undefined ? {} : { date: p.date } })));
+          const flat = await createLanceDbIndex({ dir, version: "v1", dimensions: dims, memoryScanMaxRows: 0, fullTextMinRows: 0 });
+          const memory = await createLanceDbIndex({ dir, version: "v1", dimensions: dims, awaitSnapshot: true, fullTextMinRows: 0 });
+          const fullText = await createLanceDbIndex({ dir, version: "v1", dimensions: dims, memoryScanMaxRows: 0, fullTextMinRows: 1, annMinRows: 0 });
+          await flat.upsert(points.map(([p, sparse], i) => toPoint(`p${i}`, p, sparse)));
+          await fullText.maintain();
+          await fullText.indexesSettled();
+          const built = (await fullText.describe()).fullText;
+          expect(built.lastError).toBeUndefined();
+          expect(built.state).toBe("ready");
+          // Searched flat by LanceDB until the index folds them in.
+          await flat.upsert(later.map(([n, p, sparse]) => toPoint(`p${n}`, p, sparse)));
+          await flat.remove(removed.map((n) => `p${n}`));
           for (const [q, sparse, filter, k, fused] of queries) {
             const options = { k, sparse: sparse ?? { dimensions: [1], values: [1] }, ...(filter ? { filter } : {}), ...(fused ? { fusion: { k: 60, alpha: 0.5, candidates: 5 } } : {}) };
             const vector = fused ? q.vector : null;
             const want = await flat.query(vector, options);
-            const got = await memory.query(vector, options);
-            // Sparse scores are sums of float32 weights: equal ones tie exactly on both paths. Fused ranks follow from them.
-            if (!fused) expect(got).toEqual(want.map((n) => ({ id: n.id, score: expect.closeTo(n.score, 9) as unknown as number })));
-            else expect(got.length).toBe(want.length);
+            for (const path of [memory, fullText]) {
+              const got = await path.query(vector, options);
+              // Sparse scores are sums of float32 weights: equal ones tie exactly on both paths. Fused ranks follow from them.
+              if (!fused) expect(got).toEqual(want.map((n) => ({ id: n.id, score: expect.closeTo(n.score, 9) as unknown as number })));
+              else expect(got.length).toBe(want.length);
+            }
             const terms = [0, 1, 2, 3, 4, 5, 6, 7];
             expect(await memory.termStats(terms)).toEqual(await flat.termStats(terms));
           }
           expect((await memory.searchPath()).path).toBe("memory");
+          expect((await fullText.describe()).fullText.queries).toBe(queries.length);
           await flat.close();
           await memory.close();
+          await fullText.close();
         },
       ),
       { numRuns: 20 },
@@ -149,6 +171,29 @@ describe("LanceDB vector index", () => {
     expect(await index.query(null, { k: 5, sparse: { dimensions: [7], values: [1] } })).toEqual([{ id: "new", score: 2 }]);
     expect(await index.termStats([7])).toEqual({ datapoints: 1, frequencies: [1] });
     expect((await index.query([1, 0], { k: 5 })).map((n) => n.id)).toEqual(["old", "new"]);
+    await index.close();
+  });
+
+  it("opens a table written before the full-text index: its rows' terms are written out from their sparse vectors, and the index finds them", async () => {
+    const dir = freshDir();
+    const lancedb = await import("@lancedb/lancedb");
+    const db = await lancedb.connect(dir);
+    const before = await db.createTable("chunks_v1", [{ id: "old", vector: [1, 0], document_ids: ["d1"], tags: ["t"], content_types: ["text/plain"], num_date: 5 }]);
+    await before.addColumns([
+      { name: "sparse_dims", valueSql: "arrow_cast(make_array(7, 4294967295), 'List(UInt32)')" },
+      { name: "sparse_values", valueSql: "arrow_cast(make_array(2.0, 1.0), 'List(Float32)')" },
+    ]);
+    db.close();
+    const index = await createLanceDbIndex({ dir, version: "v1", dimensions: 2, memoryScanMaxRows: 0, fullTextMinRows: 1 });
+    await index.upsert([{ id: "new", vector: [0, 1], sparse: { dimensions: [7], values: [1] }, restricts: { documentIds: ["d2"], tags: [], contentTypes: [] }, numericRestricts: {} }]);
+    await index.maintain();
+    await index.indexesSettled();
+    expect((await index.describe()).fullText).toMatchObject({ state: "ready", indexedRows: 2 });
+    expect(await index.query(null, { k: 5, sparse: { dimensions: [7, 4294967295], values: [1, 1] } })).toEqual([
+      { id: "old", score: 3 },
+      { id: "new", score: 1 },
+    ]);
+    expect((await index.describe()).fullText.queries).toBe(1);
     await index.close();
   });
 
@@ -355,13 +400,13 @@ describe("LanceDB ANN index upkeep", () => {
     const vectors = clustered(3_000, 7);
     for (let i = 0; i < vectors.length; i += 250) await index.upsert(vectors.slice(i, i + 250).map((v, j) => point(`p${i + j}`, v)));
     // Writes started the build past 2,000 rows; the rows written during it are folded in by the next compaction.
-    await index.annSettled();
+    await index.indexesSettled();
     const built = (await index.describe()).ann;
     expect(built.state).toBe("ready");
     expect((built.indexedRows ?? 0) + (built.unindexedRows ?? 0)).toBe(3_000);
     expect(built.indexedRows).toBeGreaterThanOrEqual(2_000);
     await index.maintain();
-    await index.annSettled();
+    await index.indexesSettled();
     const health = await index.describe();
     expect(health.ann).toMatchObject({ state: "ready", indexedRows: 3_000, unindexedRows: 0 });
     expect(health.ann.lastBuildSeconds).toBeGreaterThan(0);
@@ -394,7 +439,7 @@ describe("LanceDB ANN index upkeep", () => {
     const builder = await createLanceDbIndex({ dir, version: "v1", dimensions: DIMS, annMinRows: 2_000 });
     expect((await builder.describe()).ann.recall).toBeUndefined();
     await builder.maintain();
-    await builder.annSettled();
+    await builder.indexesSettled();
     const measured = (await builder.describe()).ann.recall;
     expect(measured).toMatchObject({ queries: ANN_RECALL_SAMPLES, indexedRows: 3_000, ef: 100 });
 
@@ -439,13 +484,13 @@ describe("LanceDB ANN index upkeep", () => {
     await index.maintain(); // compacts, then starts the build in the background
     // Rows keep arriving and maintenance keeps running while it builds: each compaction would rewrite the fragments the build read.
     expect(await writeAndMaintainWhileBuilding(index, index, vectors.slice(12_000))).toBeGreaterThan(0);
-    await index.annSettled();
+    await index.indexesSettled();
     const ann = (await index.describe()).ann;
     expect(ann.lastError).toBeUndefined();
     expect(ann.state).toBe("ready");
     // Once it is built, maintenance compacts again and folds the rows written meanwhile into the index.
     await index.maintain();
-    await index.annSettled();
+    await index.indexesSettled();
     expect((await index.describe()).ann).toMatchObject({ state: "ready", unindexedRows: 0 });
     expect(await index.count()).toBe(13_000);
     await index.close();
@@ -463,8 +508,8 @@ describe("LanceDB ANN index upkeep", () => {
     try {
       await builder.maintain(); // starts the build in the background
       expect(await writeAndMaintainWhileBuilding(builder, other, vectors.slice(12_000))).toBeGreaterThan(0);
-      await builder.annSettled();
-      await other.annSettled();
+      await builder.indexesSettled();
+      await other.indexesSettled();
       expect((await builder.describe()).ann).toMatchObject({ state: "ready" });
       expect((await builder.describe()).ann.lastError).toBeUndefined();
       expect((await other.describe()).ann.lastError).toBeUndefined();
@@ -480,7 +525,7 @@ describe("LanceDB ANN index upkeep", () => {
     const index = await createLanceDbIndex({ dir: freshDir(), version: "v1", dimensions: DIMS, annMinRows: 0 });
     await index.upsert(clustered(300, 3).map((v, i) => point(`p${i}`, v)));
     await index.maintain();
-    await index.annSettled();
+    await index.indexesSettled();
     expect((await index.describe()).ann).toEqual({ state: "none", minRows: 0, queries: 0 });
     await index.close();
   });

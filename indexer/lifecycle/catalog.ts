@@ -129,7 +129,7 @@ export function createVersionCatalog(deps: CatalogDeps, embedderFor?: (config: E
         const embedder = withEmbedLatency(makeEmbedder(record.config.embedder), config.simulate.embedLatencyMs);
         const provider = versionIndex(record);
         const vertex = provider.provider === "vertex" ? { gcp: config.gcp, vertex: record.vertex, vertexClients: clientsForVertex(), termStats: vertexTermStats(record) } : {};
-        const opened = await openVectorIndex(provider, { dataDir: config.dataDir, version: record.version, dimensions: embedder.identity.dimensions, memoryScanMaxRows: config.index.memoryScanMaxRows, ann: { minRows: config.index.annMinRows, ef: config.index.annEf }, rowLineage: config.index.rowLineage, maintenanceLease: tableLease(record.version), writeSignal: tableWrites(record.version), versionRecheckMs: config.search.aliasRecheckMs, ...vertex });
+        const opened = await openVectorIndex(provider, { dataDir: config.dataDir, version: record.version, dimensions: embedder.identity.dimensions, memoryScanMaxRows: config.index.memoryScanMaxRows, ann: { minRows: config.index.annMinRows, ef: config.index.annEf }, fullTextMinRows: config.index.fullTextMinRows, rowLineage: config.index.rowLineage, maintenanceLease: tableLease(record.version), writeSignal: tableWrites(record.version), versionRecheckMs: config.search.aliasRecheckMs, ...vertex });
         const index = withIndexWriteLatency(opened, config.simulate.indexWriteLatencyMs);
         return { record, profile: profileKey(record.config), embedder, cache: cacheFor(embedder), index };
       })();
