@@ -24,7 +24,15 @@
  *    SEARCH_AUTH=1 adds a run of one process as a deployment with API tokens runs: a token on every
  *    request and both search rate limits counted (set high enough never to refuse), so each search
  *    also costs the token's and the address's counts in Redis.
+ * c. Text (BM25) questions past the snapshot: SEARCH_TEXT_ROWS paragraphs of the generated corpus
+ *    (100,000) as text datapoints, 200 questions cut from them (6-10 words), each weighted by the
+ *    table's own statistics. p50 / p99 of ragops' path past index.memoryScanMaxRows (candidates from
+ *    the full-text index, scored exactly), of the same without the index (the terms pushed down to
+ *    a scan of the table), of the exact snapshot in memory (the path up to the limit), and of the
+ *    peer: LanceDB's own full-text search on the same index (its BM25, not ours: the floor);
+ *    recall@10 of each against the exact answer; index build time; term statistics' cost.
  * Knobs: SEARCH_SIZES=10000,100000  SEARCH_SECONDS=10  SEARCH_HTTP=0 skips (b)  SEARCH_PROCESSES=1,2  SEARCH_AUTH=1
+ *        SEARCH_TEXT_ROWS=100000 (0 skips (c))
  *        SEARCH_SERVER_PROF=<dir>  the server writes a CPU profile there (open it in Chrome DevTools).
  */
 import { spawn } from "node:child_process";
@@ -32,8 +40,11 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "nod
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import autocannon from "autocannon";
-import { createLanceDbIndex, DEFAULT_MEMORY_SCAN_MAX_ROWS, type LanceDbIndex } from "../indexer/indexes/lancedb.js";
-import type { Datapoint } from "../indexer/indexes/vector-index.js";
+import { createLanceDbIndex, DEFAULT_MEMORY_SCAN_MAX_ROWS, recallAt10, type LanceDbIndex } from "../indexer/indexes/lancedb.js";
+import type { Datapoint, Neighbor, SparseVector } from "../indexer/indexes/vector-index.js";
+import { countTerms } from "../indexer/sparse/analyze.js";
+import { queryVector } from "../indexer/sparse/bm25.js";
+import { corpusDatapoints } from "./corpus-datapoints.js";
 import { ensureRedis } from "../src/dev/local-redis.js";
 import { generateCorpus, mulberry32 } from "./corpus.mjs";
 import { printTable, writeResults, waitForReady, corpusQuestions, exited, percentile } from "./machine.js";
@@ -49,6 +60,7 @@ const AUTH = process.env.SEARCH_AUTH === "1";
 const BENCH_TOKEN = "bench-search-token-0123456789";
 /** `ragops serve --processes` values the HTTP part runs with, one after another. */
 const PROCESSES = (process.env.SEARCH_PROCESSES ?? "1,2").split(",").map(Number).filter((n) => n > 0);
+const TEXT_ROWS = Number(process.env.SEARCH_TEXT_ROWS ?? 100_000);
 
 const ms = (n: number) => Number(n.toFixed(2));
 const rssMb = () => Math.round(process.memoryUsage().rss / 2 ** 20);
@@ -164,14 +176,107 @@ function annRecallNote(ann: unknown): string {
   return recall ? ` (its own recall@10 on its rows ${recall.at10}, measured in ${recall.seconds} s)` : "";
 }
 
+// ---------------------------------------------------------------- text past the snapshot
+
+interface TextFigures {
+  rows: number;
+  writeSeconds: number;
+  fullTextBuildSeconds: number;
+  fullText: unknown;
+  /** Term statistics of a question's terms: the first time at a table version (a scan of the rows holding them), and again. */
+  termStats: { firstP50: number; firstP99: number; heldP50: number };
+  paths: PathFigures[];
+  measuredAt?: string;
+}
+
+async function textTable(rows: number, root: string): Promise<TextFigures> {
+  const dir = join(root, `lance-text-${rows}`);
+  process.stderr.write(`  text: ${rows} corpus paragraphs…\n`);
+  const { texts, points } = corpusDatapoints(rows);
+  // memoryScanMaxRows 0: every question takes the path of a table past the snapshot limit.
+  const index = await createLanceDbIndex({ dir, version: "bench", dimensions: 2, memoryScanMaxRows: 0, annMinRows: 0, fullTextMinRows: rows });
+  const started = performance.now();
+  for (let i = 0; i < points.length; i += 10_000) await index.upsert(points.slice(i, i + 10_000));
+  const writeSeconds = (performance.now() - started) / 1000;
+  process.stderr.write(`  text: building the full-text index and measuring its recall…\n`);
+  await index.maintain();
+  await index.indexesSettled();
+  const fullTextBuildSeconds = (await index.describe()).fullText.lastBuildSeconds ?? Number.NaN;
+  const pushDown = await createLanceDbIndex({ dir, version: "bench", dimensions: 2, memoryScanMaxRows: 0, annMinRows: 0, fullTextMinRows: 0 });
+  const snapshot = await createLanceDbIndex({ dir, version: "bench", dimensions: 2, memoryScanMaxRows: rows, annMinRows: 0, fullTextMinRows: 0, awaitSnapshot: true });
+  const questions = corpusQuestions(texts.map((text) => ({ text })), QUESTIONS).map(countTerms);
+  const first: number[] = [];
+  const sparse: SparseVector[] = [];
+  for (const terms of questions) {
+    const t0 = performance.now();
+    const stats = await pushDown.termStats(Array.from(terms.ids));
+    first.push(performance.now() - t0);
+    sparse.push(queryVector(terms, stats));
+  }
+  const held: number[] = [];
+  for (const terms of questions) {
+    const t0 = performance.now();
+    await pushDown.termStats(Array.from(terms.ids));
+    held.push(performance.now() - t0);
+  }
+  first.sort((a, b) => a - b);
+  held.sort((a, b) => a - b);
+  const lancedb = await import("@lancedb/lancedb");
+  const db = await lancedb.connect(dir);
+  const raw = await db.openTable("chunks_bench");
+  process.stderr.write(`  text: ${QUESTIONS} questions…\n`);
+  const truth: Neighbor[][] = [];
+  for (const q of sparse) truth.push(await snapshot.query(null, { k: K, sparse: q }));
+  const timed = async (path: string, ask: (q: SparseVector) => Promise<Neighbor[]>, count = sparse.length): Promise<PathFigures> => {
+    const times: number[] = [];
+    let recall = 0;
+    for (let i = 0; i < count; i++) {
+      const t0 = performance.now();
+      const got = await ask(sparse[i] as SparseVector);
+      times.push(performance.now() - t0);
+      recall += recallAt10(truth[i] as Neighbor[], got);
+    }
+    times.sort((a, b) => a - b);
+    const total = times.reduce((a, b) => a + b, 0) / 1000;
+    return { path, p50: ms(percentile(times, 50)), p99: ms(percentile(times, 99)), qps: Math.round(count / total), recallAt10: Number((recall / count).toFixed(3)) };
+  };
+  const rawFullText = async (q: SparseVector): Promise<Neighbor[]> => {
+    const terms = Array.from(q.dimensions).join(" ");
+    const hits = (await raw.query().fullTextSearch(terms, { columns: "sparse_terms" }).select(["id", "_score"]).limit(K).toArray()) as Array<{ id: string; _score: number }>;
+    // Its own BM25 scores are not ours: recall counts its ids only (a tie with the exact tenth is not credited).
+    return hits.map((h) => ({ id: String(h.id), score: -Infinity }));
+  };
+  const paths = [
+    await timed("ragops past the snapshot (full-text candidates, scored exactly)", (q) => index.query(null, { k: K, sparse: q })),
+    // The scan reads every row holding a term: 50 questions say enough.
+    await timed("ragops past the snapshot without the index (terms pushed down to a scan)", (q) => pushDown.query(null, { k: K, sparse: q }), 50),
+    await timed("ragops exact snapshot (the path up to memoryScanMaxRows)", (q) => snapshot.query(null, { k: K, sparse: q })),
+    await timed("LanceDB full-text search, same index, its own BM25 (peer: the floor)", rawFullText),
+  ];
+  const figures = {
+    rows,
+    writeSeconds: Number(writeSeconds.toFixed(1)),
+    fullTextBuildSeconds: Number(fullTextBuildSeconds.toFixed(2)),
+    fullText: (await index.describe()).fullText,
+    termStats: { firstP50: ms(percentile(first, 50)), firstP99: ms(percentile(first, 99)), heldP50: ms(percentile(held, 50)) },
+    paths,
+  };
+  raw.close();
+  db.close();
+  for (const opened of [index, pushDown, snapshot]) await opened.close();
+  rmSync(dir, { recursive: true, force: true });
+  return figures;
+}
+
 // ---------------------------------------------------------------- HTTP
 
-function previousFigures(): { tables: Array<TableFigures & { measuredAt?: string }>; http?: { chunks: number; runs: HttpFigures[]; measuredAt?: string } } {
+function previousFigures(): { tables: Array<TableFigures & { measuredAt?: string }>; http?: { chunks: number; runs: HttpFigures[]; measuredAt?: string }; text?: TextFigures } {
   try {
-    const last = JSON.parse(readFileSync(new URL("results/search.json", import.meta.url), "utf8")) as { at: string; tables?: Array<TableFigures & { measuredAt?: string }>; http?: { chunks: number; runs: HttpFigures[]; measuredAt?: string } };
+    const last = JSON.parse(readFileSync(new URL("results/search.json", import.meta.url), "utf8")) as { at: string; tables?: Array<TableFigures & { measuredAt?: string }>; http?: { chunks: number; runs: HttpFigures[]; measuredAt?: string }; text?: TextFigures };
     return {
       tables: (last.tables ?? []).map((t) => ({ ...t, measuredAt: t.measuredAt ?? last.at })),
       ...(last.http ? { http: { ...last.http, measuredAt: last.http.measuredAt ?? last.at } } : {}),
+      ...(last.text ? { text: { ...last.text, measuredAt: last.text.measuredAt ?? last.at } } : {}),
     };
   } catch {
     return { tables: [] };
@@ -324,6 +429,14 @@ async function main(): Promise<void> {
         (["dense", "offline"] as const).flatMap((kind) => table.paths[kind].map((p) => [kind, p.path, p.p50, p.p99, p.qps, p.recallAt10 ?? "–"])),
       );
     }
+    const text = TEXT_ROWS > 0 ? await textTable(TEXT_ROWS, root) : earlier.text;
+    if (text) {
+      const recall = (text.fullText as { recall?: { at10: number; seconds: number } } | undefined)?.recall;
+      console.log(
+        `\nText questions past the snapshot, ${text.rows.toLocaleString("en")} corpus paragraphs: written in ${text.writeSeconds} s, full-text index built in ${text.fullTextBuildSeconds} s${recall ? ` (its own recall@10 ${recall.at10.toFixed(3)}, measured in ${recall.seconds} s)` : ""}; term statistics of a question ${text.termStats.firstP50} ms p50 (${text.termStats.firstP99} p99) the first time at a table version, ${text.termStats.heldP50} ms held${text.measuredAt ? ` (kept from the run of ${text.measuredAt})` : ""}`,
+      );
+      printTable(["path", "p50 (ms)", "p99 (ms)", "searches/s", "recall@10 vs exact"], text.paths.map((p) => [p.path, p.p50, p.p99, p.qps, p.recallAt10 ?? "–"]));
+    }
     const http = HTTP ? await httpSearch(root) : earlier.http;
     if (http) {
       console.log(`\nPOST /v1/search on the shared corpus (${http.chunks} chunks), ${SECONDS} s per row${"measuredAt" in http && http.measuredAt ? ` (kept from the run of ${http.measuredAt})` : ""}:`);
@@ -345,10 +458,11 @@ async function main(): Promise<void> {
       { target: "1,000,000 chunks: p50 ≤ 50 ms in-process", measured: ragopsP50(1_000_000) !== undefined ? `${ragopsP50(1_000_000)} ms` : "not run (SEARCH_SIZES=…,1000000)", met: (ragopsP50(1_000_000) ?? Infinity) <= 50 },
       ...fiftyRuns.map((r) => ({ target: `50 concurrent clients: server RSS ≤ 600 MB (${r.processes ?? 1} process(es), summed)`, measured: `${r.serverPeakRssMb} MB`, met: r.serverPeakRssMb <= 600 })),
       { target: "ANN recall@10 vs exact ≥ 0.95", measured: tables.map((t) => `${t.rows}: ${t.paths.dense[0]?.recallAt10}`).join(", "), met: tables.every((t) => (t.paths.dense[0]?.recallAt10 ?? 0) >= 0.95) },
+      ...(text ? [{ target: "Text past the snapshot: recall@10 vs exact ≥ 0.95 (the ANN's bar)", measured: `${text.rows}: ${text.paths[0]?.recallAt10}`, met: (text.paths[0]?.recallAt10 ?? 0) >= 0.95 }] : []),
     ];
     console.log();
     printTable(["target", "measured", "met"], targets.map((t) => [t.target, t.measured, t.met ? "yes" : "NO"]));
-    const path = writeResults("search", { command: "npm run bench:search", sizes: SIZES, dimensions: DIMS, questions: QUESTIONS, tables, http, targets });
+    const path = writeResults("search", { command: "npm run bench:search", sizes: SIZES, dimensions: DIMS, questions: QUESTIONS, tables, text, http, targets });
     console.log(`figures written to ${path}`);
   } finally {
     rmSync(root, { recursive: true, force: true });
