@@ -130,9 +130,11 @@ describe("LanceDB vector index", () => {
           await flat.upsert(points.map(([p, sparse], i) => toPoint(`p${i}`, p, sparse)));
           await fullText.maintain();
           await fullText.indexesSettled();
+          // Rows without a sparse vector hold no terms to index (a dense version's rows).
+          const holdsTerms = points.some(([, sparse]) => sparse !== undefined);
           const built = (await fullText.describe()).fullText;
           expect(built.lastError).toBeUndefined();
-          expect(built.state).toBe("ready");
+          expect(built.state).toBe(holdsTerms ? "ready" : "none");
           // Searched flat by LanceDB until the index folds them in.
           await flat.upsert(later.map(([n, p, sparse]) => toPoint(`p${n}`, p, sparse)));
           await flat.remove(removed.map((n) => `p${n}`));
@@ -150,7 +152,7 @@ describe("LanceDB vector index", () => {
             expect(await memory.termStats(terms)).toEqual(await flat.termStats(terms));
           }
           expect((await memory.searchPath()).path).toBe("memory");
-          expect((await fullText.describe()).fullText.queries).toBe(queries.length);
+          expect((await fullText.describe()).fullText.queries).toBe(holdsTerms ? queries.length : 0);
           await flat.close();
           await memory.close();
           await fullText.close();
