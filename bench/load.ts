@@ -20,7 +20,7 @@
  *
  * Knobs: LOAD_SECONDS=60  LOAD_UPLOADS_PER_S=4  LOAD_SEARCH_CONNECTIONS=10  LOAD_FAULTS=1
  * LOAD_SERVER_NODE_ARGS (node flags for the control plane, e.g. --cpu-prof)
- * LOAD_ROW_LINEAGE=0 (the default index.rowLineage off: searches during ingest fall back to LanceDB)
+ * LOAD_ROW_LINEAGE=0 (index.rowLineage off, as tables made before it was the default: searches during ingest fall back to LanceDB)
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -132,7 +132,7 @@ async function main(): Promise<void> {
       http: { port },
       log: { level: "warn" },
       limits: { rate: { searchPerToken: 0, searchPerAddress: 0, uploadsPerToken: 0, uploadsPerAddress: 0 } },
-      // Searches during ingest answer from the caught-up snapshot only on tables with row lineage (opt-in; LOAD_ROW_LINEAGE=0 measures the default).
+      // Searches during ingest answer from the caught-up snapshot only on tables with row lineage (the default; LOAD_ROW_LINEAGE=0 measures a table without).
       index: { rowLineage: ROW_LINEAGE },
     };
     const configFile = join(root, "ragops.json");

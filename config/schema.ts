@@ -316,9 +316,9 @@ export const indexSchema = z.strictObject({
   maxTopK: z.number().int().min(1).max(1000).default(100).describe("Largest k a search may ask for."),
   rowLineage: z
     .boolean()
-    .default(false)
+    .default(true)
     .describe(
-      "Create new LanceDB tables with stable row ids, so LanceDB keeps each row's last-written version and a search during an ingest answers from the in-memory snapshot caught up with the rows written since (74.5 searches/s under bench:load instead of about 2). Off by default: with LanceDB 0.31 an ANN query on such a table hung on a busy machine. Applies to tables created after it is set.",
+      "Create new LanceDB tables with stable row ids, so LanceDB keeps each row's last-written version and a search during an ingest answers from the in-memory snapshot caught up with the rows written since (74.5 searches/s under bench:load instead of about 2). Applies to tables created after it is set; false: new tables without (searches during an ingest are answered by LanceDB).",
     ),
   memoryScanMaxRows: z
     .number()

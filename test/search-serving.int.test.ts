@@ -161,6 +161,22 @@ describe("search through the alias held in memory (issue 13)", () => {
     expect(await ids()).toEqual([chunkOf("v1"), "written-later"].sort());
   });
 
+  it("by default answers a search after another process's write from its snapshot caught up with the write, not from LanceDB (index.rowLineage)", async () => {
+    const { a, b } = await world();
+    const held = (await a.catalog.open("v1")).index as LanceDbIndex;
+    const unit = Array.from({ length: 16 }, (_, i) => (i === 0 ? 1 : 0));
+    const ids = async () => (await held.query(unit, { k: 5 })).map((n) => n.id).sort();
+    await until(async () => ((await ids(), (await held.searchPath()).path === "memory") || undefined), "a snapshot of v1's table");
+    const { index } = await b.catalog.open("v1");
+    await index.upsert([{ id: "written-later", vector: unit, restricts: { documentIds: ["doc-late"], tags: [], contentTypes: ["text/plain"] }, numericRestricts: {} }]);
+    const before = (await held.searchPath()).answered;
+    expect(await ids()).toEqual([chunkOf("v1"), "written-later"].sort());
+    const after = await held.searchPath();
+    expect(after.answered.caughtUp).toBe(before.caughtUp + 1);
+    expect(after.answered.lancedb).toBe(before.lancedb);
+    expect(after.caughtUp).toMatchObject({ rowsWrittenSince: 1 });
+  });
+
   it("drops a retired version's table write token with its table", async () => {
     const { config, a, b } = await world();
     const { index } = await b.catalog.open("v3");

@@ -83,10 +83,11 @@ const FULL_TEXT_INDEX_NAME = "sparse_terms_idx";
  * table version that last wrote it (`_row_last_updated_at_version`, kept
  * through compaction): a snapshot's catch-up reads exactly the rows written
  * since it. Tables without (every row says 1) are searched from full
- * snapshots only. Off by default: with LanceDB 0.31, an ANN query on a
- * stable-row-id table holding unindexed rows hung on a busy machine (about
- * one run in five of the ANN upkeep test with two CPU hogs beside it; none
- * in ten without stable row ids).
+ * snapshots only. An ANN query on a stable-row-id table holding unindexed
+ * rows used to hang on a busy 2-core machine: LanceDB's CPU pool had one
+ * thread (ensureLanceCpuThreads); with LANCE_CPU_THREADS=1 the ANN upkeep
+ * test on such a table hung 6 runs in 10 beside two CPU hogs, with two
+ * threads 0 in 15.
  */
 const STABLE_ROW_IDS = { new_table_enable_stable_row_ids: "true" };
 const LAST_WRITTEN_AT = "_row_last_updated_at_version";
@@ -145,7 +146,7 @@ export interface LanceDbIndexOptions {
   awaitSnapshot?: boolean;
   /** Least time between two full snapshot loads (tests of the catch-up path set it long). @defaultValue 1,000 ms */
   minReloadGapMs?: number;
-  /** Create a new table with stable row ids, and catch its snapshot up with writes (see STABLE_ROW_IDS). @defaultValue false */
+  /** Create a new table with stable row ids, and catch its snapshot up with writes (see STABLE_ROW_IDS). @defaultValue false (config's index.rowLineage, on by default, sets it) */
   rowLineage?: boolean;
   /** Rows from which the writing process builds and keeps an ANN index on the vectors; 0: never. @defaultValue 20,000 */
   annMinRows?: number;
