@@ -402,7 +402,6 @@ export async function createLanceDbIndex(options: LanceDbIndexOptions): Promise<
     column: "vector",
     config: async (rows) => (await import("@lancedb/lancedb")).Index.hnswSq({ distanceType: "cosine", numPartitions: Math.max(1, Math.round(rows / ROWS_PER_ANN_PARTITION)) }),
     minRows: options.annMinRows ?? DEFAULT_ANN_MIN_ROWS,
-    rows: () => table.countRows(),
     version: tableVersion,
     lease,
     queue: builds,
@@ -417,7 +416,7 @@ export async function createLanceDbIndex(options: LanceDbIndexOptions): Promise<
     config: async () => (await import("@lancedb/lancedb")).Index.fts({ baseTokenizer: "whitespace", withPosition: false, lowercase: false, stem: false, removeStopWords: false, asciiFolding: false }),
     minRows: options.fullTextMinRows ?? DEFAULT_FULL_TEXT_MIN_ROWS,
     // A dense version's rows hold no terms: nothing to index.
-    rows: () => table.countRows(`${SPARSE_DIMS} IS NOT NULL`),
+    countedRows: () => table.countRows(`${SPARSE_DIMS} IS NOT NULL`),
     version: tableVersion,
     lease,
     queue: builds,
@@ -831,8 +830,8 @@ interface IndexKeeperOptions<Recall> {
   /** The index to build over `rows` rows. */
   config: (rows: number) => Promise<Index>;
   minRows: number;
-  /** The rows minRows counts. */
-  rows: () => Promise<number>;
+  /** The rows minRows counts, when not all of them (read only once the table has minRows rows). */
+  countedRows?: () => Promise<number>;
   version: () => Promise<number>;
   lease: TableLease;
   /** Runs this process's builds of the table's indexes one after another. */
@@ -902,7 +901,8 @@ function createIndexKeeper<Recall>(table: Table, options: IndexKeeperOptions<Rec
   return {
     async maintain(): Promise<void> {
       if (options.minRows <= 0 || building || stopped) return;
-      const rows = await options.rows();
+      let rows = await table.countRows();
+      if (rows >= options.minRows && options.countedRows) rows = await options.countedRows();
       if (rows < options.minRows) return;
       const current = await stats();
       const stale = current !== undefined && ((current.numIndices ?? 1) > MAX_INDEX_DELTAS || current.numUnindexedRows > MAX_UNINDEXED_SHARE * rows);
